@@ -1,0 +1,40 @@
+"""gis_app: the map service of a control centre for utility networks and incidents."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gis_app.config import PROJECT_ROOT, load_config
+
+__version__ = "0.1.0"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: config → db → layer registry → blueprints → errors → CLI."""
+    from gis_app import db, errors, vendor
+    from gis_app.api import api
+    from gis_app.layers import LayerRegistry
+    from gis_app.maps import maps
+
+    app = Flask(
+        __name__,
+        static_folder=str(PROJECT_ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(load_config(config))
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    db.init_app(app)
+    app.extensions["gis_app"] = LayerRegistry.from_dir(app.config["GIS_APP_LAYERS_DIR"])
+    app.register_blueprint(api)
+    app.register_blueprint(maps)
+    app.register_blueprint(vendor.bp)
+    errors.register_error_handlers(app)
+    return app
+
+
+def layer_registry(app: Flask | None = None) -> "LayerRegistry":  # noqa: F821
+    """The layer registry of `app` (default: the current app)."""
+    from flask import current_app
+
+    return (app or current_app).extensions["gis_app"]

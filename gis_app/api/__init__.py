@@ -1,0 +1,7 @@
+"""The JSON API under /api: layers, municipalities, incidents."""
+
+from flask import Blueprint
+
+api = Blueprint("api", __name__, url_prefix="/api")
+
+from gis_app.api import incidents, layers, places  # noqa: E402,F401  (routes register on import)

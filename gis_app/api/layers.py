@@ -1,0 +1,79 @@
+"""Layers as RFC 7946 GeoJSON, built in PostGIS and streamed."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request, stream_with_context, url_for
+
+from gis_app import layer_registry
+from gis_app.api import api
+from gis_app.api.params import parse_bbox, parse_int
+from gis_app.db import get_session
+from gis_app.errors import NotFound
+from gis_app.layers import LayerDef
+from gis_app.spatial import dumps, layer_features, layer_summary
+
+GEOJSON = "application/geo+json"
+
+
+def get_layer(layer_id: str) -> LayerDef:
+    """The layer called `layer_id`, or a 404 naming it."""
+    layer = layer_registry().get(layer_id)
+    if layer is None:
+        raise NotFound(
+            f"Layer '{layer_id}' does not exist.", code="layer_not_found", layer=layer_id,
+            layers=[item.id for item in layer_registry()],
+        )
+    return layer
+
+
+@api.get("/layers")
+def list_layers():
+    """Every layer with its titles, schema, style and data URL."""
+    return {
+        "layers": [
+            {**layer.to_json(), "url": url_for("api.layer_geojson", layer_id=layer.id)}
+            for layer in layer_registry()
+        ]
+    }
+
+
+@api.get("/layers/<layer_id>")
+def layer_metadata(layer_id: str):
+    """One layer's description, feature count and extent."""
+    layer = get_layer(layer_id)
+    return {
+        **layer.to_json(),
+        **layer_summary(get_session(), layer.id),
+        "url": url_for("api.layer_geojson", layer_id=layer.id),
+    }
+
+
+@api.get("/layers/<layer_id>.geojson")
+def layer_geojson(layer_id: str):
+    """Features of a layer intersecting `bbox`, at most `limit`, paged by id with `after`."""
+    layer = get_layer(layer_id)
+    bbox = parse_bbox(request.args.get("bbox"))
+    limit = parse_int(
+        request.args.get("limit"), "limit",
+        default=current_app.config["GIS_APP_DEFAULT_FEATURES"],
+        minimum=1, maximum=current_app.config["GIS_APP_MAX_FEATURES"],
+    )
+    after = parse_int(request.args.get("after"), "after", default=0, minimum=0, maximum=2**62)
+    rows = layer_features(get_session(), layer.id, bbox, limit + 1, after)
+
+    def generate():
+        yield '{"type":"FeatureCollection","features":['
+        returned, last_id = 0, after
+        for feature_id, feature in rows:
+            if returned == limit:  # one row more than asked: there is a next page
+                args = {**request.args.to_dict(), "after": last_id, "limit": limit}
+                nxt = url_for("api.layer_geojson", layer_id=layer.id, _external=True, **args)
+                links = [{"rel": "next", "href": nxt, "type": GEOJSON}]
+                break
+            yield ("," if returned else "") + feature
+            returned, last_id = returned + 1, feature_id
+        else:
+            links = []
+        yield '],"numberReturned":' + str(returned) + ',"links":' + dumps(links) + "}"
+
+    return Response(stream_with_context(generate()), mimetype=GEOJSON)

@@ -1,0 +1,89 @@
+"""Settings: defaults, then the environment, then the factory's mapping. The only reader of os.environ."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DATABASE_URL_FILE = PROJECT_ROOT / "var" / "database_url"
+
+# Every setting, its default and its meaning; the README's settings table is checked against this.
+SETTINGS: dict[str, tuple[object, str]] = {
+    "DATABASE_URL": (None, "PostgreSQL/PostGIS URL; unset: the project-local cluster of `make run`"),
+    "SECRET_KEY": ("dev-only-change-me", "signs session cookies; set it in production"),
+    "GIS_APP_LAYERS_DIR": (str(PROJECT_ROOT / "layers"), "folder of the layer files (*.toml)"),
+    "GIS_APP_MAX_FEATURES": (10000, "most features one /api/layers request returns"),
+    "GIS_APP_DEFAULT_FEATURES": (5000, "features returned when no limit is given"),
+    "GIS_APP_BASEMAP_URL": (
+        "",
+        "XYZ URL of base tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; "
+        "empty: no base map (closed network)",
+    ),
+    "GIS_APP_BASEMAP_ATTRIBUTION": ("© OpenStreetMap contributors", "attribution of the base tiles"),
+    "GIS_APP_LOCAL_PG_PORT": (54329, "first port tried for the project-local PostgreSQL cluster"),
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting has a value the service cannot run with."""
+
+
+def _coerce(name: str, value: object, default: object) -> object:
+    if isinstance(default, int) and not isinstance(value, int):
+        try:
+            return int(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a whole number, got {value!r}") from exc
+    return value
+
+
+def default_database_url() -> str | None:
+    """The URL of the project-local cluster that `gis-app localdb start` wrote, if any."""
+    if LOCAL_DATABASE_URL_FILE.exists():
+        return LOCAL_DATABASE_URL_FILE.read_text().strip() or None
+    return None
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Return the settings: defaults, then environment variables, then `overrides`; validated."""
+    config: dict[str, object] = {name: default for name, (default, _) in SETTINGS.items()}
+    for name, (default, _) in SETTINGS.items():
+        if name in os.environ:
+            config[name] = _coerce(name, os.environ[name], default)
+    if config["DATABASE_URL"] is None:
+        config["DATABASE_URL"] = default_database_url()
+    for name, value in (overrides or {}).items():
+        config[name] = _coerce(name, value, SETTINGS.get(name, (value, ""))[0])
+    validate(config)
+    return config
+
+
+def validate(config: dict) -> None:
+    """Reject settings the service cannot run with, naming the setting."""
+    url = config.get("DATABASE_URL")
+    if not url:
+        raise ConfigError(
+            "DATABASE_URL is not set and there is no project-local database: "
+            "run `make run` (or `gis-app localdb start`), or set DATABASE_URL"
+        )
+    if not str(url).startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
+        raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+    if not Path(str(config["GIS_APP_LAYERS_DIR"])).is_dir():
+        raise ConfigError(f"GIS_APP_LAYERS_DIR: no such folder {config['GIS_APP_LAYERS_DIR']}")
+    if not 1 <= int(config["GIS_APP_DEFAULT_FEATURES"]) <= int(config["GIS_APP_MAX_FEATURES"]):
+        raise ConfigError("GIS_APP_DEFAULT_FEATURES must be between 1 and GIS_APP_MAX_FEATURES")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL with the psycopg2 driver named, as SQLAlchemy wants it."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Read one environment variable (for the CLI's local-cluster helpers)."""
+    return os.environ.get(name, default)

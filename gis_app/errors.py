@@ -1,0 +1,95 @@
+"""One error shape for every JSON answer: {"status", "code", "message", "details"}."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An error the client caused or must know about; carries an HTTP status and a code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, code: str | None = None, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+
+class InvalidParameter(AppError):
+    """A query parameter or body field is malformed (400)."""
+
+    status = 400
+    code = "invalid_parameter"
+
+
+class NotFound(AppError):
+    """The named resource does not exist (404)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """The request conflicts with the current state (409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class ImportFailed(AppError):
+    """Uploaded data failed validation; nothing was written (422)."""
+
+    status = 422
+    code = "import_failed"
+
+
+def error_body(status: int, code: str, message: str, details: dict | None = None) -> dict:
+    """The JSON body of every error answer."""
+    return {"status": status, "code": code, "message": message, "details": details or {}}
+
+
+def _wants_html() -> bool:
+    if request.path.startswith(("/api/", "/ogc", "/tiles", "/open311", "/vendor", "/static")):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def _respond(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    if _wants_html():
+        html = render_template("error.html", status=status, code=code, message=message)
+        return Response(html, status=status, mimetype="text/html")
+    response = jsonify(error_body(status, code, message, details))
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer AppError, HTTP errors and unexpected exceptions in the one shape."""
+
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError):
+        return _respond(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = _respond(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # Never send SQL or driver text to the client; the log keeps the traceback.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _respond(500, "internal_error", "Internal server error.")

@@ -1,0 +1,264 @@
+"""The layer registry: layers/*.toml read, checked and frozen into LayerDef objects.
+
+A layer file is data only. Each error names the file and the key, so a utility's GIS engineer
+can fix a layer without reading Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GEOMETRY_TYPES = ("POINT", "LINESTRING")
+PROPERTY_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "date": str}
+STYLE_KEYS = {"color", "weight", "opacity", "dash_array", "radius", "fill_color", "fill_opacity", "by"}
+# Attribute names the API itself puts in a feature's properties; a layer may not reuse them.
+RESERVED = {"id", "layer", "utility", "operator", "operator_id", "external_id", "name", "updated_at"}
+LAYER_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class LayerFileError(ValueError):
+    """A layer file is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class PropertyDef:
+    """One attribute of a layer's features: its type, unit and allowed values."""
+
+    name: str
+    type: str
+    title_ru: str
+    title_en: str
+    unit: str | None = None
+    required: bool = False
+    allowed: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int = 500
+
+
+@dataclass(frozen=True)
+class LayerDef:
+    """A layer of network features: what it holds, how it is checked and drawn."""
+
+    id: str
+    title_ru: str
+    title_en: str
+    utility: str
+    geometry: str
+    properties: tuple[PropertyDef, ...]
+    style: dict = field(hash=False)
+    search_distance_m: float = 25.0
+    kinds: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def property_names(self) -> tuple[str, ...]:
+        """The attribute names in schema order."""
+        return tuple(p.name for p in self.properties)
+
+    def property(self, name: str) -> PropertyDef | None:
+        """The attribute called `name`, or None."""
+        return next((p for p in self.properties if p.name == name), None)
+
+    def to_json(self) -> dict:
+        """The layer's public description (titles, schema, style) for the API and the map."""
+        return {
+            "id": self.id,
+            "title": {"ru": self.title_ru, "en": self.title_en},
+            "utility": self.utility,
+            "geometry": self.geometry,
+            "search_distance_m": self.search_distance_m,
+            "properties": [
+                {
+                    "name": p.name,
+                    "type": p.type,
+                    "title": {"ru": p.title_ru, "en": p.title_en},
+                    "unit": p.unit,
+                    "required": p.required,
+                    "allowed": list(p.allowed) or None,
+                    "minimum": p.minimum,
+                    "maximum": p.maximum,
+                }
+                for p in self.properties
+            ],
+            "style": self.style,
+        }
+
+
+def _require(data: dict, key: str, kind: type, where: str):
+    if key not in data:
+        raise LayerFileError(f"{where}: missing key '{key}'")
+    value = data[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise LayerFileError(f"{where}: key '{key}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _parse_property(raw: dict, where: str) -> PropertyDef:
+    name = _require(raw, "name", str, where)
+    where = f"{where} '{name}'"
+    if not re.match(r"^[a-z][a-z0-9_]*$", name) or name in RESERVED:
+        raise LayerFileError(f"{where}: key 'name' must be snake_case and not one of {sorted(RESERVED)}")
+    ptype = _require(raw, "type", str, where)
+    if ptype not in PROPERTY_TYPES:
+        raise LayerFileError(f"{where}: key 'type' must be one of {sorted(PROPERTY_TYPES)}")
+    unknown = set(raw) - {"name", "type", "title_ru", "title_en", "unit", "required", "allowed",
+                          "minimum", "maximum", "max_length"}
+    if unknown:
+        raise LayerFileError(f"{where}: unknown key(s) {sorted(unknown)}")
+    allowed = tuple(raw.get("allowed", ()))
+    for value in allowed:
+        if _check_value(PropertyDef(name, ptype, "", ""), value) is not None:
+            raise LayerFileError(f"{where}: key 'allowed' holds {value!r}, not of type {ptype}")
+    return PropertyDef(
+        name=name,
+        type=ptype,
+        title_ru=raw.get("title_ru", name),
+        title_en=raw.get("title_en", name),
+        unit=raw.get("unit"),
+        required=bool(raw.get("required", False)),
+        allowed=allowed,
+        minimum=raw.get("minimum"),
+        maximum=raw.get("maximum"),
+        max_length=int(raw.get("max_length", 500)),
+    )
+
+
+def parse_layer_file(path: Path) -> LayerDef:
+    """Read and check one layer file; raise LayerFileError naming the file and key."""
+    where = path.name
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise LayerFileError(f"{where}: not valid TOML: {exc}") from exc
+    known = {"id", "title_ru", "title_en", "utility", "geometry", "search_distance_m", "kinds",
+             "properties", "style"}
+    unknown = set(data) - known
+    if unknown:
+        raise LayerFileError(f"{where}: unknown key(s) {sorted(unknown)}")
+    layer_id = _require(data, "id", str, where)
+    if not LAYER_ID.match(layer_id) or layer_id != path.stem:
+        raise LayerFileError(f"{where}: key 'id' must be snake_case and equal the file name")
+    geometry = _require(data, "geometry", str, where).upper()
+    if geometry not in GEOMETRY_TYPES:
+        raise LayerFileError(f"{where}: key 'geometry' must be one of {GEOMETRY_TYPES}")
+    properties = tuple(
+        _parse_property(raw, f"{where}: properties[{i}]")
+        for i, raw in enumerate(data.get("properties", []))
+    )
+    names = [p.name for p in properties]
+    if len(set(names)) != len(names):
+        raise LayerFileError(f"{where}: key 'properties' names an attribute twice")
+    style = dict(data.get("style", {}))
+    unknown = set(style) - STYLE_KEYS
+    if unknown:
+        raise LayerFileError(f"{where}: style: unknown key(s) {sorted(unknown)}")
+    for key in ("color", "fill_color"):
+        if key in style and not COLOR.match(str(style[key])):
+            raise LayerFileError(f"{where}: style.{key} must be a #rrggbb colour")
+    if "by" in style:
+        by = style["by"]
+        if by.get("property") not in names or not isinstance(by.get("values"), dict):
+            raise LayerFileError(f"{where}: style.by needs 'property' (an attribute) and 'values'")
+    distance = _require(data, "search_distance_m", float, where) if "search_distance_m" in data else 25.0
+    if not 0 < distance <= 5000:
+        raise LayerFileError(f"{where}: key 'search_distance_m' must be in (0, 5000] metres")
+    return LayerDef(
+        id=layer_id,
+        title_ru=_require(data, "title_ru", str, where),
+        title_en=_require(data, "title_en", str, where),
+        utility=_require(data, "utility", str, where),
+        geometry=geometry,
+        properties=properties,
+        style=style,
+        search_distance_m=distance,
+        kinds=tuple(data.get("kinds", ())),
+        source=str(path),
+    )
+
+
+class LayerRegistry:
+    """Every layer of the service, by id, in a stable order (utility, then file name)."""
+
+    def __init__(self, layers: list[LayerDef]) -> None:
+        self._layers = {layer.id: layer for layer in layers}
+
+    @classmethod
+    def from_dir(cls, folder: Path | str) -> LayerRegistry:
+        """Load every *.toml of `folder`; the first bad file stops the start-up."""
+        files = sorted(Path(folder).glob("*.toml"))
+        if not files:
+            raise LayerFileError(f"{folder}: no layer files (*.toml)")
+        return cls([parse_layer_file(path) for path in files])
+
+    def __iter__(self):
+        return iter(self._layers.values())
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __contains__(self, layer_id: object) -> bool:
+        return layer_id in self._layers
+
+    def get(self, layer_id: str) -> LayerDef | None:
+        """The layer with this id, or None."""
+        return self._layers.get(layer_id)
+
+    def for_utility(self, utility: str) -> list[LayerDef]:
+        """The layers of one utility."""
+        return [layer for layer in self if layer.utility == utility]
+
+
+def _check_value(prop: PropertyDef, value: object) -> str | None:
+    """Why `value` does not fit `prop`, or None when it does."""
+    if prop.type == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"'{prop.name}' must be a whole number"
+    elif prop.type == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"'{prop.name}' must be a number"
+    elif prop.type == "bool":
+        if not isinstance(value, bool):
+            return f"'{prop.name}' must be true or false"
+    elif prop.type == "date":
+        try:
+            dt.date.fromisoformat(str(value))
+        except ValueError:
+            return f"'{prop.name}' must be a date YYYY-MM-DD"
+    elif not isinstance(value, str):
+        return f"'{prop.name}' must be text"
+    elif len(value) > prop.max_length:
+        return f"'{prop.name}' is longer than {prop.max_length} characters"
+    return None
+
+
+def validate_attributes(layer: LayerDef, attributes: dict) -> list[str]:
+    """Every reason the attributes do not fit the layer's schema (empty when they do)."""
+    errors = []
+    for name in attributes:
+        if layer.property(name) is None:
+            errors.append(f"unknown attribute '{name}' (layer {layer.id} has {list(layer.property_names)})")
+    for prop in layer.properties:
+        value = attributes.get(prop.name)
+        if value is None:
+            if prop.required:
+                errors.append(f"'{prop.name}' is required")
+            continue
+        problem = _check_value(prop, value)
+        if problem:
+            errors.append(problem)
+            continue
+        if prop.allowed and value not in prop.allowed:
+            errors.append(f"'{prop.name}' must be one of {list(prop.allowed)}, got {value!r}")
+        if prop.minimum is not None and value < prop.minimum:
+            errors.append(f"'{prop.name}' must be at least {prop.minimum} {prop.unit or ''}".rstrip())
+        if prop.maximum is not None and value > prop.maximum:
+            errors.append(f"'{prop.name}' must be at most {prop.maximum} {prop.unit or ''}".rstrip())
+    return errors

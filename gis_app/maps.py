@@ -1,0 +1,204 @@
+"""The web map pages, built with Folium (Leaflet), Russian first.
+
+The data never goes into the HTML: static/gis-map.js loads each layer from the API for the current
+view. Every script and style sheet comes from this service (see vendor.py), so the page works in a
+control centre's closed network; base tiles from the internet are optional (GIS_APP_BASEMAP_URL).
+"""
+
+from __future__ import annotations
+
+import json
+
+import folium
+from flask import Blueprint, Response, current_app, request, url_for
+from markupsafe import escape
+from sqlalchemy import text
+
+from gis_app import layer_registry
+from gis_app.db import get_session
+from gis_app.errors import NotFound
+from gis_app.spatial import extent_of_everything, municipality, municipality_list
+
+maps = Blueprint("maps", __name__)
+
+STRINGS = {
+    "ru": {
+        "title": "Карта сетей и инцидентов",
+        "oblast": "Ленинградская область",
+        "municipalities": "Муниципальные образования",
+        "incidents": "Инциденты",
+        "choose": "Муниципальное образование…",
+        "legend": "Условные обозначения",
+        "demo": "Демонстрационные данные: организации и сети вымышлены.",
+        "other_lang": "English",
+    },
+    "en": {
+        "title": "Utility networks and incidents",
+        "oblast": "Leningrad Oblast",
+        "municipalities": "Municipalities",
+        "incidents": "Incidents",
+        "choose": "Municipality…",
+        "legend": "Legend",
+        "demo": "Demo data: the organisations and networks are invented.",
+        "other_lang": "Русский",
+    },
+}
+
+# Network layers are fetched by bbox only from this zoom on; below it the view holds too much.
+NETWORK_MIN_ZOOM = 13
+
+
+def _lang() -> str:
+    return "en" if request.args.get("lang") == "en" else "ru"
+
+
+def _vendor(path: str) -> str:
+    return url_for("vendor.asset", package="leaflet", filename=path)
+
+
+def _new_map(bounds: list[float]) -> folium.Map:
+    """A Leaflet map fitted to bounds [w, s, e, n], with every asset served locally."""
+    west, south, east, north = bounds
+    fmap = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=8,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
+        attribution_control=True,
+    )
+    # Folium links Leaflet, jQuery, Bootstrap and Font Awesome from CDNs by default; we need only
+    # Leaflet, and from here.
+    fmap.default_js = [("leaflet", _vendor("leaflet.js"))]
+    fmap.default_css = [("leaflet_css", _vendor("leaflet.css"))]
+    fmap.fit_bounds([[south, west], [north, east]])
+    basemap = current_app.config["GIS_APP_BASEMAP_URL"]
+    if basemap:
+        folium.TileLayer(
+            basemap, attr=current_app.config["GIS_APP_BASEMAP_ATTRIBUTION"], name="Подложка",
+            max_zoom=19,
+        ).add_to(fmap)
+    return fmap
+
+
+def _utilities() -> dict[str, dict]:
+    rows = get_session().execute(
+        text("SELECT code, name_ru, name_en, color, sort_order FROM utilities ORDER BY sort_order")
+    ).mappings()
+    return {r["code"]: dict(r) for r in rows}
+
+
+def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> str:
+    """The whole HTML page: the map, its layers (empty, filled by the browser), legend, header."""
+    lang = _lang()
+    s = STRINGS[lang]
+    fmap = _new_map(bounds)
+    munis = folium.FeatureGroup(name=s["municipalities"], show=True).add_to(fmap)
+    utilities = _utilities()
+    layers = sorted(layer_registry(), key=lambda l: (utilities.get(l.utility, {}).get("sort_order", 999), l.id))
+    layer_cfg = []
+    for layer in layers:
+        title = layer.title_ru if lang == "ru" else layer.title_en
+        group = folium.FeatureGroup(name=title, show=show_networks).add_to(fmap)
+        layer_cfg.append({
+            "id": layer.id,
+            "group": group.get_name(),
+            "title": title,
+            "geometry": layer.geometry,
+            "url": url_for("api.layer_geojson", layer_id=layer.id),
+            "style": layer.style,
+            "utility": layer.utility,
+            "properties": [
+                {"name": p.name, "title": p.title_ru if lang == "ru" else p.title_en, "unit": p.unit}
+                for p in layer.properties
+            ],
+            "minZoom": NETWORK_MIN_ZOOM,
+        })
+    incidents = folium.FeatureGroup(name=s["incidents"], show=True).add_to(fmap)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+
+    config = {
+        "map": fmap.get_name(),
+        "lang": lang,
+        "municipalities": {"group": munis.get_name(), "url": url_for("api.municipalities", simplify=30),
+                           "focus": focus["slug"] if focus else None,
+                           "mapUrl": url_for("maps.municipality_map", slug="__slug__")},
+        "incidents": {"group": incidents.get_name(), "url": url_for("api.incidents"),
+                      "refreshSeconds": 30},
+        "layers": layer_cfg,
+        "utilities": utilities,
+    }
+    root = fmap.get_root()
+    root.header.add_child(folium.Element(
+        f'<link rel="icon" href="{url_for("static", filename="favicon.svg")}">'
+        f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
+        f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
+    ))
+    root.html.add_child(folium.Element(_header_html(s, lang, focus) + _legend_html(s, lang, layers, utilities)))
+    # The config is JSON inside a script: escape "</" so no value can close the tag.
+    payload = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
+    # Folium writes its own map script after ours: start once the whole page has run.
+    root.script.add_child(folium.Element(
+        f'document.addEventListener("DOMContentLoaded", function () {{ GisMap.init({payload}); }});'
+    ))
+    html = root.render()
+    return html.replace("<html>", f'<html lang="{lang}">', 1)
+
+
+def _header_html(s: dict, lang: str, focus: dict | None) -> str:
+    options = []
+    for m in municipality_list(get_session()):
+        name = m["name_ru"] if lang == "ru" else m["name_en"]
+        selected = " selected" if focus and focus["slug"] == m["slug"] else ""
+        indent = "\u00a0\u00a0" if m["parent"] and m["kind"] != "oblast" else ""
+        href = url_for("maps.municipality_map", slug=m["slug"], lang=lang if lang == "en" else None)
+        options.append(f'<option value="{escape(href)}"{selected}>{indent}{escape(name)}</option>')
+    place = (focus["name_ru"] if lang == "ru" else focus["name_en"]) if focus else s["oblast"]
+    other = "ru" if lang == "en" else "en"
+    return (
+        '<header class="gis-header">'
+        f'<a class="gis-brand" href="{url_for("maps.index", lang=lang if lang == "en" else None)}">'
+        f'{escape(s["title"])}</a>'
+        f'<span class="gis-place">{escape(place)}</span>'
+        f'<select class="gis-muni" aria-label="{escape(s["choose"])}" '
+        "onchange=\"if(this.value){location.href=this.value}\">"
+        f'<option value="">{escape(s["choose"])}</option>{"".join(options)}</select>'
+        f'<a class="gis-lang" href="?lang={other}">{escape(s["other_lang"])}</a>'
+        f'<span class="gis-status" id="gis-status" role="status"></span>'
+        "</header>"
+    )
+
+
+def _legend_html(s: dict, lang: str, layers, utilities: dict) -> str:
+    rows = []
+    for layer in layers:
+        colour = layer.style.get("color", "#333")
+        shape = "line" if layer.geometry == "LINESTRING" else "dot"
+        title = layer.title_ru if lang == "ru" else layer.title_en
+        rows.append(f'<li><i class="gis-swatch {shape}" style="--c:{escape(colour)}"></i>{escape(title)}</li>')
+    return (
+        f'<aside class="gis-legend" aria-label="{escape(s["legend"])}"><h2>{escape(s["legend"])}</h2>'
+        f'<ul>{"".join(rows)}</ul><ul class="gis-statuses"></ul>'
+        f'<p class="gis-demo">{escape(s["demo"])}</p></aside>'
+    )
+
+
+def _page(html: str) -> Response:
+    return Response(html, mimetype="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@maps.get("/")
+def index():
+    """The oblast overview: municipalities, open incidents; network layers off until zoomed in."""
+    bounds = extent_of_everything(get_session()) or [27.7, 58.4, 35.7, 61.4]
+    return _page(build_page(bounds, focus=None, show_networks=False))
+
+
+@maps.get("/map/<slug>")
+def municipality_map(slug: str):
+    """One municipality's map with every network layer on."""
+    found = municipality(get_session(), slug)
+    if found is None:
+        raise NotFound(f"Муниципальное образование '{slug}' не найдено.", code="municipality_not_found",
+                       municipality=slug)
+    return _page(build_page(found["bbox"], focus=found, show_networks=True))

@@ -1,0 +1,211 @@
+/* The map's behaviour: load each layer from the API for the current view, incidents live,
+   municipalities as the frame. No framework, no CDN: only Leaflet, served by the service. */
+(function () {
+  "use strict";
+
+  var T = {
+    ru: {
+      loading: "Загрузка…", zoomIn: "Приблизьте карту, чтобы увидеть сети", failed: "Ошибка загрузки: ",
+      features: "объектов", more: "показаны первые", operator: "Оператор", externalId: "Код объекта",
+      status: "Статус", reported: "Поступил", reason: "Причина выбора", distance: "Расстояние, м",
+      statuses: { new: "Новый", assigned: "Назначен", accepted: "Принят", in_progress: "В работе",
+        resolved: "Устранён", closed: "Закрыт", rejected: "Отклонён", duplicate: "Дубликат" },
+      kinds: { accident: "Авария", incident: "Инцидент", planned_outage: "Плановое отключение" },
+      yes: "да", no: "нет"
+    },
+    en: {
+      loading: "Loading…", zoomIn: "Zoom in to see the networks", failed: "Failed to load: ",
+      features: "features", more: "showing the first", operator: "Operator", externalId: "Asset id",
+      status: "Status", reported: "Reported", reason: "Why this operator", distance: "Distance, m",
+      statuses: { new: "New", assigned: "Assigned", accepted: "Accepted", in_progress: "In progress",
+        resolved: "Resolved", closed: "Closed", rejected: "Rejected", duplicate: "Duplicate" },
+      kinds: { accident: "Accident", incident: "Incident", planned_outage: "Planned outage" },
+      yes: "yes", no: "no"
+    }
+  };
+  var STATUS_COLORS = { new: "#d7191c", assigned: "#fdae61", accepted: "#fee08b", in_progress: "#2b83ba",
+    resolved: "#1a9641", closed: "#999999", rejected: "#7b3294", duplicate: "#bbbbbb" };
+  var MAX_PAGES = 4;
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  /* A popup as a DOM node: every value goes in as text, never as HTML. */
+  function table(title, rows) {
+    var box = el("div", "gis-popup");
+    box.appendChild(el("h3", null, title));
+    var tbl = el("table");
+    rows.forEach(function (r) {
+      if (r[1] === null || r[1] === undefined || r[1] === "") return;
+      var tr = el("tr");
+      tr.appendChild(el("th", null, r[0]));
+      tr.appendChild(el("td", null, r[1]));
+      tbl.appendChild(tr);
+    });
+    box.appendChild(tbl);
+    return box;
+  }
+
+  function styleFor(layer, props) {
+    var s = layer.style || {};
+    var color = s.color || "#333";
+    if (s.by && props && props[s.by.property] !== undefined) {
+      var key = String(props[s.by.property]);
+      if (typeof props[s.by.property] === "number" && key.indexOf(".") < 0) key += ".0";
+      color = s.by.values[key] || s.by.values[String(props[s.by.property])] || color;
+    }
+    return { color: color, weight: s.weight || 2, opacity: s.opacity || 0.9, dashArray: s.dash_array || null,
+      radius: s.radius || 5, fillColor: s.fill_color || color, fillOpacity: s.fill_opacity || 0.8 };
+  }
+
+  function GisMap(cfg) {
+    this.cfg = cfg;
+    this.t = T[cfg.lang] || T.ru;
+    this.map = window[cfg.map];
+    this.status = document.getElementById("gis-status");
+    this.pending = {};
+    this.counts = {};
+  }
+
+  GisMap.prototype.say = function (text) { if (this.status) this.status.textContent = text; };
+
+  GisMap.prototype.fetchJson = function (url, signal) {
+    return fetch(url, { signal: signal, headers: { Accept: "application/geo+json, application/json" } })
+      .then(function (r) {
+        if (!r.ok) return r.json().then(function (e) { throw new Error(e.message || r.status); });
+        return r.json();
+      });
+  };
+
+  GisMap.prototype.loadMunicipalities = function () {
+    var self = this, m = this.cfg.municipalities, group = window[m.group];
+    return this.fetchJson(m.url).then(function (fc) {
+      var focus = null;
+      var layer = L.geoJSON(fc, {
+        style: function (f) {
+          var own = f.properties.slug === m.focus;
+          return { color: own ? "#08519c" : "#6b6b6b", weight: own ? 3 : 1, fill: true,
+            fillOpacity: own ? 0.02 : 0.04, fillColor: "#6baed6", dashArray: f.properties.kind === "oblast" ? "4 4" : null };
+        },
+        onEachFeature: function (f, lyr) {
+          var name = self.cfg.lang === "en" ? f.properties.name_en : f.properties.name_ru;
+          lyr.bindTooltip(name, { sticky: true });
+          if (f.properties.slug === m.focus) focus = lyr;
+          lyr.on("dblclick", function () { window.location.href = m.mapUrl.replace("__slug__", f.properties.slug); });
+        }
+      });
+      group.addLayer(layer);
+      layer.bringToBack();
+      return focus;
+    });
+  };
+
+  GisMap.prototype.popupFor = function (layer, feature) {
+    var p = feature.properties, t = this.t;
+    var rows = [[t.operator, p.operator], [t.externalId, p.external_id]];
+    layer.properties.forEach(function (prop) {
+      var v = p[prop.name];
+      if (typeof v === "boolean") v = v ? t.yes : t.no;
+      if (v !== undefined && v !== null) rows.push([prop.title + (prop.unit ? ", " + prop.unit : ""), v]);
+    });
+    return table(p.name || layer.title, rows);
+  };
+
+  GisMap.prototype.loadLayer = function (layer) {
+    var self = this, group = window[layer.group];
+    if (!this.map.hasLayer(group)) return;
+    if (this.map.getZoom() < layer.minZoom) {
+      group.clearLayers();
+      this.say(this.t.zoomIn);
+      return;
+    }
+    if (this.pending[layer.id]) this.pending[layer.id].abort();
+    var ctrl = new AbortController();
+    this.pending[layer.id] = ctrl;
+    var b = this.map.getBounds();
+    var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",");
+    var features = [], pages = 0;
+    var url = layer.url + "?bbox=" + bbox + "&limit=5000";
+    this.say(this.t.loading);
+    var next = function (pageUrl) {
+      return self.fetchJson(pageUrl, ctrl.signal).then(function (fc) {
+        features = features.concat(fc.features);
+        pages += 1;
+        var link = (fc.links || []).filter(function (l) { return l.rel === "next"; })[0];
+        if (link && pages < MAX_PAGES) return next(link.href);
+        return !!link;
+      });
+    };
+    next(url).then(function (truncated) {
+      group.clearLayers();
+      group.addLayer(L.geoJSON({ type: "FeatureCollection", features: features }, {
+        style: function (f) { return styleFor(layer, f.properties); },
+        pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(layer, f.properties)); },
+        onEachFeature: function (f, lyr) { lyr.bindPopup(function () { return self.popupFor(layer, f); }); }
+      }));
+      self.counts[layer.id] = features.length;
+      self.say(layer.title + ": " + features.length + " " + self.t.features + (truncated ? " (" + self.t.more + ")" : ""));
+      document.body.dataset["layer_" + layer.id] = String(features.length);
+    }).catch(function (err) {
+      if (err.name !== "AbortError") self.say(self.t.failed + layer.title + ": " + err.message);
+    });
+  };
+
+  GisMap.prototype.loadIncidents = function () {
+    var self = this, c = this.cfg.incidents, group = window[c.group], t = this.t;
+    return this.fetchJson(c.url).then(function (fc) {
+      group.clearLayers();
+      group.addLayer(L.geoJSON(fc, {
+        pointToLayer: function (f, latlng) {
+          var color = STATUS_COLORS[f.properties.status] || "#000";
+          return L.circleMarker(latlng, { radius: 8, color: "#222", weight: 1, fillColor: color, fillOpacity: 0.95 });
+        },
+        onEachFeature: function (f, lyr) {
+          var p = f.properties;
+          lyr.bindPopup(function () {
+            return table((t.kinds[p.kind] || p.kind) + " №" + f.id, [
+              [t.status, t.statuses[p.status] || p.status], [t.reported, new Date(p.reported_at).toLocaleString(self.cfg.lang)],
+              ["", p.description], [t.operator, p.operator], [t.reason, p.responsible_reason],
+              [t.distance, p.responsible_distance_m]
+            ]);
+          });
+        }
+      }));
+      document.body.dataset.incidents = String(fc.features.length);
+    });
+  };
+
+  GisMap.prototype.legendStatuses = function () {
+    var list = document.querySelector(".gis-statuses"), t = this.t;
+    if (!list) return;
+    Object.keys(STATUS_COLORS).forEach(function (s) {
+      var li = el("li");
+      var sw = el("i", "gis-swatch dot");
+      sw.style.setProperty("--c", STATUS_COLORS[s]);
+      li.appendChild(sw);
+      li.appendChild(document.createTextNode(t.statuses[s]));
+      list.appendChild(li);
+    });
+  };
+
+  GisMap.prototype.start = function () {
+    var self = this;
+    this.legendStatuses();
+    var reload = function () { self.cfg.layers.forEach(function (l) { self.loadLayer(l); }); };
+    this.map.on("moveend", reload);
+    this.map.on("overlayadd", function (e) {
+      self.cfg.layers.forEach(function (l) { if (window[l.group] === e.layer) self.loadLayer(l); });
+    });
+    var ready = [this.loadMunicipalities(), this.loadIncidents()];
+    reload();
+    Promise.all(ready).then(function () { document.body.dataset.ready = "1"; })
+      .catch(function (err) { self.say(self.t.failed + err.message); });
+    setInterval(function () { self.loadIncidents().catch(function () {}); }, this.cfg.incidents.refreshSeconds * 1000);
+  };
+
+  window.GisMap = { init: function (cfg) { var m = new GisMap(cfg); m.start(); window.gisMap = m; return m; } };
+})();
