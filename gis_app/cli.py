@@ -37,7 +37,8 @@ for group in (localdb, db_group, demo, layers):
 @localdb.command("start", with_appcontext=False)
 def localdb_start() -> None:
     """Create and start the cluster unless DATABASE_URL names a database; print the URL's host."""
-    from gis_app import config, localdb as local
+    from gis_app import config
+    from gis_app import localdb as local
 
     if config.env("DATABASE_URL"):
         click.echo("DATABASE_URL is set: using it, no local cluster")
@@ -104,8 +105,11 @@ def layers_check() -> None:
     """Check every layer file against the database's utilities (the files were read at start)."""
     with Session(current_app.config["ENGINE"]) as session:
         known = set(session.execute(text("SELECT code FROM utilities")).scalars())
-    bad = [f"{layer.id}.toml: key 'utility': unknown utility '{layer.utility}'"
-           for layer in layer_registry() if layer.utility not in known]
+    bad = [
+        f"{layer.id}.toml: key 'utility': unknown utility '{layer.utility}'"
+        for layer in layer_registry()
+        if layer.utility not in known
+    ]
     if bad:
         raise click.ClickException("; ".join(bad))
     click.echo(f"{len(layer_registry())} layer files OK")

@@ -10,7 +10,10 @@ LOCAL_DATABASE_URL_FILE = PROJECT_ROOT / "var" / "database_url"
 
 # Every setting, its default and its meaning; the README's settings table is checked against this.
 SETTINGS: dict[str, tuple[object, str]] = {
-    "DATABASE_URL": (None, "PostgreSQL/PostGIS URL; unset: the project-local cluster of `make run`"),
+    "DATABASE_URL": (
+        None,
+        "PostgreSQL/PostGIS URL; unset: the project-local cluster of `make run`",
+    ),
     "SECRET_KEY": ("dev-only-change-me", "signs session cookies; set it in production"),
     "GIS_APP_LAYERS_DIR": (str(PROJECT_ROOT / "layers"), "folder of the layer files (*.toml)"),
     "GIS_APP_MAX_FEATURES": (10000, "most features one /api/layers request returns"),
@@ -20,7 +23,10 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "XYZ URL of base tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; "
         "empty: no base map (closed network)",
     ),
-    "GIS_APP_BASEMAP_ATTRIBUTION": ("© OpenStreetMap contributors", "attribution of the base tiles"),
+    "GIS_APP_BASEMAP_ATTRIBUTION": (
+        "© OpenStreetMap contributors",
+        "attribution of the base tiles",
+    ),
     "GIS_APP_LOCAL_PG_PORT": (54329, "first port tried for the project-local PostgreSQL cluster"),
 }
 

@@ -14,9 +14,27 @@ from pathlib import Path
 
 GEOMETRY_TYPES = ("POINT", "LINESTRING")
 PROPERTY_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "date": str}
-STYLE_KEYS = {"color", "weight", "opacity", "dash_array", "radius", "fill_color", "fill_opacity", "by"}
+STYLE_KEYS = {
+    "color",
+    "weight",
+    "opacity",
+    "dash_array",
+    "radius",
+    "fill_color",
+    "fill_opacity",
+    "by",
+}
 # Attribute names the API itself puts in a feature's properties; a layer may not reuse them.
-RESERVED = {"id", "layer", "utility", "operator", "operator_id", "external_id", "name", "updated_at"}
+RESERVED = {
+    "id",
+    "layer",
+    "utility",
+    "operator",
+    "operator_id",
+    "external_id",
+    "name",
+    "updated_at",
+}
 LAYER_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -105,12 +123,24 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
     name = _require(raw, "name", str, where)
     where = f"{where} '{name}'"
     if not re.match(r"^[a-z][a-z0-9_]*$", name) or name in RESERVED:
-        raise LayerFileError(f"{where}: key 'name' must be snake_case and not one of {sorted(RESERVED)}")
+        raise LayerFileError(
+            f"{where}: key 'name' must be snake_case and not one of {sorted(RESERVED)}"
+        )
     ptype = _require(raw, "type", str, where)
     if ptype not in PROPERTY_TYPES:
         raise LayerFileError(f"{where}: key 'type' must be one of {sorted(PROPERTY_TYPES)}")
-    unknown = set(raw) - {"name", "type", "title_ru", "title_en", "unit", "required", "allowed",
-                          "minimum", "maximum", "max_length"}
+    unknown = set(raw) - {
+        "name",
+        "type",
+        "title_ru",
+        "title_en",
+        "unit",
+        "required",
+        "allowed",
+        "minimum",
+        "maximum",
+        "max_length",
+    }
     if unknown:
         raise LayerFileError(f"{where}: unknown key(s) {sorted(unknown)}")
     allowed = tuple(raw.get("allowed", ()))
@@ -138,8 +168,17 @@ def parse_layer_file(path: Path) -> LayerDef:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise LayerFileError(f"{where}: not valid TOML: {exc}") from exc
-    known = {"id", "title_ru", "title_en", "utility", "geometry", "search_distance_m", "kinds",
-             "properties", "style"}
+    known = {
+        "id",
+        "title_ru",
+        "title_en",
+        "utility",
+        "geometry",
+        "search_distance_m",
+        "kinds",
+        "properties",
+        "style",
+    }
     unknown = set(data) - known
     if unknown:
         raise LayerFileError(f"{where}: unknown key(s) {sorted(unknown)}")
@@ -167,7 +206,9 @@ def parse_layer_file(path: Path) -> LayerDef:
         by = style["by"]
         if by.get("property") not in names or not isinstance(by.get("values"), dict):
             raise LayerFileError(f"{where}: style.by needs 'property' (an attribute) and 'values'")
-    distance = _require(data, "search_distance_m", float, where) if "search_distance_m" in data else 25.0
+    distance = (
+        _require(data, "search_distance_m", float, where) if "search_distance_m" in data else 25.0
+    )
     if not 0 < distance <= 5000:
         raise LayerFileError(f"{where}: key 'search_distance_m' must be in (0, 5000] metres")
     return LayerDef(
@@ -244,7 +285,9 @@ def validate_attributes(layer: LayerDef, attributes: dict) -> list[str]:
     errors = []
     for name in attributes:
         if layer.property(name) is None:
-            errors.append(f"unknown attribute '{name}' (layer {layer.id} has {list(layer.property_names)})")
+            errors.append(
+                f"unknown attribute '{name}' (layer {layer.id} has {list(layer.property_names)})"
+            )
     for prop in layer.properties:
         value = attributes.get(prop.name)
         if value is None:
@@ -258,7 +301,11 @@ def validate_attributes(layer: LayerDef, attributes: dict) -> list[str]:
         if prop.allowed and value not in prop.allowed:
             errors.append(f"'{prop.name}' must be one of {list(prop.allowed)}, got {value!r}")
         if prop.minimum is not None and value < prop.minimum:
-            errors.append(f"'{prop.name}' must be at least {prop.minimum} {prop.unit or ''}".rstrip())
+            errors.append(
+                f"'{prop.name}' must be at least {prop.minimum} {prop.unit or ''}".rstrip()
+            )
         if prop.maximum is not None and value > prop.maximum:
-            errors.append(f"'{prop.name}' must be at most {prop.maximum} {prop.unit or ''}".rstrip())
+            errors.append(
+                f"'{prop.name}' must be at most {prop.maximum} {prop.unit or ''}".rstrip()
+            )
     return errors

@@ -73,7 +73,9 @@ def cluster_dir() -> Path:
         try:
             pwd.getpwnam("postgres")
         except KeyError as exc:
-            raise LocalDbError("running as root needs the OS user 'postgres' (package postgresql)") from exc
+            raise LocalDbError(
+                "running as root needs the OS user 'postgres' (package postgresql)"
+            ) from exc
         if _postgres_can_use(VAR):
             PG_LINK.mkdir()
             shutil.chown(PG_LINK, "postgres", "postgres")
@@ -143,11 +145,24 @@ def start(first_port: int = 54329) -> str:
         options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
         try:
             _run_pg(
-                [str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data),
-                 "-l", str(base / "server.log"), "-o", options]
+                [
+                    str(bindir / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(base / "server.log"),
+                    "-o",
+                    options,
+                ]
             )
         except subprocess.CalledProcessError as exc:
-            log = (base / "server.log").read_text()[-2000:] if (base / "server.log").exists() else ""
+            log = (
+                (base / "server.log").read_text()[-2000:] if (base / "server.log").exists() else ""
+            )
             raise LocalDbError(f"PostgreSQL did not start: {exc.stderr}\n{log}") from exc
     port = int(port_file.read_text())
     url = f"postgresql://{DB_USER}:{password}@127.0.0.1:{port}/{DB_NAME}"

@@ -75,16 +75,24 @@ def _new_map(bounds: list[float]) -> folium.Map:
     basemap = current_app.config["GIS_APP_BASEMAP_URL"]
     if basemap:
         folium.TileLayer(
-            basemap, attr=current_app.config["GIS_APP_BASEMAP_ATTRIBUTION"], name="Подложка",
+            basemap,
+            attr=current_app.config["GIS_APP_BASEMAP_ATTRIBUTION"],
+            name="Подложка",
             max_zoom=19,
         ).add_to(fmap)
     return fmap
 
 
 def _utilities() -> dict[str, dict]:
-    rows = get_session().execute(
-        text("SELECT code, name_ru, name_en, color, sort_order FROM utilities ORDER BY sort_order")
-    ).mappings()
+    rows = (
+        get_session()
+        .execute(
+            text(
+                "SELECT code, name_ru, name_en, color, sort_order FROM utilities ORDER BY sort_order"
+            )
+        )
+        .mappings()
+    )
     return {r["code"]: dict(r) for r in rows}
 
 
@@ -95,52 +103,73 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
     fmap = _new_map(bounds)
     munis = folium.FeatureGroup(name=s["municipalities"], show=True).add_to(fmap)
     utilities = _utilities()
-    layers = sorted(layer_registry(), key=lambda l: (utilities.get(l.utility, {}).get("sort_order", 999), l.id))
+    layers = sorted(
+        layer_registry(),
+        key=lambda layer: (utilities.get(layer.utility, {}).get("sort_order", 999), layer.id),
+    )
     layer_cfg = []
     for layer in layers:
         title = layer.title_ru if lang == "ru" else layer.title_en
         group = folium.FeatureGroup(name=title, show=show_networks).add_to(fmap)
-        layer_cfg.append({
-            "id": layer.id,
-            "group": group.get_name(),
-            "title": title,
-            "geometry": layer.geometry,
-            "url": url_for("api.layer_geojson", layer_id=layer.id),
-            "style": layer.style,
-            "utility": layer.utility,
-            "properties": [
-                {"name": p.name, "title": p.title_ru if lang == "ru" else p.title_en, "unit": p.unit}
-                for p in layer.properties
-            ],
-            "minZoom": NETWORK_MIN_ZOOM,
-        })
+        layer_cfg.append(
+            {
+                "id": layer.id,
+                "group": group.get_name(),
+                "title": title,
+                "geometry": layer.geometry,
+                "url": url_for("api.layer_geojson", layer_id=layer.id),
+                "style": layer.style,
+                "utility": layer.utility,
+                "properties": [
+                    {
+                        "name": p.name,
+                        "title": p.title_ru if lang == "ru" else p.title_en,
+                        "unit": p.unit,
+                    }
+                    for p in layer.properties
+                ],
+                "minZoom": NETWORK_MIN_ZOOM,
+            }
+        )
     incidents = folium.FeatureGroup(name=s["incidents"], show=True).add_to(fmap)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
 
     config = {
         "map": fmap.get_name(),
         "lang": lang,
-        "municipalities": {"group": munis.get_name(), "url": url_for("api.municipalities", simplify=30),
-                           "focus": focus["slug"] if focus else None,
-                           "mapUrl": url_for("maps.municipality_map", slug="__slug__")},
-        "incidents": {"group": incidents.get_name(), "url": url_for("api.incidents"),
-                      "refreshSeconds": 30},
+        "municipalities": {
+            "group": munis.get_name(),
+            "url": url_for("api.municipalities", simplify=30),
+            "focus": focus["slug"] if focus else None,
+            "mapUrl": url_for("maps.municipality_map", slug="__slug__"),
+        },
+        "incidents": {
+            "group": incidents.get_name(),
+            "url": url_for("api.incidents"),
+            "refreshSeconds": 30,
+        },
         "layers": layer_cfg,
         "utilities": utilities,
     }
     root = fmap.get_root()
-    root.header.add_child(folium.Element(
-        f'<link rel="icon" href="{url_for("static", filename="favicon.svg")}">'
-        f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
-        f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
-    ))
-    root.html.add_child(folium.Element(_header_html(s, lang, focus) + _legend_html(s, lang, layers, utilities)))
+    root.header.add_child(
+        folium.Element(
+            f'<link rel="icon" href="{url_for("static", filename="favicon.svg")}">'
+            f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
+            f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
+        )
+    )
+    root.html.add_child(
+        folium.Element(_header_html(s, lang, focus) + _legend_html(s, lang, layers, utilities))
+    )
     # The config is JSON inside a script: escape "</" so no value can close the tag.
     payload = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     # Folium writes its own map script after ours: start once the whole page has run.
-    root.script.add_child(folium.Element(
-        f'document.addEventListener("DOMContentLoaded", function () {{ GisMap.init({payload}); }});'
-    ))
+    root.script.add_child(
+        folium.Element(
+            f'document.addEventListener("DOMContentLoaded", function () {{ GisMap.init({payload}); }});'
+        )
+    )
     html = root.render()
     return html.replace("<html>", f'<html lang="{lang}">', 1)
 
@@ -158,10 +187,10 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
     return (
         '<header class="gis-header">'
         f'<a class="gis-brand" href="{url_for("maps.index", lang=lang if lang == "en" else None)}">'
-        f'{escape(s["title"])}</a>'
+        f"{escape(s['title'])}</a>"
         f'<span class="gis-place">{escape(place)}</span>'
         f'<select class="gis-muni" aria-label="{escape(s["choose"])}" '
-        "onchange=\"if(this.value){location.href=this.value}\">"
+        'onchange="if(this.value){location.href=this.value}">'
         f'<option value="">{escape(s["choose"])}</option>{"".join(options)}</select>'
         f'<a class="gis-lang" href="?lang={other}">{escape(s["other_lang"])}</a>'
         f'<span class="gis-status" id="gis-status" role="status"></span>'
@@ -175,7 +204,9 @@ def _legend_html(s: dict, lang: str, layers, utilities: dict) -> str:
         colour = layer.style.get("color", "#333")
         shape = "line" if layer.geometry == "LINESTRING" else "dot"
         title = layer.title_ru if lang == "ru" else layer.title_en
-        rows.append(f'<li><i class="gis-swatch {shape}" style="--c:{escape(colour)}"></i>{escape(title)}</li>')
+        rows.append(
+            f'<li><i class="gis-swatch {shape}" style="--c:{escape(colour)}"></i>{escape(title)}</li>'
+        )
     return (
         f'<aside class="gis-legend" aria-label="{escape(s["legend"])}"><h2>{escape(s["legend"])}</h2>'
         f'<ul>{"".join(rows)}</ul><ul class="gis-statuses"></ul>'
@@ -199,6 +230,9 @@ def municipality_map(slug: str):
     """One municipality's map with every network layer on."""
     found = municipality(get_session(), slug)
     if found is None:
-        raise NotFound(f"Муниципальное образование '{slug}' не найдено.", code="municipality_not_found",
-                       municipality=slug)
+        raise NotFound(
+            f"Муниципальное образование '{slug}' не найдено.",
+            code="municipality_not_found",
+            municipality=slug,
+        )
     return _page(build_page(found["bbox"], focus=found, show_networks=True))

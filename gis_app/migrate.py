@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from geoalchemy2 import alembic_helpers
 
 from gis_app.config import PROJECT_ROOT
 
@@ -24,3 +25,10 @@ def upgrade(url: str, revision: str = "head") -> None:
 def downgrade(url: str, revision: str) -> None:
     """Revert the migrations down to `revision` ('base' for an empty schema)."""
     command.downgrade(alembic_config(url), revision)
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What autogenerate compares: our tables, not PostGIS's own (spatial_ref_sys, topology...)."""
+    if type_ == "table" and reflected and compare_to is None:
+        return False
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)

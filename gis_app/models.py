@@ -229,7 +229,9 @@ class Incident(Base):
     social_objects_cut_off: Mapped[list] = mapped_column(JSONB, server_default="[]")
     utilities_cut_off: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
     supply_stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    reported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     accept_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolve_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

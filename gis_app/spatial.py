@@ -65,8 +65,9 @@ def layer_features(
         f"JOIN operators o ON o.id = f.operator_id WHERE {' AND '.join(where)} "
         "ORDER BY f.id LIMIT :limit"
     )
-    result = session.connection().execution_options(stream_results=True, yield_per=2000)
-    yield from result.execute(sql, params)
+    yield from session.execute(
+        sql, params, execution_options={"stream_results": True, "yield_per": 2000}
+    )
 
 
 def layer_summary(session: Session, layer_id: str) -> dict:
@@ -124,8 +125,13 @@ def municipality(session: Session, slug: str) -> dict | None:
     if row is None:
         return None
     return {
-        "id": row[0], "slug": row[1], "kind": row[2], "oktmo": row[3],
-        "name_ru": row[4], "name_en": row[5], "parent": row[6],
+        "id": row[0],
+        "slug": row[1],
+        "kind": row[2],
+        "oktmo": row[3],
+        "name_ru": row[4],
+        "name_en": row[5],
+        "parent": row[6],
         "bbox": [row[7], row[8], row[9], row[10]],
     }
 
@@ -146,8 +152,10 @@ def municipality_list(session: Session) -> list[dict]:
 def extent_of_everything(session: Session) -> list[float] | None:
     """The bbox [w, s, e, n] of all municipalities (the oblast), or None when there are none."""
     row = session.execute(
-        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-             "(SELECT ST_Extent(geom) e FROM municipalities) s")
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            "(SELECT ST_Extent(geom) e FROM municipalities) s"
+        )
     ).one()
     return None if row[0] is None else [row[0], row[1], row[2], row[3]]
 
@@ -157,7 +165,9 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def incidents_geojson(session: Session, bbox: BBox | None, statuses: list[str] | None, limit: int) -> dict:
+def incidents_geojson(
+    session: Session, bbox: BBox | None, statuses: list[str] | None, limit: int
+) -> dict:
     """Incidents (newest first) as a FeatureCollection, with operator and municipality names."""
     where, params = ["true"], {"limit": limit}
     if bbox is not None:
@@ -189,7 +199,7 @@ def incidents_geojson(session: Session, bbox: BBox | None, statuses: list[str] |
                 FROM incidents i
                 LEFT JOIN operators o ON o.id = i.operator_id
                 LEFT JOIN municipalities m ON m.id = i.municipality_id
-                WHERE {' AND '.join(where)}
+                WHERE {" AND ".join(where)}
                 ORDER BY i.reported_at DESC LIMIT :limit
             ) s
             """

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, send_from_directory
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 
+
 # name -> the folder a package installed; each is an XStatic package's BASE_DIR.
 def _packages() -> dict[str, str]:
     import xstatic.pkg.leaflet

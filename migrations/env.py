@@ -5,17 +5,11 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 from gis_app.config import load_config, sqlalchemy_url
+from gis_app.migrate import include_object
 from gis_app.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or load_config()["DATABASE_URL"]
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    """Skip PostGIS's own tables (spatial_ref_sys, topology...) and GeoAlchemy2's internals."""
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 def run_migrations_online() -> None:

@@ -20,7 +20,9 @@ def incidents():
     unknown = sorted(set(statuses) - set(INCIDENT_STATUSES))
     if unknown:
         raise InvalidParameter(
-            f"unknown status {unknown}", code="invalid_status", parameter="status",
+            f"unknown status {unknown}",
+            code="invalid_status",
+            parameter="status",
             allowed=list(INCIDENT_STATUSES),
         )
     limit = parse_int(request.args.get("limit"), "limit", 1000, 1, 10000)

@@ -20,7 +20,9 @@ def get_layer(layer_id: str) -> LayerDef:
     layer = layer_registry().get(layer_id)
     if layer is None:
         raise NotFound(
-            f"Layer '{layer_id}' does not exist.", code="layer_not_found", layer=layer_id,
+            f"Layer '{layer_id}' does not exist.",
+            code="layer_not_found",
+            layer=layer_id,
             layers=[item.id for item in layer_registry()],
         )
     return layer
@@ -54,9 +56,11 @@ def layer_geojson(layer_id: str):
     layer = get_layer(layer_id)
     bbox = parse_bbox(request.args.get("bbox"))
     limit = parse_int(
-        request.args.get("limit"), "limit",
+        request.args.get("limit"),
+        "limit",
         default=current_app.config["GIS_APP_DEFAULT_FEATURES"],
-        minimum=1, maximum=current_app.config["GIS_APP_MAX_FEATURES"],
+        minimum=1,
+        maximum=current_app.config["GIS_APP_MAX_FEATURES"],
     )
     after = parse_int(request.args.get("after"), "after", default=0, minimum=0, maximum=2**62)
     rows = layer_features(get_session(), layer.id, bbox, limit + 1, after)

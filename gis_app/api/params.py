@@ -16,25 +16,38 @@ def parse_bbox(raw: str | None) -> BBox | None:
     if len(parts) != 4:
         raise InvalidParameter(
             "bbox must be four numbers: minlon,minlat,maxlon,maxlat",
-            code="invalid_bbox", parameter="bbox", value=raw,
+            code="invalid_bbox",
+            parameter="bbox",
+            value=raw,
         )
     try:
         minx, miny, maxx, maxy = (float(p) for p in parts)
     except ValueError:
         raise InvalidParameter(
             "bbox must be four numbers: minlon,minlat,maxlon,maxlat",
-            code="invalid_bbox", parameter="bbox", value=raw,
+            code="invalid_bbox",
+            parameter="bbox",
+            value=raw,
         ) from None
     if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
-        raise InvalidParameter("bbox values must be finite", code="invalid_bbox", parameter="bbox", value=raw)
-    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
         raise InvalidParameter(
-            "bbox is outside lon -180..180, lat -90..90", code="invalid_bbox", parameter="bbox", value=raw
+            "bbox values must be finite", code="invalid_bbox", parameter="bbox", value=raw
+        )
+    if not (
+        -180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90
+    ):
+        raise InvalidParameter(
+            "bbox is outside lon -180..180, lat -90..90",
+            code="invalid_bbox",
+            parameter="bbox",
+            value=raw,
         )
     if minx > maxx or miny > maxy:
         raise InvalidParameter(
             "bbox is inverted: minlon must not exceed maxlon, nor minlat maxlat",
-            code="invalid_bbox", parameter="bbox", value=raw,
+            code="invalid_bbox",
+            parameter="bbox",
+            value=raw,
         )
     return BBox(minx, miny, maxx, maxy)
 
@@ -46,10 +59,15 @@ def parse_int(raw: str | None, name: str, default: int, minimum: int, maximum: i
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidParameter(f"{name} must be a whole number", parameter=name, value=raw) from None
+        raise InvalidParameter(
+            f"{name} must be a whole number", parameter=name, value=raw
+        ) from None
     if not minimum <= value <= maximum:
         raise InvalidParameter(
             f"{name} must be between {minimum} and {maximum}",
-            parameter=name, value=raw, minimum=minimum, maximum=maximum,
+            parameter=name,
+            value=raw,
+            minimum=minimum,
+            maximum=maximum,
         )
     return value

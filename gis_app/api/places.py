@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from sqlalchemy import text
 
 from gis_app.api import api
@@ -9,7 +10,6 @@ from gis_app.api.params import parse_int
 from gis_app.db import get_session
 from gis_app.errors import NotFound
 from gis_app.spatial import municipalities_geojson, municipality
-from flask import request
 
 
 @api.get("/municipalities.geojson")
@@ -26,14 +26,22 @@ def municipality_detail(slug: str):
     """One municipality: names, kind, OKTMO, parent and bbox."""
     found = municipality(get_session(), slug)
     if found is None:
-        raise NotFound(f"Municipality '{slug}' does not exist.", code="municipality_not_found", municipality=slug)
+        raise NotFound(
+            f"Municipality '{slug}' does not exist.",
+            code="municipality_not_found",
+            municipality=slug,
+        )
     return found
 
 
 @api.get("/utilities")
 def utilities():
     """The utilities the platform knows (data, not code: more are added as rows)."""
-    rows = get_session().execute(
-        text("SELECT code, name_ru, name_en, color FROM utilities ORDER BY sort_order, code")
-    ).mappings()
+    rows = (
+        get_session()
+        .execute(
+            text("SELECT code, name_ru, name_en, color FROM utilities ORDER BY sort_order, code")
+        )
+        .mappings()
+    )
     return {"utilities": [dict(r) for r in rows]}

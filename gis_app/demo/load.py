@@ -15,7 +15,13 @@ from psycopg2.extras import execute_values
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.demo.operators import GENITIVE, OBLAST_OPERATORS, DemoOperator, demo_inn, town_operators
+from gis_app.demo.operators import (
+    GENITIVE,
+    OBLAST_OPERATORS,
+    DemoOperator,
+    demo_inn,
+    town_operators,
+)
 from gis_app.demo.places import NETWORK_TOWNS, OBLAST, all_places, built_up_area, outlines
 from gis_app.demo.town import TownBuilder
 from gis_app.layers import LayerRegistry, validate_attributes
@@ -49,13 +55,17 @@ def generate(registry: LayerRegistry) -> tuple[dict, dict, list]:
     shapes = outlines()
     ops_by_town, features = {}, []
     for place in NETWORK_TOWNS:
-        ops = {**town_operators(place, GENITIVE[place.slug], place.slug == "gatchina"),
-               **OBLAST_OPERATORS}
+        ops = {
+            **town_operators(place, GENITIVE[place.slug], place.slug == "gatchina"),
+            **OBLAST_OPERATORS,
+        }
         roles = {role: op.slug for role, op in ops.items()}
         built = TownBuilder(place, built_up_area(place, shapes[place.slug]), roles).build()
         for feature in built:
             layer = registry.get(feature.layer)
-            problems = validate_attributes(layer, feature.attributes) if layer else ["no such layer"]
+            problems = (
+                validate_attributes(layer, feature.attributes) if layer else ["no such layer"]
+            )
             if problems or feature.geom.geom_type.upper() != layer.geometry:
                 raise DemoDataError(f"{feature.external_id}: {problems or 'wrong geometry type'}")
         ops_by_town[place.slug] = ops
@@ -74,8 +84,15 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
         cur.execute(
             "INSERT INTO municipalities (parent_id, slug, kind, oktmo, name_ru, name_en, is_demo, geom)"
             " VALUES (%s, %s, %s, %s, %s, %s, true, ST_SetSRID(%s::geometry, 4326)) RETURNING id",
-            (muni_id.get(place.parent), place.slug, place.kind, place.oktmo, place.name_ru,
-             place.name_en, _wkb(shapes[place.slug])),
+            (
+                muni_id.get(place.parent),
+                place.slug,
+                place.kind,
+                place.oktmo,
+                place.name_ru,
+                place.name_en,
+                _wkb(shapes[place.slug]),
+            ),
         )
         muni_id[place.slug] = cur.fetchone()[0]
 
@@ -88,21 +105,43 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
         cur.execute(
             "INSERT INTO operators (slug, full_name, short_name, inn, dispatch_phone, dispatch_email,"
             " is_demo) VALUES (%s, %s, %s, %s, %s, %s, true) RETURNING id",
-            (op.slug, op.full_name, op.short_name, demo_inn(op.seed), op.phone,
-             f"dispatch@{op.slug}.demo.invalid"),
+            (
+                op.slug,
+                op.full_name,
+                op.short_name,
+                demo_inn(op.seed),
+                op.phone,
+                f"dispatch@{op.slug}.demo.invalid",
+            ),
         )
         op_id[op.slug] = cur.fetchone()[0]
-        execute_values(cur, "INSERT INTO operator_utilities VALUES %s",
-                       [(op_id[op.slug], u) for u in op.utilities])
-        execute_values(cur, "INSERT INTO operator_municipalities VALUES %s",
-                       [(op_id[op.slug], muni_id[m]) for m in op.serves])
+        execute_values(
+            cur,
+            "INSERT INTO operator_utilities VALUES %s",
+            [(op_id[op.slug], u) for u in op.utilities],
+        )
+        execute_values(
+            cur,
+            "INSERT INTO operator_municipalities VALUES %s",
+            [(op_id[op.slug], muni_id[m]) for m in op.serves],
+        )
 
     execute_values(
         cur,
         "INSERT INTO network_features (layer_id, utility_code, operator_id, external_id, name,"
         " attributes, is_demo, geom) VALUES %s",
-        [(f.layer, f.utility, op_id[f.operator], f.external_id, f.name,
-          json.dumps(f.attributes, ensure_ascii=False), _wkb(f.geom)) for f in features],
+        [
+            (
+                f.layer,
+                f.utility,
+                op_id[f.operator],
+                f.external_id,
+                f.name,
+                json.dumps(f.attributes, ensure_ascii=False),
+                _wkb(f.geom),
+            )
+            for f in features
+        ],
         template="(%s, %s, %s, %s, %s, %s::jsonb, true, ST_SetSRID(%s::geometry, 4326))",
         page_size=2000,
     )
@@ -111,12 +150,17 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
     execute_values(
         cur,
         "INSERT INTO service_areas (operator_id, utility_code, name, priority, geom) VALUES %s",
-        [(op_id[slug], utility, name, priority, _wkb(geom))
-         for slug, utility, name, priority, geom in areas],
+        [
+            (op_id[slug], utility, name, priority, _wkb(geom))
+            for slug, utility, name, priority, geom in areas
+        ],
         template="(%s, %s, %s, %s, ST_Multi(ST_SetSRID(%s::geometry, 4326)))",
     )
-    execute_values(cur, "INSERT INTO designated_operators VALUES %s",
-                   [(muni_id[m], u, op_id[o]) for m, u, o in designated])
+    execute_values(
+        cur,
+        "INSERT INTO designated_operators VALUES %s",
+        [(muni_id[m], u, op_id[o]) for m, u, o in designated],
+    )
     incidents = _incidents(cur, features, op_id, now or datetime.now(UTC))
     return {
         "municipalities": len(muni_id),
@@ -146,11 +190,30 @@ def _service_areas(shapes, ops_by_town, features):
                     continue
                 seen.add(key)
                 if op.serves == (OBLAST.slug,):
-                    areas.append((op.slug, utility, "Ленинградская область", op.area_priority,
-                                  shapes[OBLAST.slug]))
+                    areas.append(
+                        (
+                            op.slug,
+                            utility,
+                            "Ленинградская область",
+                            op.area_priority,
+                            shapes[OBLAST.slug],
+                        )
+                    )
                 else:
-                    areas.append((op.slug, utility, f"{op.short_name}: {town}", op.area_priority,
-                                  outline))
+                    # The town, and whatever the operator owns just outside it (intakes, plants).
+                    own = [
+                        f.geom for f in features if f.operator == op.slug and f.utility == utility
+                    ]
+                    hull = shapely.convex_hull(shapely.GeometryCollection(own)).buffer(0.002)
+                    areas.append(
+                        (
+                            op.slug,
+                            utility,
+                            f"{op.short_name}: {town}",
+                            op.area_priority,
+                            shapely.union(outline, hull),
+                        )
+                    )
         for utility in ("electricity", "heat", "gas", "water", "sewerage", "roads"):
             op = ops.get(utility) or ops["gas"]
             designated.append((town, utility, op.slug))
@@ -169,19 +232,33 @@ INCIDENT_TEXT = {
     "electricity": ("Нет света в нескольких домах", "power_outage"),
     "roads": ("Провал асфальта на проезжей части", "road_damage"),
 }
-STATUS_CYCLE = ["new", "assigned", "accepted", "in_progress", "resolved", "closed", "assigned", "new"]
+STATUS_CYCLE = [
+    "new",
+    "assigned",
+    "accepted",
+    "in_progress",
+    "resolved",
+    "closed",
+    "assigned",
+    "new",
+]
 
 
 def _incidents(cur, features, op_id, now: datetime) -> int:
     """A few dozen incidents next to real demo features, in every status of the lifecycle."""
     rng = random.Random(2026)
-    lines = [f for f in features if f.layer.endswith(("mains", "pipes", "pipelines", "lines", "sewers",
-                                                      "segments"))]
+    lines = [
+        f
+        for f in features
+        if f.layer.endswith(("mains", "pipes", "pipelines", "lines", "sewers", "segments"))
+    ]
     rows = []
     for k in range(40):
         feature = rng.choice(lines)
         point = feature.geom.interpolate(0.5, normalized=True)
-        point = shapely.Point(point.x + rng.uniform(-0.0001, 0.0001), point.y + rng.uniform(-0.00006, 0.00006))
+        point = shapely.Point(
+            point.x + rng.uniform(-0.0001, 0.0001), point.y + rng.uniform(-0.00006, 0.00006)
+        )
         description, category = INCIDENT_TEXT[feature.utility]
         status = STATUS_CYCLE[k % len(STATUS_CYCLE)]
         reported = now - timedelta(hours=rng.uniform(0.2, 30))
@@ -203,11 +280,19 @@ def _incidents(cur, features, op_id, now: datetime) -> int:
             WHERE f.layer_id = %(layer)s AND f.external_id = %(ext)s AND f.is_demo
             RETURNING id
             """,
-            {"kind": "accident" if k % 5 == 0 else "incident", "utility": feature.utility,
-             "category": category, "description": description, "status": status,
-             "priority": 1 + k % 4, "address": feature.attributes.get("street_name"),
-             "reported": reported, "wkb": _wkb(point), "layer": feature.layer,
-             "ext": feature.external_id},
+            {
+                "kind": "accident" if k % 5 == 0 else "incident",
+                "utility": feature.utility,
+                "category": category,
+                "description": description,
+                "status": status,
+                "priority": 1 + k % 4,
+                "address": feature.attributes.get("street_name"),
+                "reported": reported,
+                "wkb": _wkb(point),
+                "layer": feature.layer,
+                "ext": feature.external_id,
+            },
         )
         incident_id = cur.fetchone()[0]
         cur.execute(

@@ -20,15 +20,45 @@ from shapely.prepared import prep
 from gis_app.demo.places import M_PER_DEG_LAT, Place, m_per_deg_lon
 
 STREETS = [
-    "ул. Ленина", "ул. Гагарина", "ул. Мира", "ул. Садовая", "ул. Лесная", "ул. Советская",
-    "ул. Школьная", "ул. Строителей", "ул. Парковая", "ул. Заводская", "ул. Молодёжная",
-    "ул. Пушкина", "ул. Чехова", "ул. Лермонтова", "ул. Комсомольская", "ул. Набережная",
-    "ул. Полевая", "ул. Зелёная", "ул. Солнечная", "ул. Северная", "ул. Южная", "ул. Речная",
+    "ул. Ленина",
+    "ул. Гагарина",
+    "ул. Мира",
+    "ул. Садовая",
+    "ул. Лесная",
+    "ул. Советская",
+    "ул. Школьная",
+    "ул. Строителей",
+    "ул. Парковая",
+    "ул. Заводская",
+    "ул. Молодёжная",
+    "ул. Пушкина",
+    "ул. Чехова",
+    "ул. Лермонтова",
+    "ул. Комсомольская",
+    "ул. Набережная",
+    "ул. Полевая",
+    "ул. Зелёная",
+    "ул. Солнечная",
+    "ул. Северная",
+    "ул. Южная",
+    "ул. Речная",
 ]
 AVENUES = [
-    "пр. 25 Октября", "пр. Победы", "пр. Героев", "Красноармейский пр.", "пр. Культуры",
-    "Ленинградское ш.", "пр. Мира", "Киевское ш.", "Приморское ш.", "пр. Энергетиков",
-    "пр. Труда", "Волховское ш.", "пр. Химиков", "Московский пр.", "пр. Металлистов",
+    "пр. 25 Октября",
+    "пр. Победы",
+    "пр. Героев",
+    "Красноармейский пр.",
+    "пр. Культуры",
+    "Ленинградское ш.",
+    "пр. Мира",
+    "Киевское ш.",
+    "Приморское ш.",
+    "пр. Энергетиков",
+    "пр. Труда",
+    "Волховское ш.",
+    "пр. Химиков",
+    "Московский пр.",
+    "пр. Металлистов",
 ]
 
 
@@ -77,8 +107,14 @@ class Frame:
         nx, ny = -(by - ay) / length * metres, (bx - ax) / length * metres
         return LineString(
             [
-                (round(self.lon0 + (ax + nx) / self.kx, 7), round(self.lat0 + (ay + ny) / self.ky, 7)),
-                (round(self.lon0 + (bx + nx) / self.kx, 7), round(self.lat0 + (by + ny) / self.ky, 7)),
+                (
+                    round(self.lon0 + (ax + nx) / self.kx, 7),
+                    round(self.lat0 + (ay + ny) / self.ky, 7),
+                ),
+                (
+                    round(self.lon0 + (bx + nx) / self.kx, 7),
+                    round(self.lat0 + (by + ny) / self.ky, 7),
+                ),
             ]
         )
 
@@ -87,7 +123,9 @@ class Frame:
         return Point(round(point[0] + east_m / self.kx, 7), round(point[1] + north_m / self.ky, 7))
 
 
-def street_graph(place: Place, area: BaseGeometry, frame: Frame, spacing_m: float = 230) -> StreetGraph:
+def street_graph(
+    place: Place, area: BaseGeometry, frame: Frame, spacing_m: float = 230
+) -> StreetGraph:
     """A jittered street grid inside `area`, kept to its largest connected piece."""
     rng = random.Random(place.seed * 7919)
     inside = prep(area)
@@ -101,7 +139,7 @@ def street_graph(place: Place, area: BaseGeometry, frame: Frame, spacing_m: floa
             if inside.contains(Point(lonlat)):
                 nodes[(i, j)] = lonlat
     neighbours: dict = {key: [] for key in nodes}
-    for (i, j) in nodes:
+    for i, j in nodes:
         for other in ((i + 1, j), (i, j + 1)):
             if other in nodes and rng.random() > 0.04:  # a few blocks are merged: no street
                 neighbours[(i, j)].append(other)
@@ -146,7 +184,9 @@ def grow_tree(graph: StreetGraph, sources: list[tuple[int, int]], coverage=None)
     return parent, owner, downstream
 
 
-def pick_nodes(graph: StreetGraph, rng: random.Random, count: int, where=None) -> list[tuple[int, int]]:
+def pick_nodes(
+    graph: StreetGraph, rng: random.Random, count: int, where=None
+) -> list[tuple[int, int]]:
     """`count` distinct junctions, deterministic for the rng; optionally only where(node)."""
     candidates = [n for n in sorted(graph.nodes) if where is None or where(n)]
     return rng.sample(candidates, min(count, len(candidates)))

@@ -32,49 +32,102 @@ class DemoOperator:
     area_priority: int = 10  # town operators win over oblast-wide ones in the same area
 
 
-def town_operators(place: Place, town_name_gen: str, with_second_heat: bool) -> dict[str, DemoOperator]:
+def town_operators(
+    place: Place, town_name_gen: str, with_second_heat: bool
+) -> dict[str, DemoOperator]:
     """Role → operator of one town (water and sewerage share the town's vodokanal)."""
     code = place.phone_code
     s = place.slug
     ops = {
         "water": DemoOperator(
-            f"demo-vodokanal-{s}", f"ДЕМО Муниципальное унитарное предприятие «Водоканал {town_name_gen}»",
-            f"ДЕМО Водоканал {town_name_gen}", ("water", "sewerage"), (s,), f"+7 ({code}) 2-00-01",
-            place.seed * 10 + 1),
+            f"demo-vodokanal-{s}",
+            f"ДЕМО Муниципальное унитарное предприятие «Водоканал {town_name_gen}»",
+            f"ДЕМО Водоканал {town_name_gen}",
+            ("water", "sewerage"),
+            (s,),
+            f"+7 ({code}) 2-00-01",
+            place.seed * 10 + 1,
+        ),
         "heat": DemoOperator(
-            f"demo-teploseti-{s}", f"ДЕМО АО «Тепловые сети {town_name_gen}»",
-            f"ДЕМО Тепловые сети {town_name_gen}", ("heat",), (s,), f"+7 ({code}) 2-00-02",
-            place.seed * 10 + 2),
+            f"demo-teploseti-{s}",
+            f"ДЕМО АО «Тепловые сети {town_name_gen}»",
+            f"ДЕМО Тепловые сети {town_name_gen}",
+            ("heat",),
+            (s,),
+            f"+7 ({code}) 2-00-02",
+            place.seed * 10 + 2,
+        ),
         "electricity": DemoOperator(
-            f"demo-gorset-{s}", f"ДЕМО АО «Горэлектросеть {town_name_gen}»",
-            f"ДЕМО Горэлектросеть {town_name_gen}", ("electricity",), (s,), f"+7 ({code}) 2-00-03",
-            place.seed * 10 + 3),
+            f"demo-gorset-{s}",
+            f"ДЕМО АО «Горэлектросеть {town_name_gen}»",
+            f"ДЕМО Горэлектросеть {town_name_gen}",
+            ("electricity",),
+            (s,),
+            f"+7 ({code}) 2-00-03",
+            place.seed * 10 + 3,
+        ),
         "roads": DemoOperator(
-            f"demo-dorogi-{s}", f"ДЕМО МБУ «Служба благоустройства и дорожного хозяйства {town_name_gen}»",
-            f"ДЕМО Дорожная служба {town_name_gen}", ("roads",), (s,), f"+7 ({code}) 2-00-04",
-            place.seed * 10 + 4),
+            f"demo-dorogi-{s}",
+            f"ДЕМО МБУ «Служба благоустройства и дорожного хозяйства {town_name_gen}»",
+            f"ДЕМО Дорожная служба {town_name_gen}",
+            ("roads",),
+            (s,),
+            f"+7 ({code}) 2-00-04",
+            place.seed * 10 + 4,
+        ),
     }
     ops["sewerage"] = ops["water"]
     if with_second_heat:
         ops["heat_small"] = DemoOperator(
-            f"demo-teploenergoservis-{s}", "ДЕМО ООО «ТеплоЭнергоСервис»", "ДЕМО ТеплоЭнергоСервис",
-            ("heat",), (s,), f"+7 ({code}) 2-00-05", place.seed * 10 + 5, area_priority=20)
+            f"demo-teploenergoservis-{s}",
+            "ДЕМО ООО «ТеплоЭнергоСервис»",
+            "ДЕМО ТеплоЭнергоСервис",
+            ("heat",),
+            (s,),
+            f"+7 ({code}) 2-00-05",
+            place.seed * 10 + 5,
+            area_priority=20,
+        )
     return ops
 
 
 OBLAST_OPERATORS = {
     "grid_110": DemoOperator(
-        "demo-oblenergo", "ДЕМО ПАО «Облэнерго»", "ДЕМО Облэнерго", ("electricity",),
-        (OBLAST.slug,), "+7 (812) 000-00-01", 901, area_priority=0),
+        "demo-oblenergo",
+        "ДЕМО ПАО «Облэнерго»",
+        "ДЕМО Облэнерго",
+        ("electricity",),
+        (OBLAST.slug,),
+        "+7 (812) 000-00-01",
+        901,
+        area_priority=0,
+    ),
     "gas": DemoOperator(
-        "demo-gazraspredelenie", "ДЕМО АО «Газораспределение Ленинградской области»",
-        "ДЕМО Газораспределение ЛО", ("gas",), (OBLAST.slug,), "+7 (812) 000-00-04", 902,
-        area_priority=0),
+        "demo-gazraspredelenie",
+        "ДЕМО АО «Газораспределение Ленинградской области»",
+        "ДЕМО Газораспределение ЛО",
+        ("gas",),
+        (OBLAST.slug,),
+        "+7 (812) 000-00-04",
+        902,
+        area_priority=0,
+    ),
     "regional_roads": DemoOperator(
-        "demo-lenobldor", "ДЕМО ГКУ «Леноблдорсервис»", "ДЕМО Леноблдорсервис", ("roads",),
-        (OBLAST.slug,), "+7 (812) 000-00-05", 903, area_priority=0),
+        "demo-lenobldor",
+        "ДЕМО ГКУ «Леноблдорсервис»",
+        "ДЕМО Леноблдорсервис",
+        ("roads",),
+        (OBLAST.slug,),
+        "+7 (812) 000-00-05",
+        903,
+        area_priority=0,
+    ),
 }
 
 # The genitive of each town's name, as it stands in an organisation's name.
-GENITIVE = {"gatchina": "Гатчины", "sosnovy-bor": "Соснового Бора", "kirishi": "Киришей",
-            "vyborg": "Выборга"}
+GENITIVE = {
+    "gatchina": "Гатчины",
+    "sosnovy-bor": "Соснового Бора",
+    "kirishi": "Киришей",
+    "vyborg": "Выборга",
+}

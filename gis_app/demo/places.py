@@ -15,15 +15,43 @@ from shapely.geometry import MultiPolygon
 # A coarse outline of Leningrad Oblast drawn by hand (about 10 km accuracy), with Saint Petersburg,
 # a federal city of its own, cut out.
 OBLAST_OUTLINE = [
-    (27.75, 58.95), (27.95, 59.45), (28.15, 59.78), (28.60, 60.00), (28.55, 60.25),
-    (27.85, 60.55), (28.70, 60.95), (29.40, 61.15), (30.20, 61.30), (31.00, 61.10),
-    (32.80, 61.20), (33.60, 61.30), (34.80, 61.10), (35.70, 60.90), (35.60, 60.20),
-    (35.10, 59.80), (34.50, 59.40), (33.80, 59.10), (32.50, 58.80), (31.50, 58.50),
-    (30.20, 58.45), (29.30, 58.60), (28.50, 58.80), (27.75, 58.95),
+    (27.75, 58.95),
+    (27.95, 59.45),
+    (28.15, 59.78),
+    (28.60, 60.00),
+    (28.55, 60.25),
+    (27.85, 60.55),
+    (28.70, 60.95),
+    (29.40, 61.15),
+    (30.20, 61.30),
+    (31.00, 61.10),
+    (32.80, 61.20),
+    (33.60, 61.30),
+    (34.80, 61.10),
+    (35.70, 60.90),
+    (35.60, 60.20),
+    (35.10, 59.80),
+    (34.50, 59.40),
+    (33.80, 59.10),
+    (32.50, 58.80),
+    (31.50, 58.50),
+    (30.20, 58.45),
+    (29.30, 58.60),
+    (28.50, 58.80),
+    (27.75, 58.95),
 ]
 SAINT_PETERSBURG = [
-    (29.65, 59.80), (29.90, 59.68), (30.20, 59.63), (30.60, 59.70), (30.75, 59.85),
-    (30.55, 60.05), (30.30, 60.20), (29.95, 60.25), (29.65, 60.15), (29.70, 59.95), (29.65, 59.80),
+    (29.65, 59.80),
+    (29.90, 59.68),
+    (30.20, 59.63),
+    (30.60, 59.70),
+    (30.75, 59.85),
+    (30.55, 60.05),
+    (30.30, 60.20),
+    (29.95, 60.25),
+    (29.65, 60.15),
+    (29.70, 59.95),
+    (29.65, 59.80),
 ]
 
 M_PER_DEG_LAT = 110_574.0
@@ -54,28 +82,124 @@ class Place:
     built_up_scale: float = 0.92  # share of the outline that is built up (streets and networks)
 
 
-OBLAST = Place("leningrad-oblast", "oblast", "Ленинградская область", "Leningrad Oblast",
-               "41000000", None, 31.5, 59.9, 0, 0, 1)
+OBLAST = Place(
+    "leningrad-oblast",
+    "oblast",
+    "Ленинградская область",
+    "Leningrad Oblast",
+    "41000000",
+    None,
+    31.5,
+    59.9,
+    0,
+    0,
+    1,
+)
 
 DISTRICTS = [
-    Place("gatchinsky", "municipal_okrug", "Гатчинский муниципальный округ",
-          "Gatchinsky Municipal Okrug", "41618000", OBLAST.slug, 30.05, 59.38, 52_000, 30_000, 11),
-    Place("sosnovy-bor", "urban_okrug", "Сосновоборский городской округ",
-          "Sosnovoborsky Urban Okrug", "41754000", OBLAST.slug, 29.10, 59.88, 7_000, 4_200, 12,
-          phone_code="81369", grid_angle_deg=-20, built_up_scale=0.42),
-    Place("kirishsky", "municipal_district", "Киришский муниципальный район",
-          "Kirishsky Municipal District", "41627000", OBLAST.slug, 32.20, 59.35, 38_000, 30_000, 13),
-    Place("vyborgsky", "municipal_district", "Выборгский муниципальный район",
-          "Vyborgsky Municipal District", "41615000", OBLAST.slug, 29.05, 60.62, 60_000, 35_000, 14),
+    Place(
+        "gatchinsky",
+        "municipal_okrug",
+        "Гатчинский муниципальный округ",
+        "Gatchinsky Municipal Okrug",
+        "41618000",
+        OBLAST.slug,
+        30.05,
+        59.38,
+        52_000,
+        30_000,
+        11,
+    ),
+    Place(
+        "sosnovy-bor",
+        "urban_okrug",
+        "Сосновоборский городской округ",
+        "Sosnovoborsky Urban Okrug",
+        "41754000",
+        OBLAST.slug,
+        29.10,
+        59.88,
+        7_000,
+        4_200,
+        12,
+        phone_code="81369",
+        grid_angle_deg=-20,
+        built_up_scale=0.42,
+    ),
+    Place(
+        "kirishsky",
+        "municipal_district",
+        "Киришский муниципальный район",
+        "Kirishsky Municipal District",
+        "41627000",
+        OBLAST.slug,
+        32.20,
+        59.35,
+        38_000,
+        30_000,
+        13,
+    ),
+    Place(
+        "vyborgsky",
+        "municipal_district",
+        "Выборгский муниципальный район",
+        "Vyborgsky Municipal District",
+        "41615000",
+        OBLAST.slug,
+        29.05,
+        60.62,
+        60_000,
+        35_000,
+        14,
+    ),
 ]
 
 TOWNS = [
-    Place("gatchina", "urban_settlement", "Гатчина", "Gatchina", "41618101", "gatchinsky",
-          30.128, 59.565, 3_600, 3_000, 21, phone_code="81371", grid_angle_deg=12),
-    Place("kirishi", "urban_settlement", "Кириши", "Kirishi", "41627101", "kirishsky",
-          32.020, 59.450, 3_000, 2_400, 23, phone_code="81368", grid_angle_deg=-35),
-    Place("vyborg", "urban_settlement", "Выборг", "Vyborg", "41615101", "vyborgsky",
-          28.750, 60.710, 3_400, 2_800, 24, phone_code="81378", grid_angle_deg=25),
+    Place(
+        "gatchina",
+        "urban_settlement",
+        "Гатчина",
+        "Gatchina",
+        "41618101",
+        "gatchinsky",
+        30.128,
+        59.565,
+        3_600,
+        3_000,
+        21,
+        phone_code="81371",
+        grid_angle_deg=12,
+    ),
+    Place(
+        "kirishi",
+        "urban_settlement",
+        "Кириши",
+        "Kirishi",
+        "41627101",
+        "kirishsky",
+        32.020,
+        59.450,
+        3_000,
+        2_400,
+        23,
+        phone_code="81368",
+        grid_angle_deg=-35,
+    ),
+    Place(
+        "vyborg",
+        "urban_settlement",
+        "Выборг",
+        "Vyborg",
+        "41615101",
+        "vyborgsky",
+        28.750,
+        60.710,
+        3_400,
+        2_800,
+        24,
+        phone_code="81378",
+        grid_angle_deg=25,
+    ),
 ]
 
 # The towns whose networks are generated; Sosnovy Bor is an okrug that is itself the town.
@@ -121,8 +245,9 @@ def built_up_area(place: Place, outline: MultiPolygon) -> Polygon:
     """The part of a town's outline where the demo streets and networks are drawn."""
     from shapely import affinity
 
-    return affinity.scale(outline, place.built_up_scale, place.built_up_scale,
-                          origin=(place.lon, place.lat))
+    return affinity.scale(
+        outline, place.built_up_scale, place.built_up_scale, origin=(place.lon, place.lat)
+    )
 
 
 def all_places() -> list[Place]:

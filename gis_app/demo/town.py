@@ -72,10 +72,13 @@ class TownBuilder:
             index = a[1] if horizontal else a[0]
             main = index == 0
             name = (AVENUES if main or index % 4 == 0 else STREETS)[
-                (index + self.place.seed) % (len(AVENUES) if main or index % 4 == 0 else len(STREETS))
+                (index + self.place.seed)
+                % (len(AVENUES) if main or index % 4 == 0 else len(STREETS))
             ]
             self.add(
-                "road_segments", "roads", "roads",
+                "road_segments",
+                "roads",
+                "roads",
                 LineString([self.node(a), self.node(b)]),
                 {
                     "road_class": "local" if main or index % 4 == 0 else "street",
@@ -86,14 +89,26 @@ class TownBuilder:
                 name=name,
             )
         # A regional road leaves the town along the main axis in both directions.
-        ends = [min(self.graph.nodes, key=lambda k: (k[1] != 0, k[0])),
-                max(self.graph.nodes, key=lambda k: (k[1] == 0, k[0]))]
+        ends = [
+            min(self.graph.nodes, key=lambda k: (k[1] != 0, k[0])),
+            max(self.graph.nodes, key=lambda k: (k[1] == 0, k[0])),
+        ]
         for end, direction in zip(ends, (-1, 1), strict=True):
             start = self.node(end)
             far = self.frame.shift(start, direction * 2500, direction * 400)
-            self.add("road_segments", "roads", "regional_roads", LineString([start, far.coords[0]]),
-                     {"road_class": "regional", "surface": "asphalt", "lanes": 2,
-                      "street_name": "региональная дорога"}, name="региональная дорога")
+            self.add(
+                "road_segments",
+                "roads",
+                "regional_roads",
+                LineString([start, far.coords[0]]),
+                {
+                    "road_class": "regional",
+                    "surface": "asphalt",
+                    "lanes": 2,
+                    "street_name": "региональная дорога",
+                },
+                name="региональная дорога",
+            )
 
     # --- water -------------------------------------------------------------------------------
     def water(self) -> None:
@@ -104,30 +119,65 @@ class TownBuilder:
             if up is None:
                 continue
             d = down[node]
-            self.add("water_mains", "water", "water", self.edge_line(up, node, "water"), {
-                "diameter_mm": by_size(d, [(150, 500), (60, 300), (20, 200), (5, 150), (0, 100)]),
-                "material": self.rng.choice(["cast_iron", "steel", "polyethylene", "polyethylene"]),
-                "dead_end": d == 1,
-                "year_built": self.year(),
-            })
+            self.add(
+                "water_mains",
+                "water",
+                "water",
+                self.edge_line(up, node, "water"),
+                {
+                    "diameter_mm": by_size(
+                        d, [(150, 500), (60, 300), (20, 200), (5, 150), (0, 100)]
+                    ),
+                    "material": self.rng.choice(
+                        ["cast_iron", "steel", "polyethylene", "polyethylene"]
+                    ),
+                    "dead_end": d == 1,
+                    "year_built": self.year(),
+                },
+            )
         src = self.node(source)
-        self.add("water_facilities", "water", "water", self.frame.shift(src, -600, -500),
-                 {"kind": "intake", "capacity_m3_day": 25000.0, "dispatch_name": "Водозабор №1"},
-                 name="Водозабор")
-        self.add("water_facilities", "water", "water", self.frame.shift(src, -300, -250),
-                 {"kind": "treatment_plant", "capacity_m3_day": 24000.0,
-                  "dispatch_name": "ВОС"}, name="Водоочистная станция")
-        self.add("water_facilities", "water", "water", self.frame.shift(src, -8, -8),
-                 {"kind": "pumping_station", "capacity_m3_day": 22000.0,
-                  "dispatch_name": "ВНС-2"}, name="Насосная станция II подъёма")
+        self.add(
+            "water_facilities",
+            "water",
+            "water",
+            self.frame.shift(src, -600, -500),
+            {"kind": "intake", "capacity_m3_day": 25000.0, "dispatch_name": "Водозабор №1"},
+            name="Водозабор",
+        )
+        self.add(
+            "water_facilities",
+            "water",
+            "water",
+            self.frame.shift(src, -300, -250),
+            {"kind": "treatment_plant", "capacity_m3_day": 24000.0, "dispatch_name": "ВОС"},
+            name="Водоочистная станция",
+        )
+        self.add(
+            "water_facilities",
+            "water",
+            "water",
+            self.frame.shift(src, -8, -8),
+            {"kind": "pumping_station", "capacity_m3_day": 22000.0, "dispatch_name": "ВНС-2"},
+            name="Насосная станция II подъёма",
+        )
         for k, node in enumerate(pick_nodes(g, self.rng, 3, lambda n: down.get(n, 0) > 40), 1):
-            self.add("water_facilities", "water", "water", self.frame.shift(self.node(node), 12, 12),
-                     {"kind": "pumping_station", "capacity_m3_day": 3000.0,
-                      "dispatch_name": f"ПНС-{k}"}, name=f"Подкачивающая насосная станция {k}")
+            self.add(
+                "water_facilities",
+                "water",
+                "water",
+                self.frame.shift(self.node(node), 12, 12),
+                {"kind": "pumping_station", "capacity_m3_day": 3000.0, "dispatch_name": f"ПНС-{k}"},
+                name=f"Подкачивающая насосная станция {k}",
+            )
         for k, node in enumerate(sorted(g.nodes), 1):
             if k % 3 == 0:
-                self.add("water_facilities", "water", "water", self.frame.shift(self.node(node), 4, 6),
-                         {"kind": "hydrant", "dispatch_name": f"ПГ-{k}"})
+                self.add(
+                    "water_facilities",
+                    "water",
+                    "water",
+                    self.frame.shift(self.node(node), 4, 6),
+                    {"kind": "hydrant", "dispatch_name": f"ПГ-{k}"},
+                )
 
     # --- sewerage ----------------------------------------------------------------------------
     def sewerage(self) -> None:
@@ -138,21 +188,41 @@ class TownBuilder:
             if up is None:
                 continue
             d = down[node]
-            self.add("sewers", "sewerage", "sewerage", self.edge_line(node, up, "sewerage"), {
-                "diameter_mm": by_size(d, [(150, 800), (60, 500), (20, 300), (5, 250), (0, 200)]),
-                "flow": "pressure" if d > 150 else "gravity",
-                "material": self.rng.choice(["ceramic", "concrete", "polyethylene", "cast_iron"]),
-                "year_built": self.year(),
-            })
-        self.add("sewer_facilities", "sewerage", "sewerage",
-                 self.frame.shift(self.node(outfall), 500, -400),
-                 {"kind": "treatment_plant", "capacity_m3_day": 20000.0, "dispatch_name": "КОС"},
-                 name="Канализационные очистные сооружения")
-        for k, node in enumerate(pick_nodes(g, self.rng, 4, lambda n: 20 < down.get(n, 0) < 400), 1):
-            self.add("sewer_facilities", "sewerage", "sewerage",
-                     self.frame.shift(self.node(node), -10, 10),
-                     {"kind": "pumping_station", "capacity_m3_day": 2500.0,
-                      "dispatch_name": f"КНС-{k}"}, name=f"КНС-{k}")
+            self.add(
+                "sewers",
+                "sewerage",
+                "sewerage",
+                self.edge_line(node, up, "sewerage"),
+                {
+                    "diameter_mm": by_size(
+                        d, [(150, 800), (60, 500), (20, 300), (5, 250), (0, 200)]
+                    ),
+                    "flow": "pressure" if d > 150 else "gravity",
+                    "material": self.rng.choice(
+                        ["ceramic", "concrete", "polyethylene", "cast_iron"]
+                    ),
+                    "year_built": self.year(),
+                },
+            )
+        self.add(
+            "sewer_facilities",
+            "sewerage",
+            "sewerage",
+            self.frame.shift(self.node(outfall), 500, -400),
+            {"kind": "treatment_plant", "capacity_m3_day": 20000.0, "dispatch_name": "КОС"},
+            name="Канализационные очистные сооружения",
+        )
+        for k, node in enumerate(
+            pick_nodes(g, self.rng, 4, lambda n: 20 < down.get(n, 0) < 400), 1
+        ):
+            self.add(
+                "sewer_facilities",
+                "sewerage",
+                "sewerage",
+                self.frame.shift(self.node(node), -10, 10),
+                {"kind": "pumping_station", "capacity_m3_day": 2500.0, "dispatch_name": f"КНС-{k}"},
+                name=f"КНС-{k}",
+            )
 
     # --- heat --------------------------------------------------------------------------------
     def heat(self) -> None:
@@ -160,27 +230,59 @@ class TownBuilder:
         reach = max(self.centre_distance(n) for n in g.nodes)
         heated = [n for n in g.nodes if self.centre_distance(n) < reach * 0.8]
         sources = pick_nodes(g, self.rng, 3, lambda n: n in set(heated))
-        parent, owner, down = grow_tree(g, sources, coverage=lambda n: self.centre_distance(n) < reach * 0.8)
+        parent, owner, down = grow_tree(
+            g, sources, coverage=lambda n: self.centre_distance(n) < reach * 0.8
+        )
         # The third boiler house, if a second heat operator exists, belongs to it.
-        role_of = {s: ("heat_small" if k == 2 and "heat_small" in self.ops else "heat")
-                   for k, s in enumerate(sources)}
+        role_of = {
+            s: ("heat_small" if k == 2 and "heat_small" in self.ops else "heat")
+            for k, s in enumerate(sources)
+        }
         for node, up in parent.items():
             if up is None:
                 continue
-            self.add("heat_pipes", "heat", role_of[owner[node]], self.edge_line(up, node, "heat"), {
-                "diameter_mm": by_size(down[node], [(120, 500), (50, 300), (15, 200), (4, 100), (0, 80)]),
-                "pipes": 4 if down[node] < 4 else 2,
-                "laying": self.rng.choice(["channel", "channel", "channelless", "overhead"]),
-                "year_built": self.year(),
-            })
+            self.add(
+                "heat_pipes",
+                "heat",
+                role_of[owner[node]],
+                self.edge_line(up, node, "heat"),
+                {
+                    "diameter_mm": by_size(
+                        down[node], [(120, 500), (50, 300), (15, 200), (4, 100), (0, 80)]
+                    ),
+                    "pipes": 4 if down[node] < 4 else 2,
+                    "laying": self.rng.choice(["channel", "channel", "channelless", "overhead"]),
+                    "year_built": self.year(),
+                },
+            )
         for k, source in enumerate(sources, 1):
-            self.add("heat_sources", "heat", role_of[source], self.frame.shift(self.node(source), 15, -15),
-                     {"kind": "boiler_house", "capacity_gcal_h": float(self.rng.choice([40, 60, 95, 120])),
-                      "fuel": "gas", "dispatch_name": f"Котельная №{k}"}, name=f"Котельная №{k}")
+            self.add(
+                "heat_sources",
+                "heat",
+                role_of[source],
+                self.frame.shift(self.node(source), 15, -15),
+                {
+                    "kind": "boiler_house",
+                    "capacity_gcal_h": float(self.rng.choice([40, 60, 95, 120])),
+                    "fuel": "gas",
+                    "dispatch_name": f"Котельная №{k}",
+                },
+                name=f"Котельная №{k}",
+            )
         for k, node in enumerate(pick_nodes(g, self.rng, 6, lambda n: 10 < down.get(n, 0) < 60), 1):
-            self.add("heat_sources", "heat", role_of[owner[node]], self.frame.shift(self.node(node), 12, 8),
-                     {"kind": "heat_point", "capacity_gcal_h": 5.0, "fuel": "none",
-                      "dispatch_name": f"ЦТП-{k}"}, name=f"ЦТП-{k}")
+            self.add(
+                "heat_sources",
+                "heat",
+                role_of[owner[node]],
+                self.frame.shift(self.node(node), 12, 8),
+                {
+                    "kind": "heat_point",
+                    "capacity_gcal_h": 5.0,
+                    "fuel": "none",
+                    "dispatch_name": f"ЦТП-{k}",
+                },
+                name=f"ЦТП-{k}",
+            )
 
     # --- gas ---------------------------------------------------------------------------------
     def gas(self) -> None:
@@ -191,31 +293,83 @@ class TownBuilder:
             if up is None:
                 continue
             medium = down[node] > 25
-            self.add("gas_pipelines", "gas", "gas", self.edge_line(up, node, "gas"), {
-                "pressure_class": "medium" if medium else "low",
-                "pressure_mpa": 0.3 if medium else 0.003,
-                "diameter_mm": by_size(down[node], [(80, 325), (25, 219), (8, 159), (0, 108)]),
-                "material": "polyethylene" if self.rng.random() < 0.6 else "steel",
-            })
+            self.add(
+                "gas_pipelines",
+                "gas",
+                "gas",
+                self.edge_line(up, node, "gas"),
+                {
+                    "pressure_class": "medium" if medium else "low",
+                    "pressure_mpa": 0.3 if medium else 0.003,
+                    "diameter_mm": by_size(down[node], [(80, 325), (25, 219), (8, 159), (0, 108)]),
+                    "material": "polyethylene" if self.rng.random() < 0.6 else "steel",
+                },
+            )
         # A gas distribution station outside the town feeds each regulator station at high pressure.
         west = self.node(min(g.nodes))
         grs = self.frame.shift(west, -1800, -900)
-        self.add("gas_facilities", "gas", "gas", grs, {"kind": "grs", "pressure_in_mpa": 5.4,
-                 "pressure_out_mpa": 1.2, "dispatch_name": "ГРС"}, name="Газораспределительная станция")
+        self.add(
+            "gas_facilities",
+            "gas",
+            "gas",
+            grs,
+            {
+                "kind": "grs",
+                "pressure_in_mpa": 5.4,
+                "pressure_out_mpa": 1.2,
+                "dispatch_name": "ГРС",
+            },
+            name="Газораспределительная станция",
+        )
         for k, node in enumerate(grps, 1):
             point = self.frame.shift(self.node(node), -14, -14)
-            self.add("gas_pipelines", "gas", "gas", LineString([grs.coords[0], point.coords[0]]),
-                     {"pressure_class": "high_2", "pressure_mpa": 0.6, "diameter_mm": 219,
-                      "material": "steel"})
-            self.add("gas_facilities", "gas", "gas", point, {"kind": "grp", "pressure_in_mpa": 0.6,
-                     "pressure_out_mpa": 0.3, "dispatch_name": f"ГРП-{k}"}, name=f"ГРП-{k}")
+            self.add(
+                "gas_pipelines",
+                "gas",
+                "gas",
+                LineString([grs.coords[0], point.coords[0]]),
+                {
+                    "pressure_class": "high_2",
+                    "pressure_mpa": 0.6,
+                    "diameter_mm": 219,
+                    "material": "steel",
+                },
+            )
+            self.add(
+                "gas_facilities",
+                "gas",
+                "gas",
+                point,
+                {
+                    "kind": "grp",
+                    "pressure_in_mpa": 0.6,
+                    "pressure_out_mpa": 0.3,
+                    "dispatch_name": f"ГРП-{k}",
+                },
+                name=f"ГРП-{k}",
+            )
         for k, node in enumerate(pick_nodes(g, self.rng, 12, lambda n: down.get(n, 0) <= 25), 1):
-            self.add("gas_facilities", "gas", "gas", self.frame.shift(self.node(node), -6, 9),
-                     {"kind": "shrp", "pressure_in_mpa": 0.3, "pressure_out_mpa": 0.003,
-                      "dispatch_name": f"ШРП-{k}"}, name=f"ШРП-{k}")
+            self.add(
+                "gas_facilities",
+                "gas",
+                "gas",
+                self.frame.shift(self.node(node), -6, 9),
+                {
+                    "kind": "shrp",
+                    "pressure_in_mpa": 0.3,
+                    "pressure_out_mpa": 0.003,
+                    "dispatch_name": f"ШРП-{k}",
+                },
+                name=f"ШРП-{k}",
+            )
         for k, node in enumerate(pick_nodes(g, self.rng, 15, lambda n: down.get(n, 0) > 5), 1):
-            self.add("gas_facilities", "gas", "gas", self.frame.shift(self.node(node), -9, -3),
-                     {"kind": "valve", "dispatch_name": f"Задвижка {k}"})
+            self.add(
+                "gas_facilities",
+                "gas",
+                "gas",
+                self.frame.shift(self.node(node), -9, -3),
+                {"kind": "valve", "dispatch_name": f"Задвижка {k}"},
+            )
 
     # --- electricity -------------------------------------------------------------------------
     def electricity(self) -> None:
@@ -227,30 +381,67 @@ class TownBuilder:
             if up is None:
                 continue
             ten_kv = down[node] > 6 or node in transformer
-            self.add("power_lines", "electricity", "electricity",
-                     self.edge_line(up, node, "electricity"), {
-                         "voltage_kv": 10.0 if ten_kv else 0.4,
-                         "construction": "cable" if ten_kv or self.rng.random() < 0.4 else "overhead",
-                         "conductor": "АПвПу2г 3x240" if ten_kv else "СИП-2 3x70",
-                         "year_built": self.year(),
-                     })
+            self.add(
+                "power_lines",
+                "electricity",
+                "electricity",
+                self.edge_line(up, node, "electricity"),
+                {
+                    "voltage_kv": 10.0 if ten_kv else 0.4,
+                    "construction": "cable" if ten_kv or self.rng.random() < 0.4 else "overhead",
+                    "conductor": "АПвПу2г 3x240" if ten_kv else "СИП-2 3x70",
+                    "year_built": self.year(),
+                },
+            )
         for k, source in enumerate(feeder_points, 1):
             point = self.frame.shift(self.node(source), 20, 20)
-            self.add("power_substations", "electricity", "grid_110", point,
-                     {"kind": "substation", "voltage_class": "110/10", "capacity_kva": 40000.0,
-                      "dispatch_name": f"ПС 110 кВ №{k}"}, name=f"ПС 110/10 кВ №{k}")
+            self.add(
+                "power_substations",
+                "electricity",
+                "grid_110",
+                point,
+                {
+                    "kind": "substation",
+                    "voltage_class": "110/10",
+                    "capacity_kva": 40000.0,
+                    "dispatch_name": f"ПС 110 кВ №{k}",
+                },
+                name=f"ПС 110/10 кВ №{k}",
+            )
             far = self.frame.shift(self.node(source), 3000 * (1 if k == 1 else -1), 2200)
-            self.add("power_lines", "electricity", "grid_110", LineString([far.coords[0], point.coords[0]]),
-                     {"voltage_kv": 110.0, "construction": "overhead", "conductor": "АС-185/29",
-                      "year_built": self.year()}, name=f"ВЛ 110 кВ к ПС №{k}")
+            self.add(
+                "power_lines",
+                "electricity",
+                "grid_110",
+                LineString([far.coords[0], point.coords[0]]),
+                {
+                    "voltage_kv": 110.0,
+                    "construction": "overhead",
+                    "conductor": "АС-185/29",
+                    "year_built": self.year(),
+                },
+                name=f"ВЛ 110 кВ к ПС №{k}",
+            )
         for k, node in enumerate(sorted(transformer), 1):
-            self.add("power_substations", "electricity", "electricity",
-                     self.frame.shift(self.node(node), 16, 6),
-                     {"kind": "transformer_station", "voltage_class": "10/0.4",
-                      "capacity_kva": float(self.rng.choice([250, 400, 630, 1000])),
-                      "dispatch_name": f"ТП-{k}"}, name=f"ТП-{k}")
+            self.add(
+                "power_substations",
+                "electricity",
+                "electricity",
+                self.frame.shift(self.node(node), 16, 6),
+                {
+                    "kind": "transformer_station",
+                    "voltage_class": "10/0.4",
+                    "capacity_kva": float(self.rng.choice([250, 400, 630, 1000])),
+                    "dispatch_name": f"ТП-{k}",
+                },
+                name=f"ТП-{k}",
+            )
         for k, node in enumerate(pick_nodes(g, self.rng, 2, lambda n: down.get(n, 0) > 30), 1):
-            self.add("power_substations", "electricity", "electricity",
-                     self.frame.shift(self.node(node), 18, -10),
-                     {"kind": "distribution_point", "voltage_class": "10",
-                      "dispatch_name": f"РП-{k}"}, name=f"РП-{k}")
+            self.add(
+                "power_substations",
+                "electricity",
+                "electricity",
+                self.frame.shift(self.node(node), 18, -10),
+                {"kind": "distribution_point", "voltage_class": "10", "dispatch_name": f"РП-{k}"},
+                name=f"РП-{k}",
+            )

@@ -1,0 +1,75 @@
+# The two commands of the README: `make run` sets everything up and serves the demo map;
+# `make test` does the same set-up and runs the tests. Both can be run again at any time.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test setup os-packages browser-package db demo stop-db lint clean help
+
+help:
+	@echo "make run      set up (OS packages, .venv, local PostGIS, migrations, demo data) and serve on http://$(HOST):$(PORT)/"
+	@echo "make test     the same set-up, then a fresh test database and pytest"
+	@echo "make stop-db  stop the project-local PostgreSQL cluster"
+	@echo "make clean    stop the cluster and delete .venv and var/"
+
+run: setup demo
+	@echo "Serving the map on http://$(HOST):$(PORT)/  (Ctrl-C stops; 'make stop-db' stops the database)"
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - wsgi:app
+
+test: setup demo browser-package
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: os-packages $(STAMP) db
+
+# OS packages, from the distribution, only where missing: PostgreSQL with PostGIS 3 (unless
+# DATABASE_URL names a database elsewhere) and Python's venv.
+os-packages:
+	@need=""; \
+	command -v $(PYTHON) >/dev/null || need="$$need python3"; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || need="$$need python3-venv python3-pip"; \
+	if [ -z "$$DATABASE_URL" ]; then \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql postgresql-contrib"; \
+	  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need="$$need postgresql-postgis"; \
+	fi; \
+	if [ -n "$$need" ]; then \
+	  echo "Installing OS packages:$$need"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need; \
+	fi
+
+# The browser the map tests drive (Debian's chromium, run by Playwright; no browser download).
+browser-package:
+	@command -v chromium >/dev/null || { echo "Installing OS package: chromium"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# The project-local cluster (skipped when DATABASE_URL is set), then the migrations.
+db: $(STAMP)
+	$(BIN)/gis-app localdb start
+	$(BIN)/gis-app db upgrade
+
+demo: db
+	$(BIN)/gis-app demo load
+
+stop-db:
+	@if [ -x $(BIN)/gis-app ]; then $(BIN)/gis-app localdb stop; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean: stop-db
+	rm -rf $(VENV) var build *.egg-info

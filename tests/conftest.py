@@ -1,0 +1,104 @@
+"""Fixtures: a fresh, migrated PostGIS test database with the demo data; per-test rollback.
+
+The test database is GIS_APP_TEST_DATABASE_URL if set, else the app's database name + "_test" on
+the same server (the project-local cluster of `make test`). It is dropped and created anew for
+each run. A missing PostgreSQL or PostGIS fails the run: it is never a skip.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from gis_app import config, create_app, migrate
+from gis_app.demo.load import load_demo
+from gis_app.layers import LayerRegistry
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _test_url() -> str:
+    explicit = config.env("GIS_APP_TEST_DATABASE_URL")
+    if explicit:
+        return explicit
+    base = make_url(config.load_config()["DATABASE_URL"])
+    return base.set(database=f"{base.database}_test").render_as_string(hide_password=False)
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database named in `url` (connecting to the server's 'postgres' db)."""
+    target = make_url(config.sqlalchemy_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> str:
+    """A fresh test database, migrated to head, holding the demo data."""
+    url = _test_url()
+    recreate_database(url)
+    migrate.upgrade(url)
+    engine = create_engine(config.sqlalchemy_url(url))
+    with Session(engine) as session, session.begin():
+        load_demo(session, LayerRegistry.from_dir(config.PROJECT_ROOT / "layers"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(postgis_url):
+    """The app on the test database."""
+    return create_app({"DATABASE_URL": postgis_url, "TESTING": True})
+
+
+@pytest.fixture(scope="session")
+def engine(app):
+    return app.config["ENGINE"]
+
+
+@pytest.fixture
+def connection(app, engine):
+    """One connection in an outer transaction, rolled back after the test; the app's Session
+    joins it through a savepoint, so a test's writes never outlive it."""
+    conn = engine.connect()
+    trans = conn.begin()
+    app.config["SESSION_BIND"] = conn
+    yield conn
+    app.config.pop("SESSION_BIND", None)
+    trans.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session(connection):
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as s:
+        yield s
+
+
+@pytest.fixture
+def client(app, connection):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over HTTP on a free loopback port (for the browser); committed data only."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

@@ -1,0 +1,45 @@
+"""Settings: documented in the README, validated at start-up with the setting named."""
+
+from __future__ import annotations
+
+import pytest
+
+from gis_app import create_app
+from gis_app.config import PROJECT_ROOT, SETTINGS, ConfigError, load_config
+
+
+def test_every_setting_is_in_the_readme_table():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in SETTINGS:
+        assert f"| `{name}` |" in readme, name
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"GIS_APP_LAYERS_DIR": "/nonexistent"}, "GIS_APP_LAYERS_DIR"),
+        ({"GIS_APP_MAX_FEATURES": "many"}, "GIS_APP_MAX_FEATURES"),
+        ({"GIS_APP_DEFAULT_FEATURES": 0}, "GIS_APP_DEFAULT_FEATURES"),
+    ],
+)
+def test_bad_setting_is_refused_by_name(postgis_url, overrides, named):
+    with pytest.raises(ConfigError, match=named):
+        load_config({"DATABASE_URL": postgis_url, **overrides})
+
+
+def test_bad_layer_folder_stops_start_up(postgis_url, tmp_path):
+    (tmp_path / "broken.toml").write_text('id = "broken"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="broken.toml"):
+        create_app({"DATABASE_URL": postgis_url, "GIS_APP_LAYERS_DIR": str(tmp_path)})
+
+
+def test_basemap_is_optional_and_attributed(postgis_url):
+    app = create_app(
+        {
+            "DATABASE_URL": postgis_url,
+            "GIS_APP_BASEMAP_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        }
+    )
+    html = app.test_client().get("/map/gatchina").get_data(as_text=True)
+    assert "tile.openstreetmap.org" in html and "OpenStreetMap contributors" in html
