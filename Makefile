@@ -37,7 +37,7 @@ os-packages:
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || need="$$need python3-venv python3-pip"; \
 	if [ -z "$$DATABASE_URL" ]; then \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql postgresql-contrib"; \
-	  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need="$$need postgresql-postgis"; \
+	  ls /usr/lib/postgresql/*/lib/postgis-3.so >/dev/null 2>&1 || need="$$need postgresql-postgis"; \
 	fi; \
 	if [ -n "$$need" ]; then \
 	  echo "Installing OS packages:$$need"; \
