@@ -67,7 +67,7 @@ def localdb_url() -> None:
 
 
 @db_group.command("upgrade", with_appcontext=False)
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Apply the migrations (default: all of them)."""
     from gis_app import migrate
