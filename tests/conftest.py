@@ -84,8 +84,16 @@ def session(connection):
         yield s
 
 
+@pytest.fixture(scope="session")
+def auth_headers(app) -> dict:
+    """Headers that authenticate an admin, for real clients (OWSLib, GDAL, a browser) against
+    live_server. Accounts arrive with the accounts issue; until then no header is needed."""
+    return {}
+
+
 @pytest.fixture
 def client(app, connection):
+    """A test client of the app, inside the test's transaction."""
     return app.test_client()
 
 
