@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: config → db → layer registry → blueprints → errors → CLI."""
-    from gis_app import db, errors, vendor
+    from gis_app import access, auth, db, errors, vendor
     from gis_app.api import api
     from gis_app.layers import LayerRegistry
     from gis_app.maps import maps
@@ -22,13 +22,17 @@ def create_app(config: dict | None = None) -> Flask:
         static_url_path="/static",
     )
     app.config.update(load_config(config))
+    app.secret_key = app.config["SECRET_KEY"]
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     db.init_app(app)
+    access.init_app(app)
     app.extensions["gis_app"] = LayerRegistry.from_dir(app.config["GIS_APP_LAYERS_DIR"])
     app.register_blueprint(api)
     app.register_blueprint(maps)
     app.register_blueprint(vendor.bp)
+    app.register_blueprint(auth.bp)
     errors.register_error_handlers(app)
     return app
 

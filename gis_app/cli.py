@@ -30,7 +30,9 @@ localdb = AppGroup("localdb", help="The project-local PostgreSQL cluster under v
 db_group = AppGroup("db", help="Schema migrations (Alembic).")
 demo = AppGroup("demo", help="The demo data of four towns.")
 layers = AppGroup("layers", help="The layer files in layers/.")
-for group in (localdb, db_group, demo, layers):
+users = AppGroup("users", help="Accounts: admin, dispatcher, operator staff, planner.")
+tokens = AppGroup("tokens", help="API tokens for programs (Authorization: Bearer ...).")
+for group in (localdb, db_group, demo, layers, users, tokens):
     main.add_command(group)
 
 
@@ -120,6 +122,99 @@ def layers_list() -> None:
     """List the layers: id, utility, geometry, title."""
     for layer in layer_registry():
         click.echo(f"{layer.id:20} {layer.utility:12} {layer.geometry:10} {layer.title_ru}")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["admin", "dispatcher", "operator", "planner"]))
+@click.option("--operator", "operator_slug", help="the organisation of operator staff (its slug)")
+@click.option("--municipality", "municipalities", multiple=True,
+              help="a dispatcher's municipality (slug); repeat for several; the oblast for all")
+@click.option("--full-name", default="")
+@click.option("--email")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def users_create(username, role, operator_slug, municipalities, full_name, email, password_stdin):
+    """Create a user; the password is asked for (or read from stdin with --password-stdin)."""
+    from gis_app.accounts import create_user
+    from gis_app.errors import AppError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with Session(current_app.config["ENGINE"]) as session, session.begin():
+            create_user(session, username, role, password, operator_slug, tuple(municipalities),
+                        full_name, email)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"user {username} created ({role})")
+
+
+@users.command("list")
+def users_list():
+    """List the users: name, role, operator, municipalities, active."""
+    with Session(current_app.config["ENGINE"]) as session:
+        rows = session.execute(text(
+            "SELECT u.username, u.role, o.slug, string_agg(m.slug, ',' ORDER BY m.slug), u.is_active"
+            " FROM users u LEFT JOIN operators o ON o.id = u.operator_id"
+            " LEFT JOIN user_municipalities um ON um.user_id = u.id"
+            " LEFT JOIN municipalities m ON m.id = um.municipality_id"
+            " GROUP BY u.id, o.slug ORDER BY u.username")).all()
+    for name, role, operator, munis, active in rows:
+        click.echo(f"{name:32} {role:10} {operator or munis or '':30} {'' if active else 'disabled'}")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username):
+    """Disable a user: their logins and tokens stop working at once."""
+    with Session(current_app.config["ENGINE"]) as session, session.begin():
+        done = session.execute(text("UPDATE users SET is_active = false WHERE username = :u"),
+                               {"u": username}).rowcount
+    if not done:
+        raise click.ClickException(f"no user {username}")
+    click.echo(f"user {username} disabled")
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="what the token is for")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
+def tokens_create(username, name, days):
+    """Make an API token and print it alone on stdout (it is not shown again)."""
+    from gis_app.accounts import create_token
+    from gis_app.errors import AppError
+
+    try:
+        with Session(current_app.config["ENGINE"]) as session, session.begin():
+            token = create_token(session, username, name, days)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(token)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id):
+    """Revoke a token by its id (see `tokens list`)."""
+    from gis_app.accounts import revoke_token
+
+    with Session(current_app.config["ENGINE"]) as session, session.begin():
+        if not revoke_token(session, token_id):
+            raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
+
+
+@tokens.command("list")
+def tokens_list():
+    """List the tokens (never their secrets)."""
+    from gis_app.accounts import list_tokens
+
+    with Session(current_app.config["ENGINE"]) as session:
+        for t in list_tokens(session):
+            state = "revoked" if t["revoked_at"] else f"expires {t['expires_at']:%Y-%m-%d}" if t["expires_at"] else ""
+            click.echo(f"{t['id']:5} {t['username']:30} {t['prefix']}… {t['name']:20} {state}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,7 @@ SETTINGS: dict[str, tuple[object, str]] = {
         None,
         "PostgreSQL/PostGIS URL; unset: the project-local cluster of `make run`",
     ),
-    "SECRET_KEY": ("dev-only-change-me", "signs session cookies; set it in production"),
+    "SECRET_KEY": (None, "signs session cookies; unset: a random key kept in var/secret_key"),
     "GIS_APP_LAYERS_DIR": (str(PROJECT_ROOT / "layers"), "folder of the layer files (*.toml)"),
     "GIS_APP_MAX_FEATURES": (10000, "most features one /api/layers request returns"),
     "GIS_APP_DEFAULT_FEATURES": (5000, "features returned when no limit is given"),
@@ -51,6 +51,18 @@ def default_database_url() -> str | None:
     return None
 
 
+def local_secret_key() -> str:
+    """A random key kept in var/secret_key, made on first use, so every worker shares it."""
+    import secrets
+
+    path = LOCAL_DATABASE_URL_FILE.parent / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Return the settings: defaults, then environment variables, then `overrides`; validated."""
     config: dict[str, object] = {name: default for name, (default, _) in SETTINGS.items()}
@@ -59,6 +71,8 @@ def load_config(overrides: dict | None = None) -> dict:
             config[name] = _coerce(name, os.environ[name], default)
     if config["DATABASE_URL"] is None:
         config["DATABASE_URL"] = default_database_url()
+    if config["SECRET_KEY"] is None:
+        config["SECRET_KEY"] = local_secret_key()
     for name, value in (overrides or {}).items():
         config[name] = _coerce(name, value, SETTINGS.get(name, (value, ""))[0])
     validate(config)

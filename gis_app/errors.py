@@ -38,6 +38,20 @@ class NotFound(AppError):
     code = "not_found"
 
 
+class Unauthorized(AppError):
+    """No valid login or API token (401)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    """Authenticated, but the role or organisation may not do this (403)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(AppError):
     """The request conflicts with the current state (409)."""
 
@@ -78,7 +92,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(AppError)
     def _app_error(exc: AppError):
-        return _respond(exc.status, exc.code, exc.message, exc.details)
+        response = _respond(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="gis_app"'
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -15,6 +15,7 @@ from markupsafe import escape
 from sqlalchemy import text
 
 from gis_app import layer_registry
+from gis_app.access import csrf_token, current_identity
 from gis_app.db import get_session
 from gis_app.errors import NotFound
 from gis_app.spatial import extent_of_everything, municipality, municipality_list
@@ -31,6 +32,9 @@ STRINGS = {
         "legend": "Условные обозначения",
         "demo": "Демонстрационные данные: организации и сети вымышлены.",
         "other_lang": "English",
+        "logout": "Выйти",
+        "roles": {"admin": "администратор", "dispatcher": "диспетчер", "operator": "оператор",
+                  "planner": "планировщик"},
     },
     "en": {
         "title": "Utility networks and incidents",
@@ -41,6 +45,9 @@ STRINGS = {
         "legend": "Legend",
         "demo": "Demo data: the organisations and networks are invented.",
         "other_lang": "Русский",
+        "logout": "Log out",
+        "roles": {"admin": "admin", "dispatcher": "dispatcher", "operator": "operator staff",
+                  "planner": "planner"},
     },
 }
 
@@ -137,6 +144,7 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
     config = {
         "map": fmap.get_name(),
         "lang": lang,
+        "csrfToken": csrf_token(),
         "municipalities": {
             "group": munis.get_name(),
             "url": url_for("api.municipalities", simplify=30),
@@ -183,6 +191,13 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
         href = url_for("maps.municipality_map", slug=m["slug"], lang=lang if lang == "en" else None)
         options.append(f'<option value="{escape(href)}"{selected}>{indent}{escape(name)}</option>')
     place = (focus["name_ru"] if lang == "ru" else focus["name_en"]) if focus else s["oblast"]
+    identity = current_identity()
+    user = (
+        f'<form class="gis-user" method="post" action="{url_for("auth.logout")}">'
+        f'<span>{escape(identity.username)} ({escape(s["roles"][identity.role])})</span> '
+        f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
+        f'<button type="submit">{escape(s["logout"])}</button></form>'
+    )
     other = "ru" if lang == "en" else "en"
     return (
         '<header class="gis-header">'
@@ -193,7 +208,7 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
         'onchange="if(this.value){location.href=this.value}">'
         f'<option value="">{escape(s["choose"])}</option>{"".join(options)}</select>'
         f'<a class="gis-lang" href="?lang={other}">{escape(s["other_lang"])}</a>'
-        f'<span class="gis-status" id="gis-status" role="status"></span>'
+        f'<span class="gis-status" id="gis-status" role="status"></span>{user}'
         "</header>"
     )
 

@@ -84,17 +84,58 @@ def session(connection):
         yield s
 
 
+# The demo accounts (gis_app/demo/load.py) that tests act as, by role.
+ACCOUNTS = {
+    "admin": "admin",
+    "dispatcher": "dispatcher-oblast",
+    "dispatcher-gatchina": "dispatcher-gatchina",
+    "operator": "operator-vodokanal-gatchina",
+    "operator-gas": "operator-gas",
+    "planner": "planner",
+}
+
+
 @pytest.fixture(scope="session")
-def auth_headers(app) -> dict:
-    """Headers that authenticate an admin, for real clients (OWSLib, GDAL, a browser) against
-    live_server. Accounts arrive with the accounts issue; until then no header is needed."""
-    return {}
+def tokens(postgis_url) -> dict[str, str]:
+    """A bearer token for each account of ACCOUNTS, by role key (committed in the test database)."""
+    from gis_app.accounts import create_token
+
+    engine = create_engine(config.sqlalchemy_url(postgis_url))
+    with Session(engine) as session, session.begin():
+        made = {key: create_token(session, username, "tests") for key, username in ACCOUNTS.items()}
+    engine.dispose()
+    return made
+
+
+@pytest.fixture(scope="session")
+def auth_headers(tokens) -> dict:
+    """Headers that authenticate an admin, for real clients (OWSLib, GDAL, a browser)."""
+    return {"Authorization": f"Bearer {tokens['admin']}"}
+
+
+def _client_with_token(app, token: str | None):
+    test_client = app.test_client()
+    if token:
+        test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return test_client
 
 
 @pytest.fixture
-def client(app, connection):
-    """A test client of the app, inside the test's transaction."""
+def client(app, connection, tokens):
+    """A test client of the app, authenticated as an admin, inside the test's transaction."""
+    return _client_with_token(app, tokens["admin"])
+
+
+@pytest.fixture
+def anon_client(app, connection):
+    """A test client with no login."""
     return app.test_client()
+
+
+@pytest.fixture
+def client_as(app, connection, tokens):
+    """client_as("operator") → a test client authenticated as that account of ACCOUNTS."""
+    return lambda role: _client_with_token(app, tokens[role])
 
 
 @pytest.fixture

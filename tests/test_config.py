@@ -34,12 +34,12 @@ def test_bad_layer_folder_stops_start_up(postgis_url, tmp_path):
         create_app({"DATABASE_URL": postgis_url, "GIS_APP_LAYERS_DIR": str(tmp_path)})
 
 
-def test_basemap_is_optional_and_attributed(postgis_url):
+def test_basemap_is_optional_and_attributed(postgis_url, auth_headers):
     app = create_app(
         {
             "DATABASE_URL": postgis_url,
             "GIS_APP_BASEMAP_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         }
     )
-    html = app.test_client().get("/map/gatchina").get_data(as_text=True)
+    html = app.test_client().get("/map/gatchina", headers=auth_headers).get_data(as_text=True)
     assert "tile.openstreetmap.org" in html and "OpenStreetMap contributors" in html

@@ -24,12 +24,12 @@ def test_unknown_map_page_is_an_html_error_page(client):
     assert "atlantis" in response.get_data(as_text=True)
 
 
-def test_unexpected_error_is_500_without_details(postgis_url):
+def test_unexpected_error_is_500_without_details(postgis_url, auth_headers):
     app = create_app({"DATABASE_URL": postgis_url})
 
     @app.get("/api/boom-test")
     def boom():
         raise RuntimeError("SELECT secret FROM somewhere")
 
-    body = assert_error(app.test_client().get("/api/boom-test"), 500, "internal_error")
+    body = assert_error(app.test_client().get("/api/boom-test", headers=auth_headers), 500, "internal_error")
     assert "secret" not in body["message"]

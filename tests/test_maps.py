@@ -66,9 +66,11 @@ def browser():
         browser.close()
 
 
-def open_page(browser, url: str, base: str):
+def open_page(browser, url: str, base: str, headers: dict | None = None):
     """A page on which every request outside `base` is blocked and every problem recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ru-RU")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="ru-RU", extra_http_headers=headers or {}
+    )
     problems, outside = [], []
 
     def route(r):
@@ -90,8 +92,10 @@ def open_page(browser, url: str, base: str):
     return page, problems, outside
 
 
-def test_gatchina_in_a_real_browser_offline(browser, live_server):
-    page, problems, outside = open_page(browser, f"{live_server}/map/gatchina", live_server)
+def test_gatchina_in_a_real_browser_offline(browser, live_server, auth_headers):
+    page, problems, outside = open_page(
+        browser, f"{live_server}/map/gatchina", live_server, auth_headers
+    )
     page.wait_for_function("document.body.dataset.layer_water_mains > 0", timeout=20_000)
     page.wait_for_function("document.body.dataset.layer_power_lines > 0", timeout=20_000)
     assert int(page.evaluate("document.body.dataset.incidents")) > 0
@@ -107,8 +111,28 @@ def test_gatchina_in_a_real_browser_offline(browser, live_server):
     page.context.close()
 
 
-def test_oblast_overview_in_a_real_browser(browser, live_server):
-    page, problems, outside = open_page(browser, f"{live_server}/", live_server)
+def test_login_then_oblast_overview_in_a_real_browser(browser, live_server):
+    """A person logs in through the form and lands on the oblast map they asked for."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ru-RU")
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(live_server) else r.abort())
+    page = context.new_page()
+    page.goto(f"{live_server}/map/sosnovy-bor")
+    assert "/login" in page.url
+    page.fill("input[name=username]", "dispatcher-sosnovy-bor")
+    page.fill("input[name=password]", "wrong-password")
+    page.click("button[type=submit]")
+    assert page.locator(".error").is_visible()
+    page.fill("input[name=username]", "dispatcher-sosnovy-bor")
+    page.fill("input[name=password]", "demo-2026")
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=20_000)
+    assert page.url.endswith("/map/sosnovy-bor")
+    assert "dispatcher-sosnovy-bor" in page.locator(".gis-user").inner_text()
+    context.close()
+
+
+def test_oblast_overview_in_a_real_browser(browser, live_server, auth_headers):
+    page, problems, outside = open_page(browser, f"{live_server}/", live_server, auth_headers)
     assert page.locator(".gis-legend").is_visible()
     assert page.locator("select.gis-muni option").count() >= 8
     # Networks stay off on the overview until zoomed in; incidents are shown.

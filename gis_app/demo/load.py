@@ -15,6 +15,7 @@ from psycopg2.extras import execute_values
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis_app.accounts import create_user
 from gis_app.demo.operators import (
     GENITIVE,
     OBLAST_OPERATORS,
@@ -25,6 +26,20 @@ from gis_app.demo.operators import (
 from gis_app.demo.places import NETWORK_TOWNS, OBLAST, all_places, built_up_area, outlines
 from gis_app.demo.town import TownBuilder
 from gis_app.layers import LayerRegistry, validate_attributes
+
+
+# One account of each role, for local use only (README); the same password for all of them.
+DEMO_PASSWORD = "demo-2026"
+DEMO_USERS = [
+    ("admin", "admin", None, (), "ДЕМО Администратор"),
+    ("dispatcher-oblast", "dispatcher", None, ("leningrad-oblast",), "ДЕМО Диспетчер ЦУР"),
+    ("dispatcher-gatchina", "dispatcher", None, ("gatchinsky",), "ДЕМО Диспетчер ЕДДС Гатчины"),
+    ("dispatcher-sosnovy-bor", "dispatcher", None, ("sosnovy-bor",), "ДЕМО Диспетчер ЕДДС Соснового Бора"),
+    ("operator-gas", "operator", "demo-gazraspredelenie", (), "ДЕМО Диспетчер АДС газа"),
+    ("operator-vodokanal-gatchina", "operator", "demo-vodokanal-gatchina", (), "ДЕМО Диспетчер Водоканала"),
+    ("operator-gorset-gatchina", "operator", "demo-gorset-gatchina", (), "ДЕМО Диспетчер Горэлектросети"),
+    ("planner", "planner", None, (), "ДЕМО Специалист по планированию"),
+]
 
 
 class DemoDataError(RuntimeError):
@@ -39,6 +54,7 @@ def clear_demo(session: Session) -> None:
     """Delete every demo row (incidents, features, operators, municipalities)."""
     session.execute(text("DELETE FROM incidents WHERE is_demo"))
     session.execute(text("DELETE FROM network_features WHERE is_demo"))
+    session.execute(text("DELETE FROM users WHERE is_demo"))
     session.execute(text("DELETE FROM operators WHERE is_demo"))
     # Children before parents: the hierarchy's foreign key restricts deletes.
     while session.execute(
@@ -162,12 +178,16 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
         [(muni_id[m], u, op_id[o]) for m, u, o in designated],
     )
     incidents = _incidents(cur, features, op_id, now or datetime.now(UTC))
+    for username, role, operator, municipalities, full_name in DEMO_USERS:
+        create_user(session, username, role, DEMO_PASSWORD, operator, municipalities, full_name,
+                    is_demo=True)
     return {
         "municipalities": len(muni_id),
         "operators": len(op_id),
         "service_areas": len(areas),
         "network_features": len(features),
         "incidents": incidents,
+        "users": len(DEMO_USERS),
     }
 
 
