@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup os-packages browser-package db demo stop-db lint clean help
+.PHONY: run test setup js-packages os-packages browser-package db demo stop-db lint clean help
 
 help:
 	@echo "make run      set up (OS packages, .venv, local PostGIS, migrations, demo data) and serve on http://$(HOST):$(PORT)/"
@@ -27,7 +27,18 @@ run: setup demo
 test: setup demo browser-package
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: os-packages $(STAMP) db
+setup: os-packages $(STAMP) js-packages db
+
+# Browser libraries the map serves itself (Leaflet.VectorGrid), from npm into node_modules/
+# (gitignored), at the versions of package-lock.json. Node and npm from Debian where missing.
+JS_STAMP := node_modules/.package-lock.json
+js-packages: $(JS_STAMP)
+$(JS_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Installing OS packages: nodejs npm"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
+	npm ci --no-audit --no-fund --ignore-scripts --legacy-peer-deps
+	touch $(JS_STAMP)
 
 # OS packages, from the distribution, only where missing: PostgreSQL with PostGIS 3 (unless
 # DATABASE_URL names a database elsewhere) and Python's venv.
@@ -72,4 +83,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean: stop-db
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info node_modules

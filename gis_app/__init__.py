@@ -11,10 +11,11 @@ __version__ = "0.1.0"
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: config → db → layer registry → blueprints → errors → CLI."""
-    from gis_app import access, auth, db, errors, vendor
+    from gis_app import access, auth, db, errors, open311, tiles, vendor
     from gis_app.api import api
     from gis_app.layers import LayerRegistry
     from gis_app.maps import maps
+    from gis_app.ogc import ogc
 
     app = Flask(
         __name__,
@@ -24,6 +25,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(config))
     app.secret_key = app.config["SECRET_KEY"]
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    # No request body may exceed the largest import (Werkzeug answers 413 before parsing more).
+    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["GIS_APP_MAX_IMPORT_BYTES"])
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     db.init_app(app)
@@ -33,6 +36,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(maps)
     app.register_blueprint(vendor.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(ogc)
+    app.register_blueprint(tiles.bp)
+    app.register_blueprint(open311.bp)
     errors.register_error_handlers(app)
     return app
 

@@ -15,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app import create_app, layer_registry
+from gis_app.imports.command import import_command
+from gis_app.incidents.worker import notify_group
 
 
 def _create_app():
@@ -34,6 +36,8 @@ users = AppGroup("users", help="Accounts: admin, dispatcher, operator staff, pla
 tokens = AppGroup("tokens", help="API tokens for programs (Authorization: Bearer ...).")
 for group in (localdb, db_group, demo, layers, users, tokens):
     main.add_command(group)
+main.add_command(import_command)
+main.add_command(notify_group)  # gis_app/incidents/worker.py
 
 
 @localdb.command("start", with_appcontext=False)
@@ -215,6 +219,15 @@ def tokens_list():
         for t in list_tokens(session):
             state = "revoked" if t["revoked_at"] else f"expires {t['expires_at']:%Y-%m-%d}" if t["expires_at"] else ""
             click.echo(f"{t['id']:5} {t['username']:30} {t['prefix']}… {t['name']:20} {state}")
+
+
+def _add_export() -> None:
+    from gis_app.export_cli import export_command
+
+    main.add_command(export_command)
+
+
+_add_export()
 
 
 if __name__ == "__main__":  # pragma: no cover

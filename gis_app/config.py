@@ -28,6 +28,26 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "attribution of the base tiles",
     ),
     "GIS_APP_LOCAL_PG_PORT": (54329, "first port tried for the project-local PostgreSQL cluster"),
+    "GIS_APP_TILES_FROM": (
+        20000,
+        "a layer with at least this many features is drawn from vector tiles on the web map",
+    ),
+    "GIS_APP_MAX_IMPORT_BYTES": (
+        256 * 1024 * 1024,
+        "largest upload POST /api/layers/<layer>/import accepts, in bytes (more: 413)",
+    ),
+    # Incidents (issue 5): duplicates, notifications, Open311.
+    "GIS_APP_DUPLICATE_DISTANCE_M": (
+        250,
+        "an open incident of the same utility this near (metres) is the same one; 0: off",
+    ),
+    "GIS_APP_DUPLICATE_HOURS": (24, "…and reported within this many hours"),
+    "GIS_APP_SMTP_HOST": ("127.0.0.1", "SMTP server of the notification e-mails"),
+    "GIS_APP_SMTP_PORT": (25, "its port"),
+    "GIS_APP_MAIL_FROM": ("gis-app@localhost", "sender of the notification e-mails"),
+    "GIS_APP_NOTIFY_MAX_ATTEMPTS": (8, "tries of one notification before it is marked failed"),
+    "GIS_APP_NOTIFY_BACKOFF_S": (30, "first retry delay (s); doubles each time, at most 1 h"),
+    "GIS_APP_OPEN311_API_KEYS": ("", "comma-separated API keys accepted by POST /open311/v2"),
 }
 
 
@@ -91,6 +111,8 @@ def validate(config: dict) -> None:
         raise ConfigError("DATABASE_URL must be a postgresql:// URL")
     if not Path(str(config["GIS_APP_LAYERS_DIR"])).is_dir():
         raise ConfigError(f"GIS_APP_LAYERS_DIR: no such folder {config['GIS_APP_LAYERS_DIR']}")
+    if int(config["GIS_APP_MAX_IMPORT_BYTES"]) < 1:
+        raise ConfigError("GIS_APP_MAX_IMPORT_BYTES must be at least 1")
     if not 1 <= int(config["GIS_APP_DEFAULT_FEATURES"]) <= int(config["GIS_APP_MAX_FEATURES"]):
         raise ConfigError("GIS_APP_DEFAULT_FEATURES must be between 1 and GIS_APP_MAX_FEATURES")
 

@@ -59,6 +59,13 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class PayloadTooLarge(AppError):
+    """An upload is larger than the configured limit (413)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
 class ImportFailed(AppError):
     """Uploaded data failed validation; nothing was written (422)."""
 
@@ -82,7 +89,11 @@ def _respond(status: int, code: str, message: str, details: dict | None = None) 
     if _wants_html():
         html = render_template("error.html", status=status, code=code, message=message)
         return Response(html, status=status, mimetype="text/html")
-    response = jsonify(error_body(status, code, message, details))
+    body = error_body(status, code, message, details)
+    if request.path.startswith(("/ogc", "/tiles")):
+        # OGC API exceptions are {"code", "description"}: the same body, with the message twice.
+        body["description"] = message
+    response = jsonify(body)
     response.status_code = status
     return response
 

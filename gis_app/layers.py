@@ -34,6 +34,7 @@ RESERVED = {
     "external_id",
     "name",
     "updated_at",
+    "updated_by",
 }
 LAYER_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -57,6 +58,14 @@ class PropertyDef:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int = 500
+    # Units an import may bring this attribute in, with the factor into `unit` (V → kV: 0.001).
+    convert: tuple[tuple[str, float], ...] = ()
+
+    def factor(self, unit: str) -> float | None:
+        """The factor from `unit` into this attribute's unit (1 for its own), or None."""
+        if unit == self.unit:
+            return 1.0
+        return dict(self.convert).get(unit)
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,7 @@ class LayerDef:
                     "allowed": list(p.allowed) or None,
                     "minimum": p.minimum,
                     "maximum": p.maximum,
+                    "convert": dict(p.convert) or None,
                 }
                 for p in self.properties
             ],
@@ -140,6 +150,7 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
         "minimum",
         "maximum",
         "max_length",
+        "convert",
     }
     if unknown:
         raise LayerFileError(f"{where}: unknown key(s) {sorted(unknown)}")
@@ -147,6 +158,13 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
     for value in allowed:
         if _check_value(PropertyDef(name, ptype, "", ""), value) is not None:
             raise LayerFileError(f"{where}: key 'allowed' holds {value!r}, not of type {ptype}")
+    convert = raw.get("convert", {})
+    if convert and (ptype not in ("int", "float") or not raw.get("unit")):
+        raise LayerFileError(f"{where}: key 'convert' needs a numeric type and a 'unit'")
+    if not isinstance(convert, dict) or not all(
+        isinstance(f, int | float) and not isinstance(f, bool) and f > 0 for f in convert.values()
+    ):
+        raise LayerFileError(f"{where}: key 'convert' must map units to positive factors")
     return PropertyDef(
         name=name,
         type=ptype,
@@ -158,6 +176,7 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
         minimum=raw.get("minimum"),
         maximum=raw.get("maximum"),
         max_length=int(raw.get("max_length", 500)),
+        convert=tuple((str(u), float(f)) for u, f in convert.items()),
     )
 
 

@@ -19,6 +19,7 @@ from gis_app.access import csrf_token, current_identity
 from gis_app.db import get_session
 from gis_app.errors import NotFound
 from gis_app.spatial import extent_of_everything, municipality, municipality_list
+from gis_app.vendor import installed
 
 maps = Blueprint("maps", __name__)
 
@@ -53,6 +54,8 @@ STRINGS = {
 
 # Network layers are fetched by bbox only from this zoom on; below it the view holds too much.
 NETWORK_MIN_ZOOM = 13
+# A layer drawn from vector tiles shows from this zoom (a town); tiles stay small there.
+TILES_MIN_ZOOM = 10
 
 
 def _lang() -> str:
@@ -77,8 +80,16 @@ def _new_map(bounds: list[float]) -> folium.Map:
     # Folium links Leaflet, jQuery, Bootstrap and Font Awesome from CDNs by default; we need only
     # Leaflet, and from here.
     fmap.default_js = [("leaflet", _vendor("leaflet.js"))]
+    if installed("vectorgrid", "Leaflet.VectorGrid.bundled.min.js"):
+        fmap.default_js.append(
+            (
+                "vectorgrid",
+                url_for("vendor.asset", package="vectorgrid", filename="Leaflet.VectorGrid.bundled.min.js"),
+            )
+        )
     fmap.default_css = [("leaflet_css", _vendor("leaflet.css"))]
-    fmap.fit_bounds([[south, west], [north, east]])
+    # Leave room for the incident panel on the right.
+    fmap.fit_bounds([[south, west], [north, east]], padding_top_left=(20, 20), padding_bottom_right=(350, 20))
     basemap = current_app.config["GIS_APP_BASEMAP_URL"]
     if basemap:
         folium.TileLayer(
@@ -115,6 +126,7 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
         key=lambda layer: (utilities.get(layer.utility, {}).get("sort_order", 999), layer.id),
     )
     layer_cfg = []
+    counts = _feature_counts()
     for layer in layers:
         title = layer.title_ru if lang == "ru" else layer.title_en
         group = folium.FeatureGroup(name=title, show=show_networks).add_to(fmap)
@@ -136,10 +148,11 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
                     for p in layer.properties
                 ],
                 "minZoom": NETWORK_MIN_ZOOM,
+                **_tiles_config(layer.id, counts.get(layer.id, 0)),
             }
         )
     incidents = folium.FeatureGroup(name=s["incidents"], show=True).add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    folium.LayerControl(collapsed=True, position="topleft").add_to(fmap)
 
     config = {
         "map": fmap.get_name(),
@@ -158,6 +171,7 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
         },
         "layers": layer_cfg,
         "utilities": utilities,
+        "workbench": _workbench_config(lang, utilities),
     }
     root = fmap.get_root()
     root.header.add_child(
@@ -165,10 +179,16 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
             f'<link rel="icon" href="{url_for("static", filename="favicon.svg")}">'
             f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
             f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
+            f'<script src="{url_for("static", filename="incidents.js")}"></script>'
         )
     )
     root.html.add_child(
-        folium.Element(_header_html(s, lang, focus) + _legend_html(s, lang, layers, utilities))
+        folium.Element(
+            _header_html(s, lang, focus)
+            + _legend_html(s, lang, layers, utilities)
+            + '<aside class="gis-panel" id="gis-panel"><div id="gis-card" class="gis-card" hidden>'
+            '</div><div id="gis-queue" class="gis-queue"></div></aside>'
+        )
     )
     # The config is JSON inside a script: escape "</" so no value can close the tag.
     payload = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
@@ -180,6 +200,53 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
     )
     html = root.render()
     return html.replace("<html>", f'<html lang="{lang}">', 1)
+
+
+def _workbench_config(lang: str, utilities: dict) -> dict:
+    """What the incident workbench (static/incidents.js) needs: the user, the URLs, the choices."""
+    identity = current_identity()
+    return {
+        "role": identity.role,
+        "operatorId": identity.operator_id,
+        "municipalityIds": list(identity.municipality_ids)
+        if identity.municipality_ids is not None
+        else None,
+        "csrfToken": csrf_token(),
+        "refreshSeconds": 15,
+        "urls": {
+            "incidents": url_for("api.incident_list"),
+            "incidentsGeojson": url_for("api.incidents"),
+            "incidentPoints": url_for("api.incident_points"),
+            "incident": url_for("api.incident_detail", incident_id=0).replace("/0", "/__id__"),
+            "responsible": url_for("api.responsible"),
+            "operators": url_for("api.operators"),
+            "feature": url_for("api.network_feature", feature_id=0).replace("/0", "/__id__"),
+            "imports": url_for("api.imports_list"),
+        },
+        "utilities": [
+            {"code": code, "name": u["name_ru"] if lang == "ru" else u["name_en"]}
+            for code, u in utilities.items()
+        ],
+    }
+
+
+def _feature_counts() -> dict[str, int]:
+    """Features per layer, from the trigger-kept counts (no COUNT(*) on page load)."""
+    rows = get_session().execute(text("SELECT key, feature_count FROM serving_revisions"))
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def _tiles_config(layer_id: str, count: int) -> dict:
+    """For a large layer: draw it from vector tiles (TileJSON URL, lower zoom) instead of GeoJSON."""
+    if count < current_app.config["GIS_APP_TILES_FROM"] or not installed(
+        "vectorgrid", "Leaflet.VectorGrid.bundled.min.js"
+    ):
+        return {}
+    return {
+        "tiles": url_for("tiles.tilejson", layer_id=layer_id),
+        "items": url_for("ogc.items", collection_id=layer_id),
+        "minZoom": TILES_MIN_ZOOM,
+    }
 
 
 def _header_html(s: dict, lang: str, focus: dict | None) -> str:

@@ -122,6 +122,9 @@ class Operator(Base):
     inn: Mapped[str | None] = mapped_column(String(12), unique=True)
     dispatch_phone: Mapped[str | None] = mapped_column(Text)
     dispatch_email: Mapped[str | None] = mapped_column(Text)
+    # Where incident notifications are POSTed, signed with HMAC-SHA256 of the secret (issue 5).
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -185,6 +188,8 @@ class NetworkFeature(Base):
     attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The user name of who changed the feature last (an import or an edit; migration 0005).
+    updated_by: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False)
 
 
@@ -222,9 +227,23 @@ class Incident(Base):
     responsible_reason: Mapped[str | None] = mapped_column(Text)
     responsible_distance_m: Mapped[float | None] = mapped_column(Float)
     responsible_candidates: Mapped[list] = mapped_column(JSONB, server_default="[]")
-    duplicate_of: Mapped[int | None] = mapped_column(
-        ForeignKey("incidents.id", ondelete="SET NULL")
+    responsible_layer: Mapped[str | None] = mapped_column(String(64))
+    responsible_area_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_areas.id", ondelete="SET NULL")
     )
+    responsible_computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
+    planned_outage_id: Mapped[int | None] = mapped_column(
+        ForeignKey("planned_outages.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(16), server_default="dispatcher")
+    created_by: Mapped[str | None] = mapped_column(Text)
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The operator's estimated restoration time (Open311 expected_datetime).
+    expected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     consumers_cut_off: Mapped[int | None] = mapped_column(Integer)
     social_objects_cut_off: Mapped[list] = mapped_column(JSONB, server_default="[]")
     utilities_cut_off: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
@@ -310,3 +329,65 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ServingRevision(Base):
+    """A served table's revision and feature count, kept by triggers (migration 0002).
+
+    One row per layer (key = layer id) plus 'municipalities' and 'operators': the revision goes
+    into ETags and tile URLs, so no cache serves data older than the last write; the count gives
+    numberMatched without COUNT(*).
+    """
+
+    __tablename__ = "serving_revisions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    feature_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+
+IMPORT_MODES = ("replace", "upsert", "append")
+
+
+class Import(Base):
+    """One import of a layer file by an operator: who, when, which file and mode, the counts."""
+
+    __tablename__ = "imports"
+    __table_args__ = (
+        CheckConstraint(_in("mode", IMPORT_MODES), name="import_mode"),
+        CheckConstraint("status IN ('succeeded', 'failed')", name="import_status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    username: Mapped[str] = mapped_column(Text)
+    operator_id: Mapped[int] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    layer_id: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(Text, server_default="")
+    file_format: Mapped[str] = mapped_column(String(16), server_default="")
+    mode: Mapped[str] = mapped_column(String(16))
+    crs: Mapped[str | None] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    status: Mapped[str] = mapped_column(String(16))
+    added: Mapped[int] = mapped_column(Integer, server_default="0")
+    changed: Mapped[int] = mapped_column(Integer, server_default="0")
+    removed: Mapped[int] = mapped_column(Integer, server_default="0")
+    unchanged: Mapped[int] = mapped_column(Integer, server_default="0")
+    rejected: Mapped[int] = mapped_column(Integer, server_default="0")
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The incident workflow's own tables (issue 5) live in models_incidents.py; importable from here.
+from gis_app.models_incidents import (  # noqa: E402,F401
+    DeadlineRule,
+    Notification,
+    PlannedOutage,
+)

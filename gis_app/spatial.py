@@ -42,7 +42,7 @@ json_build_object(
     'properties', jsonb_build_object(
         'layer', f.layer_id, 'utility', f.utility_code, 'name', f.name,
         'operator_id', f.operator_id, 'operator', o.short_name,
-        'external_id', f.external_id, 'updated_at', f.updated_at
+        'external_id', f.external_id, 'updated_at', f.updated_at, 'updated_by', f.updated_by
     ) || f.attributes
 )::text
 """
@@ -165,44 +165,50 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def incidents_geojson(
-    session: Session, bbox: BBox | None, statuses: list[str] | None, limit: int
-) -> dict:
-    """Incidents (newest first) as a FeatureCollection, with operator and municipality names."""
-    where, params = ["true"], {"limit": limit}
-    if bbox is not None:
-        where.append(f"ST_Intersects(i.geom, {ENVELOPE})")
-        params.update(bbox.params())
-    if statuses:
-        where.append("i.status = ANY(:statuses)")
-        params["statuses"] = statuses
-    # text(): one statement builds the whole collection; incident pages are small (≤ limit).
+def feature_geojson(session: Session, feature_id: int) -> dict | None:
+    """One network feature as a GeoJSON Feature (dict), or None."""
+    row = session.execute(
+        text(
+            f"SELECT {_FEATURE_JSON} FROM network_features f "
+            "JOIN operators o ON o.id = f.operator_id WHERE f.id = :id"
+        ),
+        {"id": feature_id},
+    ).scalar_one_or_none()
+    return json.loads(row) if row else None
+
+
+def incident_points_stamp(session: Session, statuses: list[str], overdue_sql: str) -> str:
+    """A cheap fingerprint of the incidents the map shows: count, last change, overdue count.
+
+    Overdue flips with the clock, not with a write, so its count is part of the fingerprint.
+    """
+    row = session.execute(
+        text(
+            f"SELECT count(*), max(i.updated_at), count(*) FILTER (WHERE {overdue_sql}), max(i.id)"
+            " FROM incidents i WHERE i.status = ANY(:statuses)"
+        ),
+        {"statuses": statuses},
+    ).one()
+    return f"{row[0]}-{row[1].timestamp() if row[1] else 0}-{row[2]}-{row[3] or 0}"
+
+
+def incident_points_geojson(session: Session, statuses: list[str], overdue_sql: str) -> str:
+    """The incidents the map draws, as FeatureCollection text built by PostGIS: a point, the
+    status, kind, utility, priority and whether overdue (the card loads the rest on a click)."""
+    # text(): one statement builds the collection; overdue_sql is a constant of deadlines.py.
     return session.execute(
         text(
             f"""
             SELECT json_build_object('type', 'FeatureCollection', 'features',
-                coalesce(json_agg(feature ORDER BY reported_at DESC), '[]'::json))
-            FROM (
-                SELECT i.reported_at, json_build_object(
+                coalesce(json_agg(json_build_object(
                     'type', 'Feature', 'id', i.id,
                     'geometry', ST_AsGeoJSON(i.geom, {COORD_DECIMALS})::json,
                     'properties', json_build_object(
-                        'kind', i.kind, 'utility', i.utility_code, 'category', i.category,
-                        'description', i.description, 'status', i.status, 'priority', i.priority,
-                        'address', i.address, 'operator_id', i.operator_id,
-                        'operator', o.short_name, 'municipality', m.name_ru,
-                        'responsible_rule', i.responsible_rule,
-                        'responsible_reason', i.responsible_reason,
-                        'responsible_distance_m', round(i.responsible_distance_m::numeric, 1),
-                        'feature_id', i.feature_id, 'reported_at', i.reported_at,
-                        'updated_at', i.updated_at, 'is_demo', i.is_demo)) AS feature
-                FROM incidents i
-                LEFT JOIN operators o ON o.id = i.operator_id
-                LEFT JOIN municipalities m ON m.id = i.municipality_id
-                WHERE {" AND ".join(where)}
-                ORDER BY i.reported_at DESC LIMIT :limit
-            ) s
+                        'status', i.status, 'kind', i.kind, 'utility', i.utility_code,
+                        'priority', i.priority, 'overdue', {overdue_sql})
+                ) ORDER BY i.id), '[]'::json))::text
+            FROM incidents i WHERE i.status = ANY(:statuses)
             """
         ),
-        params,
+        {"statuses": statuses},
     ).scalar_one()

@@ -1,6 +1,7 @@
 """Third-party browser assets served by the service itself, so maps work in a closed network.
 
-Leaflet comes from PyPI's XStatic-Leaflet, installed with the project; nothing is loaded from a CDN.
+Leaflet comes from PyPI's XStatic-Leaflet, installed with the project; Leaflet.VectorGrid from npm
+into node_modules/ (`make` installs it from package-lock.json); nothing is loaded from a CDN.
 """
 
 from __future__ import annotations
@@ -14,10 +15,22 @@ bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 def _packages() -> dict[str, str]:
     import xstatic.pkg.leaflet
 
-    return {"leaflet": xstatic.pkg.leaflet.BASE_DIR}
+    from gis_app.config import PROJECT_ROOT
+
+    return {
+        "leaflet": xstatic.pkg.leaflet.BASE_DIR,
+        "vectorgrid": str(PROJECT_ROOT / "node_modules" / "leaflet.vectorgrid" / "dist"),
+    }
 
 
 PACKAGES = _packages()
+
+
+def installed(package: str, filename: str) -> bool:
+    """Whether a vendored file is there (node_modules/ exists only after `make`)."""
+    from pathlib import Path
+
+    return (Path(PACKAGES.get(package, "/nonexistent")) / filename).is_file()
 
 
 @bp.get("/<package>/<path:filename>")

@@ -23,8 +23,6 @@
       yes: "yes", no: "no"
     }
   };
-  var STATUS_COLORS = { new: "#d7191c", assigned: "#fdae61", accepted: "#fee08b", in_progress: "#2b83ba",
-    resolved: "#1a9641", closed: "#999999", rejected: "#7b3294", duplicate: "#bbbbbb" };
   var MAX_PAGES = 4;
 
   function el(tag, cls, text) {
@@ -112,12 +110,72 @@
       if (typeof v === "boolean") v = v ? t.yes : t.no;
       if (v !== undefined && v !== null) rows.push([prop.title + (prop.unit ? ", " + prop.unit : ""), v]);
     });
-    return table(p.name || layer.title, rows);
+    var box = table(p.name || layer.title, rows);
+    if (this.onFeaturePopup) this.onFeaturePopup(box, layer, feature);
+    return box;
+  };
+
+  /* A large layer is drawn from vector tiles (Leaflet.VectorGrid, served by the service): its
+     TileJSON names the tile URL with the layer's revision, re-read every refresh so an edited
+     layer never shows stale tiles. */
+  GisMap.prototype.loadTiles = function (layer) {
+    var self = this, group = window[layer.group];
+    if (this.map.getZoom() < layer.minZoom) {
+      group.clearLayers();
+      layer.grid = null;
+      this.say(this.t.zoomIn);
+      return;
+    }
+    if (layer.grid || layer.loadingTiles) return;
+    layer.loadingTiles = true;
+    this.fetchJson(layer.tiles).then(function (tj) {
+      var style = function (props) {
+        var s = styleFor(layer, props);
+        if (layer.geometry === "POINT") { s.fill = true; s.radius = s.radius || 5; }
+        return s;
+      };
+      var styles = {};
+      styles[layer.id] = style;
+      layer.grid = L.vectorGrid.protobuf(tj.tiles[0], {
+        rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles, interactive: true,
+        minZoom: tj.minzoom, maxNativeZoom: 16, maxZoom: 22
+      });
+      layer.grid.on("click", function (e) {
+        var show = function (feature) {
+          L.popup().setLatLng(e.latlng).setContent(self.popupFor(layer, feature)).openOn(self.map);
+        };
+        var p = e.layer.properties;
+        // Low-zoom tiles carry only the id and the styling attribute: fetch the rest.
+        if (p.operator !== undefined) show({ properties: p });
+        else self.fetchJson(layer.items + "/" + p.fid).then(show).catch(function (err) { self.say(self.t.failed + err.message); });
+      });
+      layer.tileVersion = tj.version;
+      group.clearLayers();
+      group.addLayer(layer.grid);
+      document.body.dataset["tiles_" + layer.id] = tj.version;
+    }).catch(function (err) {
+      self.say(self.t.failed + layer.title + ": " + err.message);
+    }).then(function () { layer.loadingTiles = false; });
+  };
+
+  GisMap.prototype.refreshTiles = function () {
+    var self = this;
+    this.cfg.layers.forEach(function (layer) {
+      if (!layer.grid) return;
+      self.fetchJson(layer.tiles).then(function (tj) {
+        if (tj.version !== layer.tileVersion && layer.grid) {
+          layer.tileVersion = tj.version;
+          layer.grid.setUrl(tj.tiles[0]);
+          document.body.dataset["tiles_" + layer.id] = tj.version;
+        }
+      }).catch(function () {});
+    });
   };
 
   GisMap.prototype.loadLayer = function (layer) {
     var self = this, group = window[layer.group];
     if (!this.map.hasLayer(group)) return;
+    if (layer.tiles && window.L && L.vectorGrid) return this.loadTiles(layer);
     if (this.map.getZoom() < layer.minZoom) {
       group.clearLayers();
       this.say(this.t.zoomIn);
@@ -145,7 +203,11 @@
       group.addLayer(L.geoJSON({ type: "FeatureCollection", features: features }, {
         style: function (f) { return styleFor(layer, f.properties); },
         pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(layer, f.properties)); },
-        onEachFeature: function (f, lyr) { lyr.bindPopup(function () { return self.popupFor(layer, f); }); }
+        onEachFeature: function (f, lyr) {
+          lyr.bindPopup(function () { return self.popupFor(layer, f); });
+          // Tell the map's own click handler that this click was on a feature.
+          lyr.on("click", function (e) { if (e.originalEvent) e.originalEvent.gisFeature = true; });
+        }
       }));
       self.counts[layer.id] = features.length;
       self.say(layer.title + ": " + features.length + " " + self.t.features + (truncated ? " (" + self.t.more + ")" : ""));
@@ -155,57 +217,22 @@
     });
   };
 
-  GisMap.prototype.loadIncidents = function () {
-    var self = this, c = this.cfg.incidents, group = window[c.group], t = this.t;
-    return this.fetchJson(c.url).then(function (fc) {
-      group.clearLayers();
-      group.addLayer(L.geoJSON(fc, {
-        pointToLayer: function (f, latlng) {
-          var color = STATUS_COLORS[f.properties.status] || "#000";
-          return L.circleMarker(latlng, { radius: 8, color: "#222", weight: 1, fillColor: color, fillOpacity: 0.95 });
-        },
-        onEachFeature: function (f, lyr) {
-          var p = f.properties;
-          lyr.bindPopup(function () {
-            return table((t.kinds[p.kind] || p.kind) + " №" + f.id, [
-              [t.status, t.statuses[p.status] || p.status], [t.reported, new Date(p.reported_at).toLocaleString(self.cfg.lang)],
-              ["", p.description], [t.operator, p.operator], [t.reason, p.responsible_reason],
-              [t.distance, p.responsible_distance_m]
-            ]);
-          });
-        }
-      }));
-      document.body.dataset.incidents = String(fc.features.length);
-    });
-  };
-
-  GisMap.prototype.legendStatuses = function () {
-    var list = document.querySelector(".gis-statuses"), t = this.t;
-    if (!list) return;
-    Object.keys(STATUS_COLORS).forEach(function (s) {
-      var li = el("li");
-      var sw = el("i", "gis-swatch dot");
-      sw.style.setProperty("--c", STATUS_COLORS[s]);
-      li.appendChild(sw);
-      li.appendChild(document.createTextNode(t.statuses[s]));
-      list.appendChild(li);
-    });
-  };
-
   GisMap.prototype.start = function () {
     var self = this;
-    this.legendStatuses();
     var reload = function () { self.cfg.layers.forEach(function (l) { self.loadLayer(l); }); };
     this.map.on("moveend", reload);
     this.map.on("overlayadd", function (e) {
       self.cfg.layers.forEach(function (l) { if (window[l.group] === e.layer) self.loadLayer(l); });
     });
-    var ready = [this.loadMunicipalities(), this.loadIncidents()];
+    var ready = [this.loadMunicipalities()];
+    // Incidents, the queue and the report form live in incidents.js (the workbench).
+    if (window.GisIncidents) ready.push(window.GisIncidents.attach(this));
     reload();
+    setInterval(function () { self.refreshTiles(); }, 30000);
     Promise.all(ready).then(function () { document.body.dataset.ready = "1"; })
       .catch(function (err) { self.say(self.t.failed + err.message); });
-    setInterval(function () { self.loadIncidents().catch(function () {}); }, this.cfg.incidents.refreshSeconds * 1000);
   };
 
+  window.GisMapUtil = { el: el, table: table };
   window.GisMap = { init: function (cfg) { var m = new GisMap(cfg); m.start(); window.gisMap = m; return m; } };
 })();

@@ -100,6 +100,7 @@ def test_gatchina_in_a_real_browser_offline(browser, live_server, auth_headers):
     page.wait_for_function("document.body.dataset.layer_power_lines > 0", timeout=20_000)
     assert int(page.evaluate("document.body.dataset.incidents")) > 0
     # Toggle the gas pipelines off and on in the layer control: the layer is fetched again.
+    page.hover(".leaflet-control-layers")  # the control opens on hover
     label = page.locator(".leaflet-control-layers-overlays label", has_text="Газопроводы")
     label.locator("input").uncheck()
     page.evaluate("delete document.body.dataset.layer_gas_pipelines")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request, stream_with_context, url_for
+from flask import current_app, request, url_for
 
 from gis_app import layer_registry
 from gis_app.api import api
 from gis_app.api.params import parse_bbox, parse_int
 from gis_app.db import get_session
 from gis_app.errors import NotFound
+from gis_app.features import Query, features, layer_source, revisions
 from gis_app.layers import LayerDef
-from gis_app.spatial import dumps, layer_features, layer_summary
+from gis_app.spatial import dumps, layer_summary
+from gis_app.streaming import make_etag, not_modified, request_key, stream
 
 GEOJSON = "application/geo+json"
 
@@ -63,7 +65,15 @@ def layer_geojson(layer_id: str):
         maximum=current_app.config["GIS_APP_MAX_FEATURES"],
     )
     after = parse_int(request.args.get("after"), "after", default=0, minimum=0, maximum=2**62)
-    rows = layer_features(get_session(), layer.id, bbox, limit + 1, after)
+    # The same path as /ogc items: GeoJSON from PostGIS, streamed, with ETag/Last-Modified/gzip.
+    source = layer_source(layer)
+    tag, changed = revisions(get_session(), source.revision_keys)
+    etag = make_etag(tag, request_key())
+    cached = not_modified(etag, changed)
+    if cached is not None:
+        return cached
+    query = Query(bbox=(bbox.minx, bbox.miny, bbox.maxx, bbox.maxy) if bbox else None)
+    rows = features(get_session(), source, query, limit + 1, after=after)
 
     def generate():
         yield '{"type":"FeatureCollection","features":['
@@ -73,6 +83,7 @@ def layer_geojson(layer_id: str):
                 args = {**request.args.to_dict(), "after": last_id, "limit": limit}
                 nxt = url_for("api.layer_geojson", layer_id=layer.id, _external=True, **args)
                 links = [{"rel": "next", "href": nxt, "type": GEOJSON}]
+                rows.close()  # frees the server-side cursor and its connection
                 break
             yield ("," if returned else "") + feature
             returned, last_id = returned + 1, feature_id
@@ -80,4 +91,4 @@ def layer_geojson(layer_id: str):
             links = []
         yield '],"numberReturned":' + str(returned) + ',"links":' + dumps(links) + "}"
 
-    return Response(stream_with_context(generate()), mimetype=GEOJSON)
+    return stream(generate(), GEOJSON, etag, changed)

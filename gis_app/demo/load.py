@@ -25,8 +25,9 @@ from gis_app.demo.operators import (
 )
 from gis_app.demo.places import NETWORK_TOWNS, OBLAST, all_places, built_up_area, outlines
 from gis_app.demo.town import TownBuilder
+from gis_app.incidents.deadlines import deadline_for, is_dead_end
 from gis_app.layers import LayerRegistry, validate_attributes
-
+from gis_app.operators import find_responsible
 
 # One account of each role, for local use only (README); the same password for all of them.
 DEMO_PASSWORD = "demo-2026"
@@ -34,10 +35,28 @@ DEMO_USERS = [
     ("admin", "admin", None, (), "ДЕМО Администратор"),
     ("dispatcher-oblast", "dispatcher", None, ("leningrad-oblast",), "ДЕМО Диспетчер ЦУР"),
     ("dispatcher-gatchina", "dispatcher", None, ("gatchinsky",), "ДЕМО Диспетчер ЕДДС Гатчины"),
-    ("dispatcher-sosnovy-bor", "dispatcher", None, ("sosnovy-bor",), "ДЕМО Диспетчер ЕДДС Соснового Бора"),
+    (
+        "dispatcher-sosnovy-bor",
+        "dispatcher",
+        None,
+        ("sosnovy-bor",),
+        "ДЕМО Диспетчер ЕДДС Соснового Бора",
+    ),
     ("operator-gas", "operator", "demo-gazraspredelenie", (), "ДЕМО Диспетчер АДС газа"),
-    ("operator-vodokanal-gatchina", "operator", "demo-vodokanal-gatchina", (), "ДЕМО Диспетчер Водоканала"),
-    ("operator-gorset-gatchina", "operator", "demo-gorset-gatchina", (), "ДЕМО Диспетчер Горэлектросети"),
+    (
+        "operator-vodokanal-gatchina",
+        "operator",
+        "demo-vodokanal-gatchina",
+        (),
+        "ДЕМО Диспетчер Водоканала",
+    ),
+    (
+        "operator-gorset-gatchina",
+        "operator",
+        "demo-gorset-gatchina",
+        (),
+        "ДЕМО Диспетчер Горэлектросети",
+    ),
     ("planner", "planner", None, (), "ДЕМО Специалист по планированию"),
 ]
 
@@ -177,10 +196,18 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
         "INSERT INTO designated_operators VALUES %s",
         [(muni_id[m], u, op_id[o]) for m, u, o in designated],
     )
-    incidents = _incidents(cur, features, op_id, now or datetime.now(UTC))
+    incidents = _incidents(session, registry, cur, features, now or datetime.now(UTC))
     for username, role, operator, municipalities, full_name in DEMO_USERS:
-        create_user(session, username, role, DEMO_PASSWORD, operator, municipalities, full_name,
-                    is_demo=True)
+        create_user(
+            session,
+            username,
+            role,
+            DEMO_PASSWORD,
+            operator,
+            municipalities,
+            full_name,
+            is_demo=True,
+        )
     return {
         "municipalities": len(muni_id),
         "operators": len(op_id),
@@ -264,8 +291,9 @@ STATUS_CYCLE = [
 ]
 
 
-def _incidents(cur, features, op_id, now: datetime) -> int:
-    """A few dozen incidents next to real demo features, in every status of the lifecycle."""
+def _incidents(session: Session, registry: LayerRegistry, cur, features, now: datetime) -> int:
+    """A few dozen incidents next to real demo features, in every status of the lifecycle; each
+    routed by the service's own responsible-operator rules, with its deadlines."""
     rng = random.Random(2026)
     lines = [
         f
@@ -284,41 +312,71 @@ def _incidents(cur, features, op_id, now: datetime) -> int:
         reported = now - timedelta(hours=rng.uniform(0.2, 30))
         rows.append((feature, point, description, category, status, reported, k))
     for feature, point, description, category, status, reported, k in rows:
+        found = find_responsible(session, registry, feature.utility, point.x, point.y)
+        kind = "accident" if k % 5 == 0 else "incident"
+        priority = 1 + k % 4
+        rule = deadline_for(
+            session, feature.utility, kind, priority, is_dead_end(session, found.feature_id)
+        )
+        assigned = reported + timedelta(minutes=10) if status != "new" else None
         cur.execute(
             """
             INSERT INTO incidents (kind, utility_code, category, description, status, priority,
                 address, municipality_id, operator_id, feature_id, responsible_rule,
-                responsible_reason, responsible_distance_m, reported_at, is_demo, geom)
+                responsible_reason, responsible_distance_m, responsible_candidates,
+                responsible_layer, responsible_area_id, responsible_computed_at, reported_at,
+                assigned_at, accept_due_at, resolve_due_at, resolved_at, closed_at, source,
+                created_by, is_demo, geom)
             SELECT %(kind)s, %(utility)s, %(category)s, %(description)s, %(status)s, %(priority)s,
                 %(address)s,
-                (SELECT m.id FROM municipalities m WHERE ST_Contains(m.geom, p.g)
-                 ORDER BY ST_Area(m.geom) LIMIT 1),
-                f.operator_id, f.id, 'nearest_feature',
-                'ближайший объект сети «' || f.layer_id || '» ' || f.external_id,
-                ST_Distance(f.geom::geography, p.g::geography), %(reported)s, true, p.g
-            FROM (SELECT ST_SetSRID(%(wkb)s::geometry, 4326) AS g) p, network_features f
-            WHERE f.layer_id = %(layer)s AND f.external_id = %(ext)s AND f.is_demo
+                (SELECT m.id FROM municipalities m WHERE ST_Covers(m.geom, p.g)
+                 ORDER BY ST_Area(m.geom), m.id LIMIT 1),
+                %(operator)s, %(feature)s, %(rule)s, %(reason)s, %(distance)s,
+                %(candidates)s::jsonb, %(layer)s, %(area)s, %(reported)s, %(reported)s,
+                %(assigned)s, %(accept_due)s, %(resolve_due)s, %(resolved)s, %(closed)s, 'demo',
+                'demo', true, p.g
+            FROM (SELECT ST_SetSRID(%(wkb)s::geometry, 4326) AS g) p
             RETURNING id
             """,
             {
-                "kind": "accident" if k % 5 == 0 else "incident",
+                "kind": kind,
                 "utility": feature.utility,
                 "category": category,
                 "description": description,
                 "status": status,
-                "priority": 1 + k % 4,
+                "priority": priority,
                 "address": feature.attributes.get("street_name"),
+                "operator": found.operator_id,
+                "feature": found.feature_id,
+                "rule": found.rule,
+                "reason": found.reason,
+                "distance": found.distance_m,
+                "candidates": json.dumps(found.to_json()["candidates"], ensure_ascii=False),
+                "layer": found.layer,
+                "area": found.service_area_id,
                 "reported": reported,
+                "assigned": assigned,
+                "accept_due": rule.accept_due(assigned),
+                "resolve_due": rule.resolve_due(reported, None),
+                "resolved": reported + timedelta(hours=1)
+                if status in ("resolved", "closed")
+                else None,
+                "closed": reported + timedelta(hours=2) if status == "closed" else None,
                 "wkb": _wkb(point),
-                "layer": feature.layer,
-                "ext": feature.external_id,
             },
         )
         incident_id = cur.fetchone()[0]
         cur.execute(
-            "INSERT INTO incident_events (incident_id, at, actor, action, to_status, comment)"
-            " VALUES (%s, %s, 'demo', 'created', 'new', 'демо-данные')",
-            (incident_id, reported),
+            "INSERT INTO incident_events (incident_id, at, actor, action, to_status, comment, data)"
+            " VALUES (%s, %s, 'demo', 'created', 'new', 'демо-данные', %s::jsonb)",
+            (
+                incident_id,
+                reported,
+                json.dumps(
+                    {"responsible": {"rule": found.rule, "reason": found.reason}},
+                    ensure_ascii=False,
+                ),
+            ),
         )
         if status != "new":
             cur.execute(

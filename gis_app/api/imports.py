@@ -1,0 +1,103 @@
+"""POST /api/layers/<layer>/import (operator staff for their own organisation, admins for any)
+and GET /api/imports, the record of imports."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import current_app, request
+from werkzeug.utils import secure_filename
+
+from gis_app.access import Identity, current_identity, require_operator, require_role
+from gis_app.api import api
+from gis_app.api.layers import get_layer
+from gis_app.api.params import parse_int
+from gis_app.db import get_session
+from gis_app.errors import InvalidParameter, PayloadTooLarge
+from gis_app.imports import ImportRequest, list_imports, run_import
+from gis_app.imports.service import find_operator
+
+JSON_TYPES = ("application/geo+json", "application/json")
+TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
+
+
+def _param(name: str) -> str | None:
+    """A parameter from the query string or, for multipart uploads, the form."""
+    value = request.args.get(name)
+    return value if value is not None else request.form.get(name)
+
+
+def _flag(name: str) -> bool:
+    raw = (_param(name) or "").strip().lower()
+    if raw not in TRUE | FALSE:
+        raise InvalidParameter(f"{name} must be true or false", parameter=name, value=raw)
+    return raw in TRUE
+
+
+def target_operator(identity: Identity, named: str | None) -> int:
+    """The operator an import or edit acts for: staff's own; admins must name one."""
+    if identity.role == "admin":
+        if not named:
+            raise InvalidParameter("operator is required for admins (its slug or id)",
+                                   parameter="operator")  # fmt: skip
+        return find_operator(get_session(), named).id
+    operator_id = identity.operator_id
+    if named:
+        operator_id = find_operator(get_session(), named).id
+    require_operator(identity, operator_id)
+    return operator_id
+
+
+def _check_size() -> int:
+    limit = int(current_app.config["GIS_APP_MAX_IMPORT_BYTES"])
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(
+            f"The upload is {request.content_length} bytes; at most {limit} are accepted.",
+            limit_bytes=limit, size_bytes=request.content_length,
+        )  # fmt: skip
+    request.max_content_length = limit  # a chunked upload with no length stops at the limit too
+    return limit
+
+
+@api.post("/layers/<layer_id>/import")
+def import_layer(layer_id: str):
+    """Import a file (multipart `file`) or a GeoJSON body into the operator's part of a layer."""
+    identity = require_role("operator", "admin")
+    layer = get_layer(layer_id)
+    _check_size()
+    operator_id = target_operator(identity, _param("operator"))
+    with tempfile.TemporaryDirectory(prefix="gis-import-") as folder:
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            file_name = upload.filename
+            path = Path(folder) / (secure_filename(file_name) or "upload")
+            upload.save(path)
+        elif request.mimetype in JSON_TYPES:
+            file_name = "request body"
+            path = Path(folder) / "body.geojson"
+            path.write_bytes(request.get_data())
+        else:
+            raise InvalidParameter(
+                "Send a multipart form with a 'file', or a GeoJSON body (application/geo+json).",
+                parameter="file",
+            )
+        req = ImportRequest(
+            layer=layer, operator_id=operator_id, path=path, mode=_param("mode") or "upsert",
+            crs=_param("crs"), dry_run=_flag("dry_run"), mapping=_param("mapping"),
+            encoding=_param("encoding"), file_name=file_name, user_id=identity.user_id,
+            username=identity.username,
+        )  # fmt: skip
+        return run_import(get_session(), req)
+
+
+@api.get("/imports")
+def imports_list():
+    """The latest imports, newest first: operator staff see their own organisation's."""
+    identity = current_identity()
+    limit = parse_int(request.args.get("limit"), "limit", 100, 1, 1000)
+    operator_id = identity.operator_id if identity.role == "operator" else None
+    named = request.args.get("operator")
+    if named and identity.role != "operator":
+        operator_id = find_operator(get_session(), named).id
+    return {"imports": list_imports(get_session(), operator_id, limit)}

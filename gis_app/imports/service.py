@@ -1,0 +1,167 @@
+"""One import, all or nothing: read, prepare, stage, check, write, record; the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+from gis_app.errors import Forbidden, ImportFailed, InvalidParameter, NotFound
+from gis_app.imports import load
+from gis_app.imports.prepare import parse_mapping, prepare
+from gis_app.imports.read import parse_crs, read_file
+from gis_app.layers import LayerDef
+from gis_app.models import IMPORT_MODES, Import, Operator
+
+# Most rejected features listed in one answer (all are counted).
+MAX_LISTED = 10_000
+Progress = Callable[[str, int, int], None]  # (stage, advance by, stage total)
+
+
+@dataclass
+class ImportRequest:
+    """What to import, where, how, and for whom."""
+
+    layer: LayerDef
+    operator_id: int
+    path: Path
+    mode: str = "upsert"
+    crs: str | None = None
+    dry_run: bool = False
+    mapping: dict = field(default_factory=dict)
+    encoding: str | None = None
+    file_name: str = ""
+    user_id: int | None = None
+    username: str = ""
+
+
+def find_operator(session: Session, ref: str | int) -> Operator:
+    """An operator by id or slug; 404 naming it."""
+    column = Operator.id if str(ref).isdigit() else Operator.slug
+    value = int(ref) if str(ref).isdigit() else str(ref)
+    found = session.scalars(select(Operator).where(column == value)).first()
+    if found is None:
+        raise NotFound(f"Operator '{ref}' does not exist.", code="operator_not_found", operator=ref)
+    return found
+
+
+def check_operator_serves(session: Session, operator_id: int, layer: LayerDef) -> None:
+    """403 unless the operator serves the layer's utility (operator_utilities)."""
+    serves = session.execute(
+        text("SELECT 1 FROM operator_utilities WHERE operator_id = :o AND utility_code = :u"),
+        {"o": operator_id, "u": layer.utility},
+    ).first()
+    if serves is None:
+        raise Forbidden(
+            f"Operator {operator_id} does not serve '{layer.utility}', the utility of {layer.id}.",
+            code="wrong_utility", operator_id=operator_id, utility=layer.utility, layer=layer.id,
+        )  # fmt: skip
+
+
+def _rejections(rejected: dict[int, list[str]], ids: list[str | None]) -> list[dict]:
+    return [
+        {"index": i, "external_id": ids[i], "reason": "; ".join(reasons)}
+        for i, reasons in sorted(rejected.items())[:MAX_LISTED]
+    ]
+
+
+def run_import(session: Session, req: ImportRequest, progress: Progress | None = None) -> dict:
+    """Import a file into the operator's features of a layer in one transaction; the report.
+    Any rejected feature fails the whole import (ImportFailed, nothing written); either way the
+    attempt is recorded in `imports`."""
+    if req.mode not in IMPORT_MODES:
+        raise InvalidParameter(f"mode must be one of {list(IMPORT_MODES)}", parameter="mode",
+                               value=req.mode)  # fmt: skip
+    source_crs = parse_crs(req.crs)
+    mapping = parse_mapping(req.mapping)
+    check_operator_serves(session, req.operator_id, req.layer)
+    report: dict = {
+        "layer": req.layer.id, "operator_id": req.operator_id, "mode": req.mode,
+        "dry_run": req.dry_run, "file_name": req.file_name,
+    }  # fmt: skip
+    try:
+        # One import per layer and owner at a time; others wait for this transaction.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+            {"k": f"import:{req.layer.id}:{req.operator_id}"},
+        )
+        batch = read_file(req.path, source_crs, req.encoding)
+        report.update({"format": batch.file_format, "crs": batch.crs, "features": len(batch)})
+        step = (lambda stage: lambda n: progress(stage, n, len(batch))) if progress else None
+        boundary = load.oblast(session)
+        prepared = prepare(
+            req.layer, batch, mapping, req.mode, boundary, step("validate") if step else None
+        )
+        report["ignored_columns"] = prepared.ignored_columns
+        load.stage(session, prepared.rows, step("stage") if step else None)
+        rejected = prepared.rejected
+        if req.mode == "append":
+            for index, ext in load.existing_ids(session, req.layer, req.operator_id).items():
+                rejected.setdefault(index, []).append(
+                    f"external_id: '{ext}' exists already (append adds only new features)"
+                )
+        report["rejected"] = len(rejected)
+        report["rejected_features"] = _rejections(rejected, prepared.external_ids)
+        if req.dry_run or rejected:
+            counts = load.plan(session, req.layer, req.operator_id, req.mode)
+        else:
+            counts = load.write(session, req.layer, req.operator_id, req.mode, req.username)
+        report.update(vars(counts))
+        if progress:
+            progress("write", len(batch), len(batch))
+    except (InvalidParameter, ImportFailed, Forbidden, NotFound) as exc:
+        session.rollback()
+        _record(session, req, {**report, **exc.details}, "failed", exc.message)
+        session.commit()
+        raise
+    if rejected and not req.dry_run:
+        session.rollback()  # nothing of this import stays
+        message = f"{len(rejected)} of {len(batch)} features rejected; nothing was imported."
+        report["import_id"] = _record(session, req, report, "failed", message)
+        session.commit()
+        raise ImportFailed(message, **report)
+    if req.dry_run:
+        session.rollback()  # a dry run writes nothing but its record
+    report["import_id"] = _record(session, req, report, "succeeded" if not rejected else "failed")
+    session.commit()
+    return report
+
+
+def _record(session: Session, req: ImportRequest, report: dict, status: str, message=None) -> int:
+    """Write the import's row in `imports` (who, when, file, mode, counts); its id."""
+    values = {k: int(report.get(k) or 0) for k in ("added", "changed", "removed", "unchanged")}
+    return session.execute(
+        insert(Import)
+        .values(
+            user_id=req.user_id,
+            username=req.username,
+            operator_id=req.operator_id,
+            layer_id=req.layer.id,
+            file_name=req.file_name,
+            file_format=report.get("format", ""),
+            mode=req.mode if req.mode in IMPORT_MODES else "upsert",
+            crs=report.get("crs"),
+            dry_run=req.dry_run,
+            status=status,
+            rejected=int(report.get("rejected") or 0),
+            message=message,
+            finished_at=func.now(),
+            **values,
+        )  # fmt: skip
+        .returning(Import.id)
+    ).scalar_one()
+
+
+def list_imports(session: Session, operator_id: int | None = None, limit: int = 100) -> list[dict]:
+    """The latest imports, newest first (one operator's when `operator_id` is given)."""
+    query = select(Import, Operator.slug).join(Operator, Operator.id == Import.operator_id)
+    if operator_id is not None:
+        query = query.where(Import.operator_id == operator_id)
+    rows = session.execute(query.order_by(Import.id.desc()).limit(limit)).all()
+    fields = ("id", "username", "operator_id", "layer_id", "file_name", "file_format", "mode",
+              "crs", "dry_run", "status", "added", "changed", "removed", "unchanged", "rejected",
+              "message", "started_at", "finished_at")  # fmt: skip
+    return [{**{f: getattr(row, f) for f in fields}, "operator": slug} for row, slug in rows]

@@ -1,0 +1,148 @@
+"""OGC API - Features Part 4: create (POST), replace (PUT), update (PATCH, JSON merge patch) and
+delete (DELETE) of one feature of a layer, by the operator's own staff (admins for any)."""
+
+from __future__ import annotations
+
+from flask import Response, request, url_for
+from pyproj import CRS
+from werkzeug.exceptions import MethodNotAllowed
+
+from gis_app import edits, layer_registry
+from gis_app.access import require_operator, require_role
+from gis_app.api.imports import target_operator
+from gis_app.db import get_session
+from gis_app.errors import InvalidParameter, NotFound
+from gis_app.imports.service import check_operator_serves
+from gis_app.layers import LayerDef
+from gis_app.ogc import ogc
+from gis_app.ogc.collections import get_source
+from gis_app.ogc.params import parse_crs
+
+# Declared in /ogc/conformance (gis_app.ogc.views.CONFORMANCE) once these handlers are registered.
+PART4 = [
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+]
+BODY_TYPES = ("application/geo+json", "application/json")
+PATCH_TYPES = ("application/merge-patch+json", "application/geo+json", "application/json")
+
+
+def _layer(collection_id: str) -> LayerDef:
+    """The layer behind a collection; 405 for collections that are not edited here."""
+    get_source(collection_id)  # 404 for unknown collections
+    layer = layer_registry().get(collection_id)
+    if layer is None:
+        raise MethodNotAllowed(valid_methods=["GET", "HEAD"],
+                               description=f"Collection '{collection_id}' is read-only here.")  # fmt: skip
+    return layer
+
+
+def _body(types: tuple[str, ...]) -> object:
+    if request.mimetype not in types:
+        raise InvalidParameter(f"Content-Type must be one of {list(types)}", parameter="Content-Type",
+                               value=request.mimetype)  # fmt: skip
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidParameter("The body is not JSON.", parameter="body")
+    return body
+
+
+def _body_crs() -> edits.BodyCrs:
+    """The CRS of the body from Content-Crs (one the collection lists; CRS84 when absent)."""
+    raw = request.headers.get("Content-Crs", "").strip().strip("<>")
+    crs = parse_crs(raw or None, "Content-Crs")
+    return edits.BodyCrs(CRS.from_epsg(crs.srid), crs.lat_first)
+
+
+def _feature_id(layer: LayerDef, raw: str) -> int:
+    if not raw.isdigit() or int(raw) >= 2**63:
+        raise NotFound(f"Feature '{raw}' does not exist in '{layer.id}'.", code="feature_not_found",
+                       collection=layer.id, feature=raw)  # fmt: skip
+    return int(raw)
+
+
+def _own(layer: LayerDef, raw_id: str) -> tuple[int, str]:
+    """(feature id, user name) once the caller may write the feature (staff: their own)."""
+    identity = require_role("operator", "admin")
+    feature_id = _feature_id(layer, raw_id)
+    require_operator(identity, edits.owner(get_session(), layer, feature_id))
+    return feature_id, identity.username
+
+
+@ogc.post("/collections/<collection_id>/items")
+def create_item(collection_id: str):
+    """Create a feature (GeoJSON Feature body); 201 with its Location."""
+    layer = _layer(collection_id)
+    identity = require_role("operator", "admin")
+    operator_id = target_operator(identity, request.args.get("operator"))
+    session = get_session()
+    check_operator_serves(session, operator_id, layer)
+    feature_id = edits.create(session, layer, operator_id, _body(BODY_TYPES), _body_crs(),
+                              identity.username)  # fmt: skip
+    session.commit()
+    location = url_for("ogc.item", collection_id=layer.id, feature_id=feature_id, _external=True)
+    return Response(status=201, headers={"Location": location})
+
+
+@ogc.put("/collections/<collection_id>/items/<feature_id>")
+def replace_item(collection_id: str, feature_id: str):
+    """Replace a feature with the GeoJSON Feature of the body."""
+    layer = _layer(collection_id)
+    fid, user = _own(layer, feature_id)
+    session = get_session()
+    edits.replace(session, layer, fid, _body(BODY_TYPES), _body_crs(), user)
+    session.commit()
+    return Response(status=204)
+
+
+@ogc.patch("/collections/<collection_id>/items/<feature_id>")
+def update_item(collection_id: str, feature_id: str):
+    """Update a feature with a JSON merge patch of its properties and/or geometry."""
+    layer = _layer(collection_id)
+    fid, user = _own(layer, feature_id)
+    session = get_session()
+    edits.update(session, layer, fid, _body(PATCH_TYPES), _body_crs(), user)
+    session.commit()
+    return Response(status=204)
+
+
+@ogc.delete("/collections/<collection_id>/items/<feature_id>")
+def delete_item(collection_id: str, feature_id: str):
+    """Delete a feature."""
+    layer = _layer(collection_id)
+    fid, _ = _own(layer, feature_id)
+    session = get_session()
+    edits.delete(session, layer, fid)
+    session.commit()
+    return Response(status=204)
+
+
+def _operation(summary: str, op_id: str, sid: str, body: str | None, ok: str) -> dict:
+    op: dict = {"summary": summary, "operationId": f"{op_id}_{sid}", "tags": [sid],
+                "responses": {ok: {"description": summary},
+                              "400": {"$ref": "#/components/responses/Exception"},
+                              "401": {"$ref": "#/components/responses/Exception"},
+                              "403": {"$ref": "#/components/responses/Exception"},
+                              "404": {"$ref": "#/components/responses/Exception"},
+                              "422": {"$ref": "#/components/responses/Exception"}}}  # fmt: skip
+    if body:
+        op["requestBody"] = {"required": True, "content": {body: {"schema": {"type": "object"}}}}
+        op["parameters"] = [{"name": "Content-Crs", "in": "header", "required": False,
+                             "schema": {"type": "string"}, "description": "CRS of the body, <uri>"}]  # fmt: skip
+    return op
+
+
+def openapi_operations(sid: str) -> tuple[dict, dict]:
+    """The Part 4 operations of a collection for the OpenAPI document: (on items, on one item)."""
+    if layer_registry().get(sid) is None:
+        return {}, {}
+    items = {"post": _operation("Create a feature (operator staff: their own organisation's)",
+                                "createItem", sid, "application/geo+json", "201")}  # fmt: skip
+    item = {
+        "put": _operation("Replace a feature", "replaceItem", sid, "application/geo+json", "204"),
+        "patch": _operation("Update a feature (JSON merge patch)", "updateItem", sid,
+                            "application/merge-patch+json", "204"),
+        "delete": _operation("Delete a feature", "deleteItem", sid, None, "204"),
+    }  # fmt: skip
+    return items, item

@@ -1,0 +1,137 @@
+"""The OpenAPI 3.0 document of /ogc: every path, with each collection's own filter parameters.
+
+GDAL (3.8 and later) reads the page size from `limit`'s maximum here, so it asks for 10,000
+features per page instead of 10.
+"""
+
+from __future__ import annotations
+
+from flask import url_for
+
+from gis_app import __version__
+from gis_app.features import CRS84, CRSES, Source
+from gis_app.ogc.collections import JSON_TYPES, title
+from gis_app.ogc.params import DEFAULT_LIMIT, MAX_LIMIT
+
+GEOJSON = "application/geo+json"
+
+
+def _param(name: str, schema: dict, description: str, where: str = "query") -> dict:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema,
+            "description": description, "style": "form", "explode": False}  # fmt: skip
+
+
+COMMON = [
+    _param("f", {"type": "string", "enum": ["json", "html"]}, "Format: json or html."),
+    _param(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        f"Features per page. A larger value is served as {MAX_LIMIT}, with a next link.",
+    ),
+    _param(
+        "bbox",
+        {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+        "Features intersecting minx,miny,maxx,maxy (in bbox-crs; default CRS84 lon/lat).",
+    ),
+    _param("bbox-crs", {"type": "string", "format": "uri", "enum": list(CRSES)}, "CRS of bbox."),
+    _param("crs", {"type": "string", "format": "uri", "enum": list(CRSES)}, "CRS of the answer."),
+    _param("offset", {"type": "integer", "minimum": 0}, "Skip this many features (prefer the next link)."),
+    _param("cursor", {"type": "string"}, "Page token from a next or prev link."),
+    _param("count", {"type": "string", "enum": ["exact"]}, "count=exact: always give numberMatched."),
+]  # fmt: skip
+
+
+def _items_path(source: Source) -> dict:
+    params = list(COMMON)
+    if source.time_sql:
+        params.append(
+            _param("datetime", {"type": "string"}, "An RFC 3339 instant or interval (a/b, ../b).")
+        )
+    for flt in source.filters:
+        params.append(
+            _param(
+                flt.name, {"type": JSON_TYPES[flt.type]}, f"Features whose {flt.name} equals this."
+            )
+        )
+    return {
+        "get": {
+            "summary": f"Features of {title(source, 'en')}",
+            "operationId": f"getItems_{source.id}",
+            "tags": [source.id],
+            "parameters": params,
+            "responses": {
+                "200": {"description": "A FeatureCollection.",
+                        "content": {GEOJSON: {"schema": {"type": "object"}}, "text/html": {}}},
+                "400": {"$ref": "#/components/responses/Exception"},
+                "404": {"$ref": "#/components/responses/Exception"},
+            },
+        }
+    }  # fmt: skip
+
+
+def _item_path(source: Source) -> dict:
+    return {
+        "get": {
+            "summary": f"One feature of {title(source, 'en')}",
+            "operationId": f"getItem_{source.id}",
+            "tags": [source.id],
+            "parameters": [
+                _param("featureId", {"type": "integer"}, "The feature's id.", "path"),
+                COMMON[0],
+                COMMON[4],
+            ],
+            "responses": {
+                "200": {"description": "A Feature.", "content": {GEOJSON: {}, "text/html": {}}},
+                "404": {"$ref": "#/components/responses/Exception"},
+            },
+        }
+    }
+
+
+def _simple(summary: str, op_id: str) -> dict:
+    return {"get": {"summary": summary, "operationId": op_id, "parameters": [COMMON[0]],
+                    "responses": {"200": {"description": summary,
+                                          "content": {"application/json": {}, "text/html": {}}}}}}  # fmt: skip
+
+
+def openapi(sources: dict[str, Source]) -> dict:
+    """The whole document."""
+    from gis_app.ogc.edit import openapi_operations  # here: edit.py imports this package
+
+    paths = {
+        "/": _simple("Landing page", "getLandingPage"),
+        "/conformance": _simple("Conformance classes", "getConformance"),
+        "/api": _simple("This document", "getApi"),
+        "/collections": _simple("Collections", "getCollections"),
+    }
+    for sid, source in sources.items():
+        paths[f"/collections/{sid}"] = _simple(f"Collection {sid}", f"describeCollection_{sid}")
+        paths[f"/collections/{sid}/items"] = _items_path(source)
+        paths[f"/collections/{sid}/items/{{featureId}}"] = _item_path(source)
+        # Part 4 edits (gis_app.ogc.edit) on the layers' items.
+        on_items, on_item = openapi_operations(sid)
+        paths[f"/collections/{sid}/items"].update(on_items)
+        paths[f"/collections/{sid}/items/{{featureId}}"].update(on_item)
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "gis_app: utility networks of Leningrad Oblast (OGC API - Features)",
+            "version": __version__,
+            "description": f"Features in {CRS84} by default; crs/bbox-crs also EPSG:4326 and EPSG:3857.",
+            "license": {"name": "MIT"},
+        },
+        "servers": [{"url": url_for("ogc.landing", _external=True).rstrip("/")}],
+        "paths": paths,
+        "components": {
+            "responses": {
+                "Exception": {
+                    "description": "An error: {code, description} as OGC asks, plus status, message, details.",
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["code", "description"],
+                        "properties": {"code": {"type": "string"}, "description": {"type": "string"},
+                                       "status": {"type": "integer"}, "message": {"type": "string"},
+                                       "details": {"type": "object"}}}}},
+                }
+            }
+        },
+    }  # fmt: skip

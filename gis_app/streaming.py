@@ -1,0 +1,124 @@
+"""Streamed answers with validators: ETag and Last-Modified, 304 on a conditional GET, gzip on request.
+
+Shared by /api/layers/<id>.geojson, /ogc and /tiles. The ETag is made from the data's revision
+(serving_revisions, kept by triggers) and the request, so it changes whenever the data does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zlib
+from collections.abc import Iterable, Iterator
+
+from flask import Response, g, request, stream_with_context
+
+# Chunks of about this size go to the socket (and to gzip): fewer, larger writes.
+CHUNK_BYTES = 64 * 1024
+
+
+def make_etag(*parts: object) -> str:
+    """A weak ETag of the parts (weak: the gzipped and plain bodies share it)."""
+    digest = hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()[:24]
+    return f'W/"{digest}"'
+
+
+def request_key() -> str:
+    """The request's path and its arguments in a stable order (for an ETag)."""
+    args = sorted(request.args.items(multi=True))
+    return request.path + "?" + "&".join(f"{k}={v}" for k, v in args)
+
+
+def not_modified(etag: str | None, last_modified: dt.datetime | None) -> Response | None:
+    """A 304 when the client's copy is current, else None. If-None-Match wins over the date."""
+    if etag is None:
+        return None
+    inm = request.headers.get("If-None-Match")
+    if inm is not None:
+        tags = {t.strip() for t in inm.split(",")}
+        if etag in tags or etag.removeprefix("W/") in tags or "*" in tags:
+            return _304(etag, last_modified)
+        return None
+    ims = request.if_modified_since
+    if (
+        ims is not None
+        and last_modified is not None
+        and last_modified.replace(microsecond=0) <= ims
+    ):
+        return _304(etag, last_modified)
+    return None
+
+
+def _304(etag: str, last_modified: dt.datetime | None) -> Response:
+    response = Response(status=304)
+    response.headers["ETag"] = etag
+    if last_modified is not None:
+        response.last_modified = last_modified
+    return response
+
+
+def _batched(chunks: Iterable[str | bytes]) -> Iterator[bytes]:
+    buf: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        data = chunk.encode() if isinstance(chunk, str) else chunk
+        buf.append(data)
+        size += len(data)
+        if size >= CHUNK_BYTES:
+            yield b"".join(buf)
+            buf, size = [], 0
+    if buf:
+        yield b"".join(buf)
+
+
+def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    # Level 1: JSON still shrinks about 8x, and compressing keeps pace with the database.
+    zipper = zlib.compressobj(1, zlib.DEFLATED, 31)
+    for chunk in chunks:
+        out = zipper.compress(chunk)
+        if out:
+            yield out
+    yield zipper.flush()
+
+
+def _closing(chunks: Iterator[bytes], session) -> Iterator[bytes]:
+    # Flask tears the request down (closing its Session) when the view returns, before the body
+    # is streamed; the rows then run on a connection the Session takes again, which must be
+    # given back here, at the end of the stream, or the pool runs dry.
+    try:
+        yield from chunks
+    finally:
+        if session is not None:
+            session.close()
+
+
+def wants_gzip() -> bool:
+    """Whether the client accepts a gzip-encoded body."""
+    return request.accept_encodings["gzip"] > 0
+
+
+def stream(
+    chunks: Iterable[str | bytes],
+    mimetype: str,
+    etag: str | None = None,
+    last_modified: dt.datetime | None = None,
+    cache_control: str = "no-cache",
+    headers: dict | None = None,
+) -> Response:
+    """Stream text chunks in batches, gzipped when asked, with the validators and cache policy."""
+    body = _closing(_batched(chunks), g.get("db_session"))
+    gzip = wants_gzip()
+    if gzip:
+        body = _gzipped(body)
+    response = Response(stream_with_context(body), mimetype=mimetype)
+    if gzip:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding, Accept"
+    response.headers["Cache-Control"] = cache_control
+    if etag is not None:
+        response.headers["ETag"] = etag
+    if last_modified is not None:
+        response.last_modified = last_modified
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response

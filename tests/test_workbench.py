@@ -1,0 +1,137 @@
+"""The dispatcher's workbench in a real headless Chromium, offline: a dispatcher clicks the map to
+report a gas leak and sees the right operator and why; the gas company's staff accept, start and
+resolve it; the dispatcher sees it resolved and closes it."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlalchemy import create_engine, text
+
+from gis_app import config
+from test_maps import CHROMIUM_FLAGS
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def grs(postgis_url):
+    """Gatchina's gas distribution station (demo data): lon, lat."""
+    engine = create_engine(config.sqlalchemy_url(postgis_url))
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT ST_X(geom), ST_Y(geom) FROM network_features WHERE layer_id = 'gas_facilities'"
+            " AND external_id LIKE 'GAT-%' AND attributes->>'kind' = 'grs'")).one()
+    engine.dispose()
+    return row[0], row[1]
+
+
+class Session_:
+    """One person's browser: every request outside the server blocked, every problem recorded."""
+
+    def __init__(self, browser, base: str, username: str) -> None:
+        self.base = base
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="ru-RU")
+        self.problems: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
+        self.page.on("dialog", lambda d: (self.problems.append("dialog " + d.message), d.dismiss()))
+        self.pending: dict = {}
+        self.page.on("request", lambda r: self.pending.__setitem__(id(r), f"{r.method} {r.url}"))
+        self.page.on("requestfinished", lambda r: self.pending.pop(id(r), None))
+        self.page.on("requestfailed", lambda r: self.pending.pop(id(r), None))
+        self.page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
+                     if r.status >= 400 else None)
+        self.page.goto(f"{base}/login?next=/map/gatchina")
+        self.page.fill("input[name=username]", username)
+        self.page.fill("input[name=password]", "demo-2026")
+        self.page.click("button[type=submit]")
+        self.page.wait_for_selector("body[data-ready='1']", state="attached", timeout=20_000)
+
+    def _route(self, route):
+        if route.request.url.startswith(self.base):
+            route.continue_()
+        else:
+            self.problems.append("outside " + route.request.url)
+            route.abort()
+
+    def card_status(self, status: str) -> None:
+        try:
+            self.page.wait_for_selector(f"#gis-card[data-status='{status}']", state="attached",
+                                        timeout=15_000)
+        except Exception as exc:
+            card = self.page.locator("#gis-card").inner_text()[-600:]
+            said = self.page.locator("#gis-status").inner_text()
+            raise AssertionError(
+                f"card never {status}: {said!r} {card!r} problems {self.problems}"
+                f" pending {list(self.pending.values())}"
+            ) from exc
+
+    def act(self, action: str, status: str) -> None:
+        self.page.click(f"#gis-card button[data-action='{action}']")
+        self.card_status(status)
+
+
+def test_report_a_gas_leak_and_work_it_to_closed(browser, live_server, grs):
+    lon, lat = grs[0] + 0.00015, grs[1]  # about 8 m east of the station
+    dispatcher = Session_(browser, live_server, "dispatcher-gatchina")
+    page = dispatcher.page
+    page.evaluate(f"gisMap.map.setView([{lat}, {lon}], 17, {{animate: false}}) && null")
+    # Switch the network layers off in the layer control, so the click lands on the map itself.
+    page.hover(".leaflet-control-layers")
+    titles = page.evaluate("gisMap.cfg.layers.map(l => l.title)")
+    for title in titles:
+        box = page.locator(".leaflet-control-layers-overlays label", has_text=title).locator("input")
+        if box.is_checked():
+            box.uncheck()
+    page.mouse.move(10, 400)
+    x, y = page.evaluate(
+        f"(() => {{ const p = gisMap.map.latLngToContainerPoint([{lat}, {lon}]);"
+        " const r = gisMap.map.getContainer().getBoundingClientRect();"
+        " return [p.x + r.left, p.y + r.top]; })()"
+    )
+    page.mouse.click(x, y)
+    form = page.locator("form.gis-report")
+    form.wait_for(timeout=10_000)
+    form.locator("select[name=utility]").select_option("gas")
+    page.wait_for_selector(".gis-report .gis-preview[data-rule='nearest_feature']", state="attached",
+                           timeout=10_000)
+    preview = form.locator(".gis-preview").inner_text()
+    assert "ДЕМО Газораспределение ЛО" in preview
+    assert " м" in preview  # the distance in metres
+    form.locator("select[name=kind]").select_option("accident")
+    form.locator("textarea[name=description]").fill("Запах газа у ГРС <script>alert(1)</script>")
+    form.locator("button[type=submit]").click()
+    dispatcher.card_status("assigned")
+    card = page.locator("#gis-card")
+    assert "ДЕМО Газораспределение ЛО" in card.inner_text()
+    assert "<script>alert(1)</script>" in card.inner_text()  # shown as text, never run
+    page.wait_for_function("document.body.dataset.highlighted > 0", timeout=10_000)
+    incident_id = int(card.get_attribute("data-incident"))
+
+    operator = Session_(browser, live_server, "operator-gas")
+    item = operator.page.locator(f".gis-queue-item[data-incident='{incident_id}']").first
+    item.wait_for(timeout=10_000)
+    item.click()
+    operator.card_status("assigned")
+    # Operator staff see only their moves: no assign or close buttons.
+    assert operator.page.locator("#gis-card button[data-action='close']").count() == 0
+    operator.act("accept", "accepted")
+    operator.act("start", "in_progress")
+    operator.act("resolve", "resolved")
+    operator.page.locator(".gis-history li", has_text="operator-gas").first.wait_for(timeout=10_000)
+
+    # The dispatcher opens the incident again: resolved by the operator; the dispatcher closes it.
+    dispatcher.page.evaluate(f"gisWorkbench.openCard({incident_id})")
+    dispatcher.card_status("resolved")
+    dispatcher.act("close", "closed")
+    assert dispatcher.problems == [] and operator.problems == []
+    dispatcher.context.close()
+    operator.context.close()
