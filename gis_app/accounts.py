@@ -138,16 +138,29 @@ def list_tokens(session: Session, user_id: int | None = None) -> list[dict]:
 
 
 def identity_for_token(session: Session, token: str) -> Identity | None:
-    """The identity a bearer token stands for, if it is valid now."""
-    user_id = session.execute(
+    """The identity a bearer token stands for, if the token and its user are valid now.
+
+    One indexed read per request; `last_used_at` is written at most once a minute, so a busy
+    client does not turn every read into a write and a commit.
+    """
+    row = session.execute(
         text(
-            "UPDATE api_tokens SET last_used_at = now() WHERE token_hash = :h AND revoked_at IS NULL"
-            " AND (expires_at IS NULL OR expires_at > now()) RETURNING user_id"
+            "SELECT t.id, t.last_used_at < now() - interval '1 minute' OR t.last_used_at IS NULL"
+            " AS stale, u.id AS user_id, u.username, u.role, u.operator_id"
+            " FROM api_tokens t JOIN users u ON u.id = t.user_id"
+            " WHERE t.token_hash = :h AND t.revoked_at IS NULL AND u.is_active"
+            " AND (t.expires_at IS NULL OR t.expires_at > now())"
         ),
         {"h": _token_hash(token)},
-    ).scalar()
-    session.commit()
-    return identity_for_user(session, user_id) if user_id is not None else None
+    ).first()
+    if row is None:
+        return None
+    if row.stale:
+        session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :i"), {"i": row.id})
+        session.commit()
+    if row.role != "dispatcher":
+        return Identity(row.user_id, row.username, row.role, row.operator_id, None)
+    return identity_for_user(session, row.user_id)
 
 
 def identity_for_user(session: Session, user_id: int) -> Identity | None:

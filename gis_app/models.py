@@ -347,7 +347,6 @@ class ServingRevision(Base):
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-
 IMPORT_MODES = ("replace", "upsert", "append")
 
 

@@ -137,17 +137,8 @@
       var styles = {};
       styles[layer.id] = style;
       layer.grid = L.vectorGrid.protobuf(tj.tiles[0], {
-        rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles, interactive: true,
+        rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles, interactive: false,
         minZoom: tj.minzoom, maxNativeZoom: 16, maxZoom: 22
-      });
-      layer.grid.on("click", function (e) {
-        var show = function (feature) {
-          L.popup().setLatLng(e.latlng).setContent(self.popupFor(layer, feature)).openOn(self.map);
-        };
-        var p = e.layer.properties;
-        // Low-zoom tiles carry only the id and the styling attribute: fetch the rest.
-        if (p.operator !== undefined) show({ properties: p });
-        else self.fetchJson(layer.items + "/" + p.fid).then(show).catch(function (err) { self.say(self.t.failed + err.message); });
       });
       layer.tileVersion = tj.version;
       group.clearLayers();
@@ -156,6 +147,22 @@
     }).catch(function (err) {
       self.say(self.t.failed + layer.title + ": " + err.message);
     }).then(function () { layer.loadingTiles = false; });
+  };
+
+  /* A click on the map asks each tiled layer for the feature under the pointer (a 10-pixel box)
+     from /ogc: the tiles lie under the GeoJSON layers' canvas, which would swallow their clicks,
+     and low-zoom tiles carry only ids anyway. */
+  GisMap.prototype.identifyTiled = function (e) {
+    var self = this, map = this.map, p = map.latLngToContainerPoint(e.latlng);
+    var sw = map.containerPointToLatLng([p.x - 5, p.y + 5]), ne = map.containerPointToLatLng([p.x + 5, p.y - 5]);
+    var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) { return v.toFixed(6); }).join(",");
+    this.cfg.layers.forEach(function (layer) {
+      if (!layer.grid || !map.hasLayer(window[layer.group])) return;
+      self.fetchJson(layer.items + "?limit=1&bbox=" + bbox).then(function (fc) {
+        if (!fc.features.length) return;
+        L.popup().setLatLng(e.latlng).setContent(self.popupFor(layer, fc.features[0])).openOn(map);
+      }).catch(function (err) { self.say(self.t.failed + err.message); });
+    });
   };
 
   GisMap.prototype.refreshTiles = function () {
@@ -229,6 +236,7 @@
     if (window.GisIncidents) ready.push(window.GisIncidents.attach(this));
     reload();
     setInterval(function () { self.refreshTiles(); }, 30000);
+    this.map.on("click", function (e) { self.identifyTiled(e); });
     Promise.all(ready).then(function () { document.body.dataset.ready = "1"; })
       .catch(function (err) { self.say(self.t.failed + err.message); });
   };

@@ -64,7 +64,7 @@
     start: { from: ["accepted"], who: "operator" },
     resolve: { from: ["accepted", "in_progress"], who: "operator" },
     reject: { from: ["assigned", "accepted"], who: "operator", comment: true },
-    close: { from: ["resolved", "new", "rejected"], who: "dispatch" },
+    close: { from: ["resolved", "new", "rejected"], who: "dispatch", commentUnless: "resolved" },
     reopen: { from: ["resolved", "closed"], who: "dispatch", comment: true }
   };
 
@@ -450,7 +450,8 @@
       b.addEventListener("click", function () {
         var body = {};
         if (comment.value) body.comment = comment.value;
-        if (MOVES[name].comment && !comment.value) { message.textContent = t.commentNeeded; comment.focus(); return; }
+        var needsComment = MOVES[name].comment || (MOVES[name].commentUnless && MOVES[name].commentUnless !== inc.status);
+        if (needsComment && !comment.value) { message.textContent = t.commentNeeded; comment.focus(); return; }
         if (MOVES[name].operator && operatorSelect && operatorSelect.value) body.operator_id = +operatorSelect.value;
         b.disabled = true;
         self.request("POST", self.cfg.urls.incident.replace("__id__", inc.id) + "/" + name, body,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from helpers import assert_error
 from sqlalchemy import text
 
 from gis_app.access import PUBLIC_ENDPOINTS
-from helpers import assert_error
 
 SAMPLE = {"layer_id": "water_mains", "slug": "gatchina", "token_id": "1", "package": "leaflet",
           "filename": "leaflet.js"}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import recreate_database
 from sqlalchemy.engine import make_url
 
-from conftest import recreate_database
 from gis_app import config, create_app, migrate
 from gis_app.cli import main
 

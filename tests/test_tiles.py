@@ -162,7 +162,7 @@ def tiled_server(postgis_url):
     server.shutdown()
 
 
-def test_map_draws_large_layers_from_tiles_offline(tiled_server, auth_headers):
+def test_map_draws_large_layers_from_tiles_offline(tiled_server, auth_headers, engine):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
         html = None
@@ -182,6 +182,30 @@ def test_map_draws_large_layers_from_tiles_offline(tiled_server, auth_headers):
                 "Object.keys(document.body.dataset).join(' ')"
             )
             assert "/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js" in html
+            # A click on a tiled layer asks /ogc for the feature under the pointer, for its popup.
+            page.evaluate("gisMap.map.setZoom(12, {animate: false})")
+            page.wait_for_timeout(2500)
+            center = page.evaluate("[gisMap.map.getCenter().lng, gisMap.map.getCenter().lat]")
+            with engine.connect() as conn:
+                lon, lat, operator = conn.execute(
+                    text(
+                        "SELECT ST_X(p), ST_Y(p), o.short_name FROM (SELECT operator_id,"
+                        " ST_LineInterpolatePoint(geom, 0.5) p FROM network_features"
+                        " WHERE layer_id = 'road_segments' ORDER BY geom <-> ST_SetSRID("
+                        "ST_MakePoint(:x, :y), 4326) LIMIT 1) f JOIN operators o ON o.id = f.operator_id"
+                    ),
+                    {"x": center[0], "y": center[1]},
+                ).one()
+            x, y = page.evaluate(
+                "ll => { var p = gisMap.map.latLngToContainerPoint(L.latLng(ll[1], ll[0]));"
+                " var r = gisMap.map.getContainer().getBoundingClientRect();"
+                " return [p.x + r.left, p.y + r.top]; }",
+                [lon, lat],
+            )
+            with page.expect_response(lambda r: "/ogc/collections/road_segments/items?" in r.url):
+                page.mouse.click(x, y)
+            popup = page.locator(".leaflet-popup-content .gis-popup", has_text=operator)
+            popup.first.wait_for(timeout=10_000)
             assert problems == [] and outside == []
         finally:
             browser.close()

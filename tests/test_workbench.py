@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
+from test_maps import CHROMIUM_FLAGS
 
 from gis_app import config
-from test_maps import CHROMIUM_FLAGS
+
 
 @pytest.fixture(scope="module")
 def browser():

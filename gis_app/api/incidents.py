@@ -184,7 +184,8 @@ def incident_patch(incident_id: int):
 
 @api.post("/incidents/<int:incident_id>/<action>")
 def incident_action(incident_id: int, action: str):
-    """A lifecycle move: assign, reassign, accept, start, resolve, reject, close, reopen."""
+    """A lifecycle move: assign, reassign, accept, start, resolve, reject, close, reopen,
+    duplicate."""
     session = get_session()
     body = request.get_json(silent=True) if request.content_length else {}
     if body is None:

@@ -49,6 +49,17 @@ def planned_outage_detail(outage_id: int):
     return outage
 
 
+@api.delete("/planned-outages/<int:outage_id>")
+def planned_outage_cancel(outage_id: int):
+    """Cancel a planned outage (kept, with cancelled_at; reports no longer link to it)."""
+    session = get_session()
+    outage = outages.cancel(session, current_identity(), outage_id)
+    if outage is None:
+        raise NotFound(f"Planned outage {outage_id} does not exist.", code="outage_not_found")
+    session.commit()
+    return outage
+
+
 @api.put("/operators/<int:operator_id>/webhook")
 def operator_webhook(operator_id: int):
     """Set (or clear, with url null) the operator's webhook; the secret is shown once."""

@@ -6,6 +6,7 @@
                        ▼  │ reassign        ▼                                      ▼
                     rejected ◀──────────────┘                                    closed
     resolved/closed ──reopen──▶ assigned;  new/rejected ──close (with a comment)──▶ closed
+    new/assigned/accepted/rejected ──duplicate (duplicate_of)──▶ duplicate
 
 Each write names the version it saw (If-Match); the row is locked and the version compared, so
 of two writers on one version the second gets 412 and must re-read. Views call `transition` and
@@ -58,6 +59,10 @@ MOVES: dict[str, Move] = {
     "reject": Move(frozenset({"assigned", "accepted"}), "rejected", OPERATOR, True),
     "close": Move(frozenset({"resolved", "new", "rejected"}), "closed", DISPATCH),
     "reopen": Move(frozenset({"resolved", "closed"}), "assigned", DISPATCH, True, "reopened"),
+    # A dispatcher links a report to the incident it repeats (`duplicate_of`).
+    "duplicate": Move(
+        frozenset({"new", "assigned", "accepted", "rejected"}), "duplicate", DISPATCH
+    ),
 }
 # What operator staff may change of their own incidents; dispatchers may change every field.
 OPERATOR_FIELDS = {
@@ -162,7 +167,7 @@ def transition(
             action=action,
             allowed=sorted(MOVES),
         )
-    v.reject_unknown(body, {"comment", "operator_id", "expected_at"})
+    v.reject_unknown(body, {"comment", "operator_id", "expected_at", "duplicate_of"})
     row = _lock(session, incident_id, version)
     if not allowed(actor, move.who, row):
         who = (
@@ -226,7 +231,24 @@ def transition(
         sets["closed_at"] = NOW
     if action == "reopen":
         sets.update(resolved_at=None, closed_at=None, overdue_notified_at=None)
+    if action == "duplicate":
+        master = _master(session, incident_id, body.get("duplicate_of"))
+        sets["duplicate_of"] = master
+        data = {"duplicate_of": master}
+    elif body.get("duplicate_of") is not None:
+        raise v.bad("duplicate_of", f"is set by the action 'duplicate', not '{action}'")
     _write(session, incident_id, sets)
+    if action == "duplicate":
+        record(
+            session,
+            sets["duplicate_of"],
+            actor.username,
+            "duplicate_linked",
+            None,
+            None,
+            f"№{incident_id} — повторное сообщение",
+            {"duplicate_id": incident_id},
+        )
     record(session, incident_id, actor.username, action, row.status, move.target, comment, data)
     if action == "close":
         _close_duplicates(session, incident_id, actor.username)
@@ -255,6 +277,21 @@ def _write(session: Session, incident_id: int, sets: dict) -> None:
             params[f"v{n}"] = value
     # Column names come from this module and validate.PATCH_FIELDS, never from the request.
     session.execute(text(f"UPDATE incidents SET {', '.join(clauses)} WHERE id = :id"), params)
+
+
+def _master(session: Session, incident_id: int, value: object) -> int:
+    """The open, original incident a report is to be linked to; 400 when it cannot be."""
+    if value is None:
+        raise v.bad("duplicate_of", "is required", "missing_field")
+    master = v.integer(value, "duplicate_of", 1, 2**62)
+    row = session.execute(
+        text("SELECT status, duplicate_of FROM incidents WHERE id = :id"), {"id": master}
+    ).one_or_none()
+    if master == incident_id or row is None:
+        raise v.bad("duplicate_of", f"no other incident has id {master}")
+    if row.duplicate_of is not None or row.status not in deadlines.OPEN_STATUSES:
+        raise v.bad("duplicate_of", f"incident {master} is not an open original ({row.status})")
+    return master
 
 
 def _close_duplicates(session: Session, incident_id: int, actor: str) -> None:

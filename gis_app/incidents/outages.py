@@ -31,7 +31,7 @@ _OUTAGE_JSON = """
     json_build_object('id', po.id, 'operator_id', po.operator_id, 'operator', o.short_name,
         'utility', po.utility_code, 'title', po.title, 'description', po.description,
         'starts_at', po.starts_at, 'ends_at', po.ends_at, 'feature_ids', po.feature_ids,
-        'created_by', po.created_by, 'created_at', po.created_at,
+        'created_by', po.created_by, 'created_at', po.created_at, 'cancelled_at', po.cancelled_at,
         'area', ST_AsGeoJSON(po.geom, 6)::json)
 """
 
@@ -188,3 +188,26 @@ def outage_at(session: Session, utility: str, lon: float, lat: float) -> dict | 
         .one_or_none()
     )
     return dict(row) if row else None
+
+
+def cancel(session: Session, actor: Identity, outage_id: int) -> dict | None:
+    """Cancel a planned outage (its operator's staff, admins); its JSON, or None if unknown."""
+    operator_id = session.execute(
+        text("SELECT operator_id FROM planned_outages WHERE id = :id"), {"id": outage_id}
+    ).scalar_one_or_none()
+    if operator_id is None:
+        return None
+    if not (
+        actor.role == "admin" or (actor.role == "operator" and actor.operator_id == operator_id)
+    ):
+        raise Forbidden(
+            "Only the operator's own staff (or an admin) cancel its planned outage.",
+            code="not_your_operator",
+        )
+    session.execute(
+        text(
+            "UPDATE planned_outages SET cancelled_at = coalesce(cancelled_at, now()) WHERE id = :id"
+        ),
+        {"id": outage_id},
+    )
+    return get_outage(session, outage_id)

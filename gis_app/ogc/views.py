@@ -188,7 +188,11 @@ def items(collection_id: str):
         body = {"numberReturned": min(len(collected), page.limit), "numberMatched": matched,
                 "links": _links("ogc.items", GEOJSON, collection_id=collection_id)}  # fmt: skip
         html = render_template(
-            "ogc.html", title=title(source), doc=body, features=collected[: page.limit]
+            "ogc.html",
+            title=title(source),
+            doc=body,
+            features=collected[: page.limit],
+            collection_id=collection_id,
         )
         return Response(html, mimetype="text/html", headers=headers)
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -280,6 +284,7 @@ def item(collection_id: str, feature_id: str):
             title=f"{title(source)} — {feature_id}",
             doc={"links": doc["links"]},
             features=[doc],
+            collection_id=collection_id,
         )
         return Response(html, mimetype="text/html", headers=headers)
     return stream([dumps(doc)], GEOJSON, etag, changed, cache, headers)

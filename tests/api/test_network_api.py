@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
 from helpers import assert_error
+from sqlalchemy import text
 
 
 def test_one_feature_by_id(client, session):

@@ -331,7 +331,62 @@ def test_html_for_people(get, session):
     fid = layer_ids(session, "gas_facilities")[0]
     page = get("/ogc/collections/gas_facilities/items?f=html&limit=5")
     assert page.status_code == 200 and page.mimetype == "text/html"
-    assert str(fid) in page.get_data(as_text=True)
+    assert f"/ogc/collections/gas_facilities/items/{fid}?f=html" in page.get_data(as_text=True)
+    item = get(f"/ogc/collections/gas_facilities/items/{fid}?f=html")
+    assert item.mimetype == "text/html" and "ДЕМО" in item.get_data(as_text=True)
     browser = get("/ogc/collections", Accept="text/html,application/xhtml+xml")
     assert browser.mimetype == "text/html" and "gas_facilities" in browser.get_data(as_text=True)
     assert get("/ogc/conformance?f=html").mimetype == "text/html"
+
+
+def test_number_matched_is_estimated_above_the_exact_threshold(get, session, monkeypatch):
+    """Above the threshold a filtered page carries the planner's estimate, not a COUNT(*);
+    count=exact still counts. (The demo is small, so the threshold is lowered here.)"""
+    from gis_app.ogc import views
+
+    monkeypatch.setattr(views, "EXACT_COUNT_BELOW", 1)
+    url = "/ogc/collections/road_segments/items?bbox=30.0,59.4,30.3,59.7&limit=5"
+    body = fc(get(url))
+    assert "numberMatched" not in body and body["numberMatchedEstimate"] > 0
+    exact = fc(get(url + "&count=exact"))
+    expected = session.execute(
+        text(
+            "SELECT count(*) FROM network_features WHERE layer_id = 'road_segments'"
+            " AND ST_Intersects(geom, ST_MakeEnvelope(30.0, 59.4, 30.3, 59.7, 4326))"
+        )
+    ).scalar()
+    assert exact["numberMatched"] == expected
+    # Without a filter the trigger-kept count is exact and free.
+    assert fc(get("/ogc/collections/road_segments/items?limit=1"))["numberMatched"] == len(
+        layer_ids(session, "road_segments")
+    )
+
+
+def test_trigger_kept_count_follows_inserts_updates_and_deletes(get, session):
+    def served() -> int:
+        return fc(get("/ogc/collections/heat_sources/items?limit=1"))["numberMatched"]
+
+    before = served()
+    op = session.execute(text("SELECT min(id) FROM operators")).scalar()
+    ids = (
+        session.execute(
+            text(
+                "INSERT INTO network_features (layer_id, utility_code, operator_id, external_id,"
+                " attributes, geom) SELECT 'heat_sources', 'heat', :op, 'T' || n,"
+                " '{\"capacity_gcal_h\": 1.0}', ST_SetSRID(ST_MakePoint(30.5, 59.7), 4326)"
+                " FROM generate_series(1, 3) n RETURNING id"
+            ),
+            {"op": op},
+        )
+        .scalars()
+        .all()
+    )
+    session.flush()
+    assert served() == before + 3
+    session.execute(
+        text("UPDATE network_features SET layer_id = 'heat_pipes' WHERE id = :i"), {"i": ids[0]}
+    )
+    session.execute(text("DELETE FROM network_features WHERE id = :i"), {"i": ids[1]})
+    session.flush()
+    assert served() == before + 1
+    assert served() == len(layer_ids(session, "heat_sources"))

@@ -267,3 +267,64 @@ def test_reference_endpoints_and_read_only_roles(client_as):
 def test_notify_commands_are_registered(runner):
     result = runner.invoke(main, ["notify", "--help"])
     assert result.exit_code == 0 and "run" in result.output and "retry-failed" in result.output
+
+
+def test_dispatcher_links_a_report_by_hand(
+    session, registry, actors, client, make_operator, make_feature
+):
+    op = make_operator("t-manual")
+    make_feature(
+        op, line((-2000, 3), (2000, 3)), attributes={"diameter_mm": 300, "material": "steel"}
+    )
+    d = actors["dispatcher"]
+    first = new(session, registry, d, **spot(-1500), utility="water", allow_duplicate=True)
+    second = new(session, registry, d, **spot(1500), utility="water", allow_duplicate=True)
+    third = new(session, registry, d, **spot(0), utility="water", allow_duplicate=True)
+    url = f"/api/incidents/{second}/duplicate"
+    v = client.get(f"/api/incidents/{second}").get_json()["version"]
+    match = {"If-Match": f'"{v}"'}
+    assert_error(client.post(url, json={}, headers=match), 400, "missing_field")
+    assert_error(
+        client.post(url, json={"duplicate_of": second}, headers=match), 400, "invalid_field"
+    )
+    r = client.post(url, json={"duplicate_of": first}, headers=match)
+    assert r.status_code == 200 and r.get_json()["status"] == "duplicate"
+    assert r.get_json()["duplicate_of"] == first
+    # A duplicate is not an original: nothing links to it.
+    v3 = client.get(f"/api/incidents/{third}").get_json()["version"]
+    assert_error(
+        client.post(
+            f"/api/incidents/{third}/duplicate",
+            json={"duplicate_of": second},
+            headers={"If-Match": f'"{v3}"'},
+        ),
+        400,
+        "invalid_field",
+    )
+    assert client.get(f"/api/incidents/{first}").get_json()["duplicates"] == 1
+
+
+def test_operator_cancels_its_planned_outage(session, client_as):
+    ops = client_as("operator")
+    area = mapping(from_wkt(square(-100, -100, 100, 100)))
+    now = datetime.now(UTC)
+    outage = ops.post(
+        "/api/planned-outages",
+        json={
+            "utility": "water",
+            "title": "t",
+            "area": area,
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(hours=2)).isoformat(),
+        },
+    ).get_json()
+    assert_error(
+        client_as("operator-gas").delete(f"/api/planned-outages/{outage['id']}"),
+        403,
+        "not_your_operator",
+    )
+    r = ops.delete(f"/api/planned-outages/{outage['id']}")
+    assert r.status_code == 200 and r.get_json()["cancelled_at"]
+    active = client_as("planner").get("/api/planned-outages?active=true").get_json()
+    assert outage["id"] not in [o["id"] for o in active["planned_outages"]]
+    assert_error(ops.delete("/api/planned-outages/999999999"), 404, "outage_not_found")
