@@ -29,15 +29,15 @@ test: setup demo browser-package
 
 setup: os-packages $(STAMP) js-packages db
 
-# Browser libraries the map serves itself (Leaflet.VectorGrid), from npm into node_modules/
-# (gitignored), at the versions of package-lock.json. Node and npm from Debian where missing.
-JS_STAMP := node_modules/.package-lock.json
+# Browser libraries the map serves itself (Leaflet.VectorGrid), from npm into static/node_modules/
+# (gitignored), at the versions of static/package-lock.json. Node and npm from Debian where missing.
+JS_STAMP := static/node_modules/.package-lock.json
 js-packages: $(JS_STAMP)
-$(JS_STAMP): package.json package-lock.json
+$(JS_STAMP): static/package.json static/package-lock.json
 	@command -v npm >/dev/null || { echo "Installing OS packages: nodejs npm"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
-	npm ci --no-audit --no-fund --ignore-scripts --legacy-peer-deps
+	npm ci --prefix static --no-audit --no-fund --ignore-scripts --legacy-peer-deps
 	touch $(JS_STAMP)
 
 # OS packages, from the distribution, only where missing: PostgreSQL with PostGIS 3 (unless
@@ -83,4 +83,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean: stop-db
-	rm -rf $(VENV) var build *.egg-info node_modules
+	rm -rf $(VENV) var build *.egg-info static/node_modules

@@ -6,6 +6,7 @@ Passwords are hashed with Werkzeug's scrypt; tokens are random 256-bit strings s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -82,14 +83,17 @@ def check_password(session: Session, username: str, password: str) -> int | None
         text("SELECT id, password_hash FROM users WHERE username = :u AND is_active"),
         {"u": username},
     ).first()
-    stored = row[1] if row and row[1] else _DUMMY_HASH
+    stored = row[1] if row and row[1] else _dummy_hash()
     if check_password_hash(stored, password) and row and row[1]:
         session.execute(text("UPDATE users SET last_login_at = now() WHERE id = :i"), {"i": row[0]})
         return row[0]
     return None
 
 
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check against when the user does not exist, so both cases take as long."""
+    return generate_password_hash(secrets.token_hex(8))
 
 
 def create_token(session: Session, username: str, name: str = "", days: int | None = 365) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import folium
 from flask import Blueprint, Response, current_app, request, url_for
 from markupsafe import escape
 from sqlalchemy import text
@@ -66,8 +65,11 @@ def _vendor(path: str) -> str:
     return url_for("vendor.asset", package="leaflet", filename=path)
 
 
-def _new_map(bounds: list[float]) -> folium.Map:
+def _new_map(bounds: list[float]) -> "folium.Map":  # noqa: F821
     """A Leaflet map fitted to bounds [w, s, e, n], with every asset served locally."""
+    # Imported here: folium brings pandas, which a worker serving only the API never needs.
+    import folium
+
     west, south, east, north = bounds
     fmap = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
@@ -116,6 +118,8 @@ def _utilities() -> dict[str, dict]:
 
 def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> str:
     """The whole HTML page: the map, its layers (empty, filled by the browser), legend, header."""
+    import folium
+
     lang = _lang()
     s = STRINGS[lang]
     fmap = _new_map(bounds)
@@ -222,7 +226,12 @@ def _workbench_config(lang: str, utilities: dict) -> dict:
             "operators": url_for("api.operators"),
             "feature": url_for("api.network_feature", feature_id=0).replace("/0", "/__id__"),
             "imports": url_for("api.imports_list"),
+            "exports": url_for("api.export_download"),
         },
+        "municipalities": [
+            {"slug": m["slug"], "name": m["name_ru"] if lang == "ru" else m["name_en"]}
+            for m in municipality_list(get_session())
+        ],
         "utilities": [
             {"code": code, "name": u["name_ru"] if lang == "ru" else u["name_en"]}
             for code, u in utilities.items()

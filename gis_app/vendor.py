@@ -1,7 +1,7 @@
 """Third-party browser assets served by the service itself, so maps work in a closed network.
 
 Leaflet comes from PyPI's XStatic-Leaflet, installed with the project; Leaflet.VectorGrid from npm
-into node_modules/ (`make` installs it from package-lock.json); nothing is loaded from a CDN.
+into static/node_modules/ (`make` installs it from package-lock.json); nothing is loaded from a CDN.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def _packages() -> dict[str, str]:
 
     return {
         "leaflet": xstatic.pkg.leaflet.BASE_DIR,
-        "vectorgrid": str(PROJECT_ROOT / "node_modules" / "leaflet.vectorgrid" / "dist"),
+        "vectorgrid": str(PROJECT_ROOT / "static" / "node_modules" / "leaflet.vectorgrid" / "dist"),
     }
 
 
@@ -27,7 +27,7 @@ PACKAGES = _packages()
 
 
 def installed(package: str, filename: str) -> bool:
-    """Whether a vendored file is there (node_modules/ exists only after `make`)."""
+    """Whether a vendored file is there (static/node_modules/ exists only after `make`)."""
     from pathlib import Path
 
     return (Path(PACKAGES.get(package, "/nonexistent")) / filename).is_file()

@@ -156,12 +156,19 @@
     var self = this, map = this.map, p = map.latLngToContainerPoint(e.latlng);
     var sw = map.containerPointToLatLng([p.x - 5, p.y + 5]), ne = map.containerPointToLatLng([p.x + 5, p.y - 5]);
     var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) { return v.toFixed(6); }).join(",");
-    this.cfg.layers.forEach(function (layer) {
-      if (!layer.grid || !map.hasLayer(window[layer.group])) return;
-      self.fetchJson(layer.items + "?limit=1&bbox=" + bbox).then(function (fc) {
-        if (!fc.features.length) return;
-        L.popup().setLatLng(e.latlng).setContent(self.popupFor(layer, fc.features[0])).openOn(map);
-      }).catch(function (err) { self.say(self.t.failed + err.message); });
+    var asked = this.cfg.layers.filter(function (layer) { return layer.grid && map.hasLayer(window[layer.group]); });
+    // One popup listing what each tiled layer has under the pointer, in layer order.
+    return Promise.all(asked.map(function (layer) {
+      return self.fetchJson(layer.items + "?limit=1&bbox=" + bbox)
+        .then(function (fc) { return fc.features.length ? [layer, fc.features[0]] : null; })
+        .catch(function (err) { self.say(self.t.failed + err.message); return null; });
+    })).then(function (found) {
+      var hits = found.filter(Boolean);
+      if (!hits.length) return false;
+      var box = el("div", "gis-identify");
+      hits.forEach(function (hit) { box.appendChild(self.popupFor(hit[0], hit[1])); });
+      L.popup({ maxHeight: 320 }).setLatLng(e.latlng).setContent(box).openOn(map);
+      return true;
     });
   };
 
@@ -236,7 +243,12 @@
     if (window.GisIncidents) ready.push(window.GisIncidents.attach(this));
     reload();
     setInterval(function () { self.refreshTiles(); }, 30000);
-    this.map.on("click", function (e) { self.identifyTiled(e); });
+    // A click on a drawn feature opens its popup; elsewhere the tiled layers are asked, and a
+    // click on nothing lets the workbench (onEmptyClick) open the report form.
+    this.map.on("click", function (e) {
+      if (e.originalEvent && e.originalEvent.gisFeature) return;
+      self.identifyTiled(e).then(function (hit) { if (!hit && self.onEmptyClick) self.onEmptyClick(e); });
+    });
     Promise.all(ready).then(function () { document.body.dataset.ready = "1"; })
       .catch(function (err) { self.say(self.t.failed + err.message); });
   };

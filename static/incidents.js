@@ -8,7 +8,9 @@
   var T = {
     ru: {
       queueDispatcher: "Очередь: новые и отклонённые", overdue: "Просроченные",
-      queueOperator: "Инциденты моей организации", imports: "Последние импорты слоёв", queuePlanner: "Открытые инциденты", empty: "Нет",
+      queueOperator: "Инциденты моей организации", imports: "Последние импорты слоёв",
+      exportTitle: "Экспорт данных", exportView: "Текущий вид карты", exportOblast: "Вся область",
+      exportArea: "Территория", exportAnyOperator: "Все операторы", exportFormat: "Формат", exportGo: "Скачать", queuePlanner: "Открытые инциденты", empty: "Нет",
       report: "Сообщить об инциденте", reportHere: "Сообщить об инциденте на этом объекте",
       utility: "Ресурс", kind: "Вид", category: "Категория", priority: "Приоритет",
       description: "Описание", address: "Адрес", contact: "Контакт заявителя", create: "Создать",
@@ -31,7 +33,9 @@
     },
     en: {
       queueDispatcher: "Queue: new and rejected", overdue: "Overdue",
-      queueOperator: "My organisation's incidents", imports: "Latest layer imports", queuePlanner: "Open incidents", empty: "None",
+      queueOperator: "My organisation's incidents", imports: "Latest layer imports",
+      exportTitle: "Export", exportView: "The map's current view", exportOblast: "The whole oblast",
+      exportArea: "Area", exportAnyOperator: "Every operator", exportFormat: "Format", exportGo: "Download", queuePlanner: "Open incidents", empty: "None",
       report: "Report an incident", reportHere: "Report an incident on this asset",
       utility: "Utility", kind: "Kind", category: "Category", priority: "Priority",
       description: "Description", address: "Address", contact: "Reporter's contact", create: "Create",
@@ -477,6 +481,58 @@
       .then(function (res) { return res.data.operators; });
   };
 
+  /* --- planners: the export panel ---------------------------------------------------------- */
+  Workbench.prototype.exportPanel = function () {
+    var self = this, t = this.t, cfg = this.cfg, gis = this.gis;
+    var form = el("form", "gis-export");
+    form.id = "gis-export";
+    form.appendChild(el("h3", null, t.exportTitle));
+    var list = el("div", "gis-export-layers");
+    gis.cfg.layers.forEach(function (layer) {
+      var label = el("label");
+      var box = el("input"); box.type = "checkbox"; box.name = "layer"; box.value = layer.id; box.checked = true;
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" " + layer.title));
+      list.appendChild(label);
+    });
+    form.appendChild(list);
+    var areas = [["view", t.exportView], ["", t.exportOblast]].concat(
+      cfg.municipalities.map(function (m) { return [m.slug, m.name]; }));
+    var area = select("area", areas, gis.cfg.municipalities.focus || "view");
+    form.appendChild(field(t.exportArea, area));
+    var operator = select("operator", [["", t.exportAnyOperator]], "");
+    this.request("GET", cfg.urls.operators).then(function (res) {
+      res.data.operators.forEach(function (o) {
+        var opt = el("option", null, o.short_name); opt.value = o.slug; operator.appendChild(opt);
+      });
+    });
+    form.appendChild(field(t.operator, operator));
+    var format = select("format", [["gpkg", "GeoPackage"], ["geojson", "GeoJSON (zip)"], ["shp", "Shapefile (zip)"],
+      ["csv", "CSV WKT (zip)"], ["fgb", "FlatGeobuf (zip)"]], "gpkg");
+    form.appendChild(field(t.exportFormat, format));
+    var link = el("a", "gis-primary", t.exportGo);
+    link.id = "gis-export-link";
+    var update = function () {
+      var layers = Array.prototype.filter.call(list.querySelectorAll("input"), function (b) { return b.checked; })
+        .map(function (b) { return b.value; });
+      var q = ["format=" + format.value, "layers=" + layers.join(",")];
+      if (area.value === "view") {
+        var b = self.map.getBounds();
+        q.push("bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(","));
+      } else if (area.value) {
+        q.push("municipality=" + encodeURIComponent(area.value));
+      }
+      if (operator.value) q.push("operator=" + encodeURIComponent(operator.value));
+      link.href = cfg.urls.exports + "?" + q.join("&");
+    };
+    form.addEventListener("change", update);
+    this.map.on("moveend", update);
+    link.addEventListener("click", update);
+    update();
+    form.appendChild(link);
+    this.panel.insertBefore(form, this.queue);
+  };
+
   Workbench.prototype.legend = function () {
     var list = document.querySelector(".gis-statuses"), t = this.t;
     if (!list) return;
@@ -495,11 +551,9 @@
   Workbench.prototype.start = function () {
     var self = this;
     this.legend();
+    if (this.cfg.role === "planner" || this.cfg.role === "admin") this.exportPanel();
     if (this.canCreate()) {
-      this.map.on("click", function (e) {
-        if (e.originalEvent && e.originalEvent.gisFeature) return;  // a feature's own popup
-        self.openForm(e.latlng);
-      });
+      this.gis.onEmptyClick = function (e) { self.openForm(e.latlng); };
       this.gis.onFeaturePopup = function (box, layer, feature) {
         var b = el("button", "gis-primary", self.t.reportHere);
         b.type = "button";

@@ -136,3 +136,35 @@ def test_report_a_gas_leak_and_work_it_to_closed(browser, live_server, grs):
     assert dispatcher.problems == [] and operator.problems == []
     dispatcher.context.close()
     operator.context.close()
+
+
+def test_planner_exports_a_municipality_from_the_panel(browser, live_server, tmp_path):
+    import zipfile
+
+    planner = Session_(browser, live_server, "planner")
+    page = planner.page
+    panel = page.locator("#gis-export")
+    panel.wait_for(timeout=10_000)
+    # Planners read and export; they get no report form on a map click.
+    assert page.evaluate("gisMap.onEmptyClick === undefined")
+    panel.locator("select[name=area]").select_option("sosnovy-bor")
+    panel.locator("select[name=format]").select_option("geojson")
+    for box in panel.locator("input[name=layer]").all():
+        if box.get_attribute("value") not in ("water_mains", "heat_sources"):
+            box.uncheck()
+    with page.expect_download() as info:
+        page.click("#gis-export-link")
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        geojson = [n for n in names if n.endswith(".geojson")]
+        assert sorted(n.split("/")[-1].split(".")[0] for n in geojson) == ["heat_sources",
+                                                                           "water_mains"]
+        import json
+
+        mains = json.loads(archive.read(next(n for n in geojson if "water_mains" in n)))
+    assert len(mains["features"]) > 100
+    assert {f["properties"]["operator"] for f in mains["features"]} == {"ДЕМО Водоканал Соснового Бора"}
+    assert planner.problems == []
+    planner.context.close()

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
@@ -81,6 +80,9 @@ def read_file(path: Path, crs: CRS | None = None, encoding: str | None = None) -
                 "file: not a zip archive", code="unreadable_file", parameter="file"
             )
     try:
+        # Imported here: pyogrio pulls in geopandas and pandas, which web workers need only here.
+        import pyogrio.raw
+
         meta, _, wkb, data = pyogrio.raw.read(source, encoding=encoding, datetime_as_string=True)
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError and plain errors
         raise InvalidParameter(
