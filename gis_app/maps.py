@@ -52,7 +52,7 @@ STRINGS = {
 }
 
 # Network layers are fetched by bbox only from this zoom on; below it the view holds too much.
-NETWORK_MIN_ZOOM = 13
+NETWORK_MIN_ZOOM = 12
 # A layer drawn from vector tiles shows from this zoom (a town); tiles stay small there.
 TILES_MIN_ZOOM = 10
 

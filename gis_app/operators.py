@@ -119,6 +119,7 @@ class Candidate:
     municipality: str | None = None
     rank: int = 0
     lost_because: str | None = None
+    lost_because_en: str | None = None
     takes_utility: bool = True  # False: the operator does not list this utility it matched for
 
 
@@ -304,7 +305,7 @@ def find_responsible(
         cand.rank = rank
         cand.takes_utility = cand.operator_id in serving
         if cand is not winner:
-            cand.lost_because = _why_lost(cand, winner)
+            cand.lost_because, cand.lost_because_en = _why_lost(cand, winner)
     ru, en = _reason(winner)
     return Responsible(
         winner.operator_id,
@@ -347,17 +348,36 @@ def _reason(w: Candidate) -> tuple[str, str]:
     )
 
 
-def _why_lost(c: Candidate, w: Candidate) -> str:
+def _why_lost(c: Candidate, w: Candidate) -> tuple[str, str]:
+    """Why candidate `c` lost to the winner `w`: (Russian, English)."""
     if c.operator_id == w.operator_id and c.rule != w.rule:
-        return f"agrees: the same operator, by the later rule '{c.rule}'"
+        return (
+            f"тот же оператор, по следующему правилу «{c.rule}»",
+            f"agrees: the same operator, by the later rule '{c.rule}'",
+        )
     if c.rule == w.rule == "nearest_feature":
         if round(c.distance_m, 2) > round(w.distance_m, 2):
-            return f"farther: {c.distance_m:.1f} m against {w.distance_m:.1f} m"
-        return "same distance; the winner's owner serves this point, or has the lower feature id"
+            return (
+                f"дальше: {c.distance_m:.1f} м против {w.distance_m:.1f} м",
+                f"farther: {c.distance_m:.1f} m against {w.distance_m:.1f} m",
+            )
+        return (
+            "то же расстояние; зона победителя покрывает точку или меньше id объекта",
+            "same distance; the winner's owner serves this point, or has the lower feature id",
+        )
     if c.rule == w.rule == "service_area":
         if c.area_km2 != w.area_km2:
-            return f"larger area: {c.area_km2:g} km² against {w.area_km2:g} km²"
-        return f"same area; priority {c.priority} against {w.priority}, or a higher area id"
+            return (
+                f"зона больше: {c.area_km2:g} км² против {w.area_km2:g} км²",
+                f"larger area: {c.area_km2:g} km² against {w.area_km2:g} km²",
+            )
+        return (
+            f"та же площадь; приоритет {c.priority} против {w.priority} или больше id зоны",
+            f"same area; priority {c.priority} against {w.priority}, or a higher area id",
+        )
     if c.rule == w.rule == "designated":
-        return "designated by a larger municipality"
-    return f"rule '{c.rule}' comes after '{w.rule}'"
+        return (
+            "назначен более крупным муниципальным образованием",
+            "designated by a larger municipality",
+        )
+    return (f"правило «{c.rule}» идёт после «{w.rule}»", f"rule '{c.rule}' comes after '{w.rule}'")

@@ -331,13 +331,16 @@
     if (featureId) this.highlightFeature(featureId);
     var candidates = r.candidates || [];
     if (candidates.length) {
+      var details = el("details", "gis-candidates-box");
       var ul = el("ol", "gis-candidates");
       candidates.slice(0, 5).forEach(function (c) {
         ul.appendChild(el("li", null, String(c.operator || "") + (c.rule ? " — " + (t.rules[c.rule] || c.rule) : "") +
-          (c.distance_m !== undefined ? ", " + c.distance_m + " м" : "") + (c.lost_because ? ": " + c.lost_because : "")));
+          (c.distance_m !== undefined ? ", " + c.distance_m + " м" : "") +
+          (c.lost_because ? ": " + ((self.lang === "en" && c.lost_because_en) || c.lost_because) : "")));
       });
-      box.appendChild(el("div", "gis-muted", t.candidates));
-      box.appendChild(ul);
+      details.appendChild(el("summary", "gis-muted", t.candidates + " (" + candidates.length + ")"));
+      details.appendChild(ul);
+      box.appendChild(details);
     }
     box.dataset.operator = op ? String(op.id) : "";
     box.dataset.rule = r.rule || "";

@@ -218,6 +218,10 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
     }
 
 
+def _place_name(slug: str) -> str:
+    return next(place.name_ru for place in all_places() if place.slug == slug)
+
+
 def _service_areas(shapes, ops_by_town, features):
     """Town operators serve their town (slightly buffered); oblast operators the whole oblast; the
     small heat company only the blocks its own boiler house heats."""
@@ -256,7 +260,7 @@ def _service_areas(shapes, ops_by_town, features):
                         (
                             op.slug,
                             utility,
-                            f"{op.short_name}: {town}",
+                            f"{op.short_name}: {_place_name(town)}",
                             op.area_priority,
                             shapely.union(outline, hull),
                         )

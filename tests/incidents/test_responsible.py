@@ -25,7 +25,7 @@ def test_nearest_feature_wins_and_the_farther_owner_is_ranked(
     features = [c for c in found.candidates if c.rule == "nearest_feature"]
     assert [c.feature_id for c in features] == [near, far]
     assert features[1].distance_m == pytest.approx(20, abs=0.2)
-    assert features[1].lost_because.startswith("farther: 20.0 m")
+    assert features[1].lost_because_en.startswith("farther: 20.0 m")
     assert [c.rank for c in found.candidates] == list(range(1, len(found.candidates) + 1))
 
 
@@ -54,7 +54,7 @@ def test_equal_distance_prefers_the_owner_serving_the_point_then_the_lower_id(
     lon, lat = at(0, 0)
     found = find_responsible(session, registry, "water", lon, lat)
     assert (found.operator_id, found.feature_id) == (a, fa)  # lower id, nobody serves here
-    assert "same distance" in found.candidates[1].lost_because
+    assert "same distance" in found.candidates[1].lost_because_en
     make_area(b, square(-500, -500, 500, 500))
     found = find_responsible(session, registry, "water", lon, lat)
     assert (found.operator_id, found.feature_id) == (b, fb)  # b's area covers the point
@@ -73,13 +73,13 @@ def test_service_area_smallest_then_priority(session, registry, make_operator, m
     )
     assert "small" in found.reason
     loser = next(c for c in found.candidates if c.service_area_id == big_area)
-    assert loser.lost_because.startswith("larger area")
+    assert loser.lost_because_en.startswith("larger area")
     # The same outline with a higher priority wins the tie of equal areas.
     rival_area = make_area(rival, square(-300, -300, 300, 300), priority=5, name="rival")
     found = find_responsible(session, registry, "water", lon, lat)
     assert (found.operator_id, found.service_area_id) == (rival, rival_area)
     assert "priority 0 against 5" in next(
-        c.lost_because for c in found.candidates if c.service_area_id == small_area
+        c.lost_because_en for c in found.candidates if c.service_area_id == small_area
     )
 
 
@@ -109,7 +109,7 @@ def test_oblast_wide_service_area_when_no_feature_near(session, registry):
     assert (slug, found.rule) == ("demo-gazraspredelenie", "service_area")
     # The oblast also designates it: a later rule that agrees.
     assert found.candidates[-1].rule == "designated"
-    assert found.candidates[-1].lost_because.startswith("agrees")
+    assert found.candidates[-1].lost_because_en.startswith("agrees")
 
 
 def test_selected_feature_decides_within_its_search_distance(
