@@ -22,6 +22,7 @@ help:
 
 run: setup demo
 	@echo "Serving the map on http://$(HOST):$(PORT)/  (Ctrl-C stops; 'make stop-db' stops the database)"
+	@echo "Demo login, local use only: dispatcher-gatchina / demo-2026 (every demo account: README)"
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - wsgi:app
 
 test: setup demo browser-package

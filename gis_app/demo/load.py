@@ -76,13 +76,13 @@ def clear_demo(session: Session) -> None:
     session.execute(text("DELETE FROM users WHERE is_demo"))
     session.execute(text("DELETE FROM operators WHERE is_demo"))
     # Children before parents: the hierarchy's foreign key restricts deletes.
-    while session.execute(
-        text(
-            "DELETE FROM municipalities m WHERE is_demo AND NOT EXISTS "
-            "(SELECT 1 FROM municipalities c WHERE c.parent_id = m.id)"
-        )
-    ).rowcount:
-        pass
+    leaves = text(
+        "DELETE FROM municipalities m WHERE is_demo AND NOT EXISTS "
+        "(SELECT 1 FROM municipalities c WHERE c.parent_id = m.id)"
+    )
+    deleted = 1
+    while deleted:
+        deleted = session.execute(leaves).rowcount
 
 
 def generate(registry: LayerRegistry) -> tuple[dict, dict, list]:

@@ -323,9 +323,12 @@ def update(session: Session, actor: Identity, incident_id: int, version: int, bo
     """Change fields of an incident (PATCH); deadlines follow kind, priority and supply stop."""
     row = _lock(session, incident_id, version)
     changes = v.patch_payload(session, body, row.utility_code)
-    if allowed(actor, DISPATCH, row):
-        pass
-    elif allowed(actor, OPERATOR, row):
+    # Dispatchers (and admins) may change every field; the operator's staff only theirs.
+    if not allowed(actor, DISPATCH, row):
+        if not allowed(actor, OPERATOR, row):
+            raise Forbidden(
+                f"You may not change incident {incident_id}.", code="not_allowed", role=actor.role
+            )
         extra = sorted(set(changes) - OPERATOR_FIELDS)
         if extra:
             raise Forbidden(
@@ -333,10 +336,6 @@ def update(session: Session, actor: Identity, incident_id: int, version: int, bo
                 code="not_allowed",
                 fields=extra,
             )
-    else:
-        raise Forbidden(
-            f"You may not change incident {incident_id}.", code="not_allowed", role=actor.role
-        )
     before = (
         session.execute(
             text("SELECT " + ", ".join(changes) + " FROM incidents WHERE id = :id"),
