@@ -25,9 +25,12 @@ def grs(postgis_url):
     """Gatchina's gas distribution station (demo data): lon, lat."""
     engine = create_engine(config.sqlalchemy_url(postgis_url))
     with engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT ST_X(geom), ST_Y(geom) FROM network_features WHERE layer_id = 'gas_facilities'"
-            " AND external_id LIKE 'GAT-%' AND attributes->>'kind' = 'grs'")).one()
+        row = conn.execute(
+            text(
+                "SELECT ST_X(geom), ST_Y(geom) FROM network_features WHERE layer_id = 'gas_facilities'"
+                " AND external_id LIKE 'GAT-%' AND attributes->>'kind' = 'grs'"
+            )
+        ).one()
     engine.dispose()
     return row[0], row[1]
 
@@ -41,15 +44,19 @@ class Session_:
         self.problems: list[str] = []
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
-        self.page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        self.page.on(
+            "console", lambda m: self.problems.append(m.text) if m.type == "error" else None
+        )
         self.page.on("pageerror", lambda e: self.problems.append(str(e)))
         self.page.on("dialog", lambda d: (self.problems.append("dialog " + d.message), d.dismiss()))
         self.pending: dict = {}
         self.page.on("request", lambda r: self.pending.__setitem__(id(r), f"{r.method} {r.url}"))
         self.page.on("requestfinished", lambda r: self.pending.pop(id(r), None))
         self.page.on("requestfailed", lambda r: self.pending.pop(id(r), None))
-        self.page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
-                     if r.status >= 400 else None)
+        self.page.on(
+            "response",
+            lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
         self.page.goto(f"{base}/login?next=/map/gatchina")
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", "demo-2026")
@@ -65,8 +72,9 @@ class Session_:
 
     def card_status(self, status: str) -> None:
         try:
-            self.page.wait_for_selector(f"#gis-card[data-status='{status}']", state="attached",
-                                        timeout=15_000)
+            self.page.wait_for_selector(
+                f"#gis-card[data-status='{status}']", state="attached", timeout=30_000
+            )
         except Exception as exc:
             card = self.page.locator("#gis-card").inner_text()[-600:]
             said = self.page.locator("#gis-status").inner_text()
@@ -76,7 +84,14 @@ class Session_:
             ) from exc
 
     def act(self, action: str, status: str) -> None:
-        self.page.click(f"#gis-card button[data-action='{action}']")
+        """Press a move's button and wait for the server's answer, then for the card to show it."""
+        button = self.page.locator(f"#gis-card button[data-action='{action}']")
+        button.wait_for(timeout=30_000)
+        with self.page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith(f"/{action}"), timeout=30_000
+        ) as answer:
+            button.click()
+        assert answer.value.status == 200, answer.value.text()
         self.card_status(status)
 
 
@@ -89,7 +104,9 @@ def test_report_a_gas_leak_and_work_it_to_closed(browser, live_server, grs):
     page.hover(".leaflet-control-layers")
     titles = page.evaluate("gisMap.cfg.layers.map(l => l.title)")
     for title in titles:
-        box = page.locator(".leaflet-control-layers-overlays label", has_text=title).locator("input")
+        box = page.locator(".leaflet-control-layers-overlays label", has_text=title).locator(
+            "input"
+        )
         if box.is_checked():
             box.uncheck()
     page.mouse.move(10, 400)
@@ -102,8 +119,9 @@ def test_report_a_gas_leak_and_work_it_to_closed(browser, live_server, grs):
     form = page.locator("form.gis-report")
     form.wait_for(timeout=10_000)
     form.locator("select[name=utility]").select_option("gas")
-    page.wait_for_selector(".gis-report .gis-preview[data-rule='nearest_feature']", state="attached",
-                           timeout=10_000)
+    page.wait_for_selector(
+        ".gis-report .gis-preview[data-rule='nearest_feature']", state="attached", timeout=10_000
+    )
     preview = form.locator(".gis-preview").inner_text()
     assert "ДЕМО Газораспределение ЛО" in preview
     assert " м" in preview  # the distance in metres
@@ -159,12 +177,16 @@ def test_planner_exports_a_municipality_from_the_panel(browser, live_server, tmp
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         geojson = [n for n in names if n.endswith(".geojson")]
-        assert sorted(n.split("/")[-1].split(".")[0] for n in geojson) == ["heat_sources",
-                                                                           "water_mains"]
+        assert sorted(n.split("/")[-1].split(".")[0] for n in geojson) == [
+            "heat_sources",
+            "water_mains",
+        ]
         import json
 
         mains = json.loads(archive.read(next(n for n in geojson if "water_mains" in n)))
     assert len(mains["features"]) > 100
-    assert {f["properties"]["operator"] for f in mains["features"]} == {"ДЕМО Водоканал Соснового Бора"}
+    assert {f["properties"]["operator"] for f in mains["features"]} == {
+        "ДЕМО Водоканал Соснового Бора"
+    }
     assert planner.problems == []
     planner.context.close()
