@@ -23,7 +23,9 @@
       chooseOperator: "Оператор для назначения", changed: "Инцидент изменён другим пользователем — карточка обновлена",
       created: "Инцидент создан", failed: "Ошибка: ", close: "Закрыть карточку",
       actions: { assign: "Назначить", reassign: "Переназначить", accept: "Принять", start: "Начать работы",
-        resolve: "Устранено", reject: "Отклонить (не наш)", close: "Закрыть", reopen: "Открыть снова" },
+        resolve: "Устранено", reject: "Отклонить (не наш)", close: "Закрыть", reopen: "Открыть снова",
+        duplicate: "Дубликат" },
+      masterIncident: "Дубликат инцидента № (для «Дубликат»)", masterNeeded: "Укажите номер основного инцидента",
       statuses: { new: "Новый", assigned: "Назначен", accepted: "Принят", in_progress: "В работе",
         resolved: "Устранён", closed: "Закрыт", rejected: "Отклонён", duplicate: "Дубликат" },
       kinds: { incident: "Инцидент", accident: "Авария", planned_outage: "Плановое отключение" },
@@ -48,7 +50,9 @@
       chooseOperator: "Operator to assign", changed: "Someone else changed the incident — the card is reloaded",
       created: "Incident created", failed: "Error: ", close: "Close the card",
       actions: { assign: "Assign", reassign: "Reassign", accept: "Accept", start: "Start work",
-        resolve: "Resolved", reject: "Reject (not ours)", close: "Close", reopen: "Reopen" },
+        resolve: "Resolved", reject: "Reject (not ours)", close: "Close", reopen: "Reopen",
+        duplicate: "Duplicate" },
+      masterIncident: "Duplicate of incident # (for 'Duplicate')", masterNeeded: "Give the number of the incident it repeats",
       statuses: { new: "New", assigned: "Assigned", accepted: "Accepted", in_progress: "In progress",
         resolved: "Resolved", closed: "Closed", rejected: "Rejected", duplicate: "Duplicate" },
       kinds: { incident: "Incident", accident: "Accident", planned_outage: "Planned outage" },
@@ -69,7 +73,8 @@
     resolve: { from: ["accepted", "in_progress"], who: "operator" },
     reject: { from: ["assigned", "accepted"], who: "operator", comment: true },
     close: { from: ["resolved", "new", "rejected"], who: "dispatch", commentUnless: "resolved" },
-    reopen: { from: ["resolved", "closed"], who: "dispatch", comment: true }
+    reopen: { from: ["resolved", "closed"], who: "dispatch", comment: true },
+    duplicate: { from: ["new", "assigned", "accepted", "rejected"], who: "dispatch", master: true }
   };
 
   function el(tag, cls, text) {
@@ -436,7 +441,11 @@
     var box = el("div", "gis-actions");
     var comment = el("textarea"); comment.name = "comment"; comment.rows = 2; comment.maxLength = 2000;
     box.appendChild(field(t.comment, comment));
-    var operatorSelect = null;
+    var operatorSelect = null, masterInput = null;
+    if (possible.indexOf("duplicate") >= 0) {
+      masterInput = el("input"); masterInput.name = "duplicate_of"; masterInput.type = "number"; masterInput.min = 1;
+      box.appendChild(field(t.masterIncident, masterInput));
+    }
     if (possible.some(function (n) { return MOVES[n].operator; })) {
       operatorSelect = select("operator_id", [["", "—"]], inc.operator ? inc.operator.id : "");
       box.appendChild(field(t.chooseOperator, operatorSelect));
@@ -460,6 +469,10 @@
         var needsComment = MOVES[name].comment || (MOVES[name].commentUnless && MOVES[name].commentUnless !== inc.status);
         if (needsComment && !comment.value) { message.textContent = t.commentNeeded; comment.focus(); return; }
         if (MOVES[name].operator && operatorSelect && operatorSelect.value) body.operator_id = +operatorSelect.value;
+        if (MOVES[name].master) {
+          if (!masterInput.value) { message.textContent = t.masterNeeded; masterInput.focus(); return; }
+          body.duplicate_of = +masterInput.value;
+        }
         b.disabled = true;
         self.request("POST", self.cfg.urls.incident.replace("__id__", inc.id) + "/" + name, body,
           { "If-Match": etag || '"' + inc.version + '"' }).then(function (res) {

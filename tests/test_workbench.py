@@ -190,3 +190,36 @@ def test_planner_exports_a_municipality_from_the_panel(browser, live_server, tmp
     }
     assert planner.problems == []
     planner.context.close()
+
+
+def test_dispatcher_marks_a_report_as_a_duplicate_from_the_card(browser, live_server, postgis_url):
+    engine = create_engine(config.sqlalchemy_url(postgis_url))
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT i.id FROM incidents i JOIN municipalities m ON m.id = i.municipality_id"
+                    " WHERE m.slug IN ('gatchina', 'gatchinsky') AND i.status IN ('new', 'assigned')"
+                    " AND i.duplicate_of IS NULL ORDER BY i.id LIMIT 2"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    master, report = rows
+    dispatcher = Session_(browser, live_server, "dispatcher-gatchina")
+    page = dispatcher.page
+    page.evaluate(f"gisWorkbench.openCard({report})")
+    page.wait_for_selector(f"#gis-card[data-incident='{report}']", state="attached")
+    # Without the number of the original the move is not sent.
+    page.click("#gis-card button[data-action='duplicate']")
+    assert "номер основного" in page.locator("#gis-card .gis-error").inner_text()
+    page.fill("#gis-card input[name=duplicate_of]", str(master))
+    dispatcher.act("duplicate", "duplicate")
+    assert f"{master}" in page.locator("#gis-card").inner_text()
+    page.evaluate(f"gisWorkbench.openCard({master})")
+    page.wait_for_selector(f"#gis-card[data-incident='{master}']", state="attached")
+    assert "Дубликатов" in page.locator("#gis-card").inner_text()
+    assert dispatcher.problems == []
+    dispatcher.context.close()
