@@ -127,6 +127,21 @@ def client(app, connection, tokens):
 
 
 @pytest.fixture
+def get(client, auth_headers):
+    """get(url, **headers) → the response of an admin GET, its streamed body already read."""
+
+    def _get(url: str, **headers):
+        response = client.get(url, headers={**auth_headers, **headers})
+        # Read the streamed body now: the request's Session (a savepoint of the test's
+        # transaction) closes only when the stream ends.
+        response.get_data()
+        response.close()
+        return response
+
+    return _get
+
+
+@pytest.fixture
 def anon_client(app, connection):
     """A test client with no login."""
     return app.test_client()

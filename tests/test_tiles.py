@@ -26,15 +26,6 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
     return z, int((lon + 180) / 360 * n), int(y)
 
 
-@pytest.fixture
-def get(client, auth_headers):
-    def _get(url: str, **headers):
-        response = client.get(url, headers={**auth_headers, **headers})
-        response.get_data()
-        response.close()
-        return response
-
-    return _get
 
 
 def decode(data: bytes) -> dict:

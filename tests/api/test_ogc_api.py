@@ -19,19 +19,6 @@ EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
 EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 
 
-@pytest.fixture
-def get(client, auth_headers):
-    """GET with the auth headers; returns the response."""
-
-    def _get(url: str, **headers):
-        response = client.get(url, headers={**auth_headers, **headers})
-        # Read the streamed body now: the request's Session (a savepoint of the test's
-        # transaction) closes only when the stream ends.
-        response.get_data()
-        response.close()
-        return response
-
-    return _get
 
 
 def fc(response) -> dict:
