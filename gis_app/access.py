@@ -78,7 +78,9 @@ def _authenticate():
             raise Unauthorized("Authorization must be 'Bearer <token>'.", code="invalid_token")
         identity = identity_for_token(get_session(), token.strip())
         if identity is None:
-            raise Unauthorized("The API token is unknown, expired or revoked.", code="invalid_token")
+            raise Unauthorized(
+                "The API token is unknown, expired or revoked.", code="invalid_token"
+            )
     elif "user_id" in session:
         identity = identity_for_user(get_session(), session["user_id"])
         by_session = identity is not None
@@ -95,8 +97,10 @@ def _authenticate():
         # A cookie is sent by the browser whatever page asks; the token proves it is ours.
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
         if not secrets.compare_digest(sent, session.get("csrf", "")):
-            raise Forbidden("Missing or wrong X-CSRF-Token for a session-authenticated write.",
-                            code="csrf_failed")
+            raise Forbidden(
+                "Missing or wrong X-CSRF-Token for a session-authenticated write.",
+                code="csrf_failed",
+            )
     return None
 
 
@@ -114,7 +118,8 @@ def require_role(*roles: str) -> Identity:
     if identity.role not in roles:
         raise Forbidden(
             f"This needs the role {' or '.join(roles)}; you are {identity.role}.",
-            required_roles=list(roles), role=identity.role,
+            required_roles=list(roles),
+            role=identity.role,
         )
     return identity
 
@@ -125,7 +130,8 @@ def require_operator(identity: Identity, operator_id: int) -> None:
         return
     if identity.role != "operator" or identity.operator_id != operator_id:
         raise Forbidden(
-            "Only the operator's own staff may do this.", code="not_your_operator",
+            "Only the operator's own staff may do this.",
+            code="not_your_operator",
             operator_id=operator_id,
         )
 

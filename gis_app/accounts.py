@@ -45,9 +45,13 @@ def create_user(
     if role not in ROLES:
         raise InvalidParameter(f"role must be one of {list(ROLES)}", parameter="role", value=role)
     if password is not None and len(password) < MIN_PASSWORD:
-        raise InvalidParameter(f"password: at least {MIN_PASSWORD} characters", parameter="password")
+        raise InvalidParameter(
+            f"password: at least {MIN_PASSWORD} characters", parameter="password"
+        )
     if (role == "operator") != bool(operator_slug):
-        raise InvalidParameter("operator staff need --operator, and only they", parameter="operator")
+        raise InvalidParameter(
+            "operator staff need --operator, and only they", parameter="operator"
+        )
     if municipality_slugs and role != "dispatcher":
         raise InvalidParameter("only dispatchers have municipalities", parameter="municipality")
     operator_id = None
@@ -64,12 +68,21 @@ def create_user(
             "INSERT INTO users (username, full_name, email, password_hash, role, operator_id, is_demo)"
             " VALUES (:u, :n, :e, :p, :r, :o, :d) RETURNING id"
         ),
-        {"u": username, "n": full_name, "e": email, "r": role, "o": operator_id, "d": is_demo,
-         "p": generate_password_hash(password) if password else None},
+        {
+            "u": username,
+            "n": full_name,
+            "e": email,
+            "r": role,
+            "o": operator_id,
+            "d": is_demo,
+            "p": generate_password_hash(password) if password else None,
+        },
     ).scalar_one()
     for slug in municipality_slugs:
         found = session.execute(
-            text("INSERT INTO user_municipalities SELECT :u, id FROM municipalities WHERE slug = :s"),
+            text(
+                "INSERT INTO user_municipalities SELECT :u, id FROM municipalities WHERE slug = :s"
+            ),
             {"u": user_id, "s": slug},
         ).rowcount
         if not found:
@@ -160,7 +173,9 @@ def identity_for_token(session: Session, token: str) -> Identity | None:
     if row is None:
         return None
     if row.stale:
-        session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :i"), {"i": row.id})
+        session.execute(
+            text("UPDATE api_tokens SET last_used_at = now() WHERE id = :i"), {"i": row.id}
+        )
         session.commit()
     if row.role != "dispatcher":
         return Identity(row.user_id, row.username, row.role, row.operator_id, None)

@@ -17,7 +17,12 @@ bp = Blueprint("auth", __name__)
 
 def _safe_next(target: str | None) -> str:
     # Only paths on this site: never an open redirect to another host.
-    if not target or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
+    if (
+        not target
+        or urlsplit(target).netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+    ):
         return url_for("maps.index")
     return target
 
@@ -90,6 +95,8 @@ def delete_token(token_id: int):
     db = get_session()
     owner = None if identity.role == "admin" else identity.user_id
     if not accounts.revoke_token(db, token_id, owner):
-        raise NotFound(f"No active token {token_id} of yours.", code="token_not_found", token=token_id)
+        raise NotFound(
+            f"No active token {token_id} of yours.", code="token_not_found", token=token_id
+        )
     db.commit()
     return "", 204

@@ -130,10 +130,16 @@ def layers_list() -> None:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "dispatcher", "operator", "planner"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "dispatcher", "operator", "planner"])
+)
 @click.option("--operator", "operator_slug", help="the organisation of operator staff (its slug)")
-@click.option("--municipality", "municipalities", multiple=True,
-              help="a dispatcher's municipality (slug); repeat for several; the oblast for all")
+@click.option(
+    "--municipality",
+    "municipalities",
+    multiple=True,
+    help="a dispatcher's municipality (slug); repeat for several; the oblast for all",
+)
 @click.option("--full-name", default="")
 @click.option("--email")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
@@ -148,8 +154,16 @@ def users_create(username, role, operator_slug, municipalities, full_name, email
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with Session(current_app.config["ENGINE"]) as session, session.begin():
-            create_user(session, username, role, password, operator_slug, tuple(municipalities),
-                        full_name, email)
+            create_user(
+                session,
+                username,
+                role,
+                password,
+                operator_slug,
+                tuple(municipalities),
+                full_name,
+                email,
+            )
     except AppError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"user {username} created ({role})")
@@ -159,14 +173,19 @@ def users_create(username, role, operator_slug, municipalities, full_name, email
 def users_list():
     """List the users: name, role, operator, municipalities, active."""
     with Session(current_app.config["ENGINE"]) as session:
-        rows = session.execute(text(
-            "SELECT u.username, u.role, o.slug, string_agg(m.slug, ',' ORDER BY m.slug), u.is_active"
-            " FROM users u LEFT JOIN operators o ON o.id = u.operator_id"
-            " LEFT JOIN user_municipalities um ON um.user_id = u.id"
-            " LEFT JOIN municipalities m ON m.id = um.municipality_id"
-            " GROUP BY u.id, o.slug ORDER BY u.username")).all()
+        rows = session.execute(
+            text(
+                "SELECT u.username, u.role, o.slug, string_agg(m.slug, ',' ORDER BY m.slug), u.is_active"
+                " FROM users u LEFT JOIN operators o ON o.id = u.operator_id"
+                " LEFT JOIN user_municipalities um ON um.user_id = u.id"
+                " LEFT JOIN municipalities m ON m.id = um.municipality_id"
+                " GROUP BY u.id, o.slug ORDER BY u.username"
+            )
+        ).all()
     for name, role, operator, munis, active in rows:
-        click.echo(f"{name:32} {role:10} {operator or munis or '':30} {'' if active else 'disabled'}")
+        click.echo(
+            f"{name:32} {role:10} {operator or munis or '':30} {'' if active else 'disabled'}"
+        )
 
 
 @users.command("disable")
@@ -174,8 +193,9 @@ def users_list():
 def users_disable(username):
     """Disable a user: their logins and tokens stop working at once."""
     with Session(current_app.config["ENGINE"]) as session, session.begin():
-        done = session.execute(text("UPDATE users SET is_active = false WHERE username = :u"),
-                               {"u": username}).rowcount
+        done = session.execute(
+            text("UPDATE users SET is_active = false WHERE username = :u"), {"u": username}
+        ).rowcount
     if not done:
         raise click.ClickException(f"no user {username}")
     click.echo(f"user {username} disabled")
@@ -217,7 +237,13 @@ def tokens_list():
 
     with Session(current_app.config["ENGINE"]) as session:
         for t in list_tokens(session):
-            state = "revoked" if t["revoked_at"] else f"expires {t['expires_at']:%Y-%m-%d}" if t["expires_at"] else ""
+            state = (
+                "revoked"
+                if t["revoked_at"]
+                else f"expires {t['expires_at']:%Y-%m-%d}"
+                if t["expires_at"]
+                else ""
+            )
             click.echo(f"{t['id']:5} {t['username']:30} {t['prefix']}… {t['name']:20} {state}")
 
 

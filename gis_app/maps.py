@@ -33,8 +33,12 @@ STRINGS = {
         "demo": "Демонстрационные данные: организации и сети вымышлены.",
         "other_lang": "English",
         "logout": "Выйти",
-        "roles": {"admin": "администратор", "dispatcher": "диспетчер", "operator": "оператор",
-                  "planner": "планировщик"},
+        "roles": {
+            "admin": "администратор",
+            "dispatcher": "диспетчер",
+            "operator": "оператор",
+            "planner": "планировщик",
+        },
     },
     "en": {
         "title": "Utility networks and incidents",
@@ -46,8 +50,12 @@ STRINGS = {
         "demo": "Demo data: the organisations and networks are invented.",
         "other_lang": "Русский",
         "logout": "Log out",
-        "roles": {"admin": "admin", "dispatcher": "dispatcher", "operator": "operator staff",
-                  "planner": "planner"},
+        "roles": {
+            "admin": "admin",
+            "dispatcher": "dispatcher",
+            "operator": "operator staff",
+            "planner": "planner",
+        },
     },
 }
 
@@ -86,12 +94,18 @@ def _new_map(bounds: list[float]) -> "folium.Map":  # noqa: F821
         fmap.default_js.append(
             (
                 "vectorgrid",
-                url_for("vendor.asset", package="vectorgrid", filename="Leaflet.VectorGrid.bundled.min.js"),
+                url_for(
+                    "vendor.asset",
+                    package="vectorgrid",
+                    filename="Leaflet.VectorGrid.bundled.min.js",
+                ),
             )
         )
     fmap.default_css = [("leaflet_css", _vendor("leaflet.css"))]
     # Leave room for the incident panel on the right.
-    fmap.fit_bounds([[south, west], [north, east]], padding_top_left=(20, 20), padding_bottom_right=(350, 20))
+    fmap.fit_bounds(
+        [[south, west], [north, east]], padding_top_left=(20, 20), padding_bottom_right=(350, 20)
+    )
     basemap = current_app.config["GIS_APP_BASEMAP_URL"]
     if basemap:
         folium.TileLayer(
@@ -270,7 +284,7 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
     identity = current_identity()
     user = (
         f'<form class="gis-user" method="post" action="{url_for("auth.logout")}">'
-        f'<span>{escape(identity.username)} ({escape(s["roles"][identity.role])})</span> '
+        f"<span>{escape(identity.username)} ({escape(s['roles'][identity.role])})</span> "
         f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
         f'<button type="submit">{escape(s["logout"])}</button></form>'
     )

@@ -9,7 +9,14 @@ from gis_app.api import api
 from gis_app.api.params import parse_bbox, parse_int
 from gis_app.db import get_session
 from gis_app.errors import NotFound
-from gis_app.features import Query, features, layer_source, revisions
+from gis_app.features import (
+    PageCount,
+    Query,
+    feature_batches,
+    layer_source,
+    page_features_json,
+    revisions,
+)
 from gis_app.layers import LayerDef
 from gis_app.spatial import dumps, layer_summary
 from gis_app.streaming import make_etag, not_modified, request_key, stream
@@ -73,22 +80,18 @@ def layer_geojson(layer_id: str):
     if cached is not None:
         return cached
     query = Query(bbox=(bbox.minx, bbox.miny, bbox.maxx, bbox.maxy) if bbox else None)
-    rows = features(get_session(), source, query, limit + 1, after=after)
+    batches = feature_batches(get_session(), source, query, limit + 1, after=after)
 
     def generate():
         yield '{"type":"FeatureCollection","features":['
-        returned, last_id = 0, after
-        for feature_id, feature in rows:
-            if returned == limit:  # one row more than asked: there is a next page
-                args = {**request.args.to_dict(), "after": last_id, "limit": limit}
-                nxt = url_for("api.layer_geojson", layer_id=layer.id, _external=True, **args)
-                links = [{"rel": "next", "href": nxt, "type": GEOJSON}]
-                rows.close()  # frees the server-side cursor and its connection
-                break
-            yield ("," if returned else "") + feature
-            returned, last_id = returned + 1, feature_id
-        else:
-            links = []
-        yield '],"numberReturned":' + str(returned) + ',"links":' + dumps(links) + "}"
+        count = PageCount()
+        yield from page_features_json(batches, limit, count)
+        links = []
+        if count.more:
+            last = count.last if count.last is not None else after
+            args = {**request.args.to_dict(), "after": last, "limit": limit}
+            nxt = url_for("api.layer_geojson", layer_id=layer.id, _external=True, **args)
+            links = [{"rel": "next", "href": nxt, "type": GEOJSON}]
+        yield '],"numberReturned":' + str(count.returned) + ',"links":' + dumps(links) + "}"
 
     return stream(generate(), GEOJSON, etag, changed)

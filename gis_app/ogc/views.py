@@ -10,13 +10,15 @@ from flask import Response, render_template, request, url_for
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.features import (
+    PageCount,
     Query,
     Source,
     count_exact,
     exists_before,
     extent,
     feature,
-    features,
+    feature_batches,
+    page_features_json,
     revisions,
 )
 from gis_app.features import count_estimate as _estimate
@@ -180,11 +182,10 @@ def items(collection_id: str):
         return cached
     matched, estimate = _number_matched(source, query)
     session = get_session()
-    rows = features(session, source, query, page.limit + (page.before is None), page.after,
-                    page.before, page.offset)  # fmt: skip
+    batches = feature_batches(session, source, query, page.limit + (page.before is None),
+                              page.after, page.before, page.offset)  # fmt: skip
     if _html():
-        collected = [json.loads(text) for _, text in rows]
-        rows.close()
+        collected = [json.loads(text) for batch in batches for _, text in batch]
         body = {"numberReturned": min(len(collected), page.limit), "numberMatched": matched,
                 "links": _links("ogc.items", GEOJSON, collection_id=collection_id)}  # fmt: skip
         html = render_template(
@@ -199,24 +200,18 @@ def items(collection_id: str):
 
     def generate():
         yield '{"type":"FeatureCollection","features":['
-        returned, first, last, more = 0, None, None, False
-        for fid, text in rows:
-            if returned == page.limit:  # one row more than asked: there is a next page
-                more = True
-                rows.close()  # frees the server-side cursor and its connection
-                break
-            yield ("," if returned else "") + text
-            returned, last = returned + 1, fid
-            first = fid if first is None else first
+        count = PageCount()
+        yield from page_features_json(batches, page.limit, count)
         links = _links("ogc.items", GEOJSON, collection_id=collection_id)
         links[0]["href"] = request.url
         html_args = {**request.args.to_dict(), "f": "html"}
         links[1]["href"] = url_for(
             "ogc.items", collection_id=collection_id, _external=True, **html_args
         )
-        for rel, href in _paging(session, source, query, page, first, last, more):
+        for rel, href in _paging(session, source, query, page, count.first, count.last,
+                                 count.more):  # fmt: skip
             links.append({"rel": rel, "type": GEOJSON, "title": f"{rel} page", "href": href})
-        tail = {"numberReturned": returned, "timeStamp": stamp, "links": links}
+        tail = {"numberReturned": count.returned, "timeStamp": stamp, "links": links}
         if matched is not None:
             tail["numberMatched"] = matched
         else:
