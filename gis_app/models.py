@@ -170,15 +170,15 @@ class NetworkFeature(Base):
             "GeometryType(geom) IN ('POINT', 'LINESTRING', 'MULTILINESTRING', 'MULTIPOINT')",
             name="feature_geometry_type",
         ),
-        # Layer and bbox together: every layer request filters on both (needs btree_gist).
+        # Layer and bbox together: every spatial query on features (pages, tiles, the
+        # responsible operator's search, exports) filters on both (needs btree_gist).
         Index("network_features_layer_geom", "layer_id", "geom", postgresql_using="gist"),
-        # Utility and point: the responsible-operator search looks across a utility's layers.
-        Index("network_features_utility_geom", "utility_code", "geom", postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     layer_id: Mapped[str] = mapped_column(String(64))
-    utility_code: Mapped[str] = mapped_column(ForeignKey("utilities.code"), index=True)
+    # Derived from the layer; no index: queries go through layer_id.
+    utility_code: Mapped[str] = mapped_column(ForeignKey("utilities.code"))
     operator_id: Mapped[int] = mapped_column(
         ForeignKey("operators.id", ondelete="CASCADE"), index=True
     )

@@ -151,7 +151,9 @@ def write(session: Session, layer: LayerDef, operator_id: int, mode: str, userna
             params,
         ).rowcount
     counts.unchanged = matched - counts.changed
-    new_only = "" if mode == "append" else (
+    # When no staged row matched a stored one (append, or the owner's first upload of the layer),
+    # every row is new: no look-up per row.
+    new_only = "" if mode == "append" or matched == 0 else (
         f"WHERE r.external_id IS NULL OR NOT EXISTS (SELECT 1 FROM network_features f WHERE {MATCH})"
     )  # fmt: skip
     counts.added = session.execute(
