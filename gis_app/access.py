@@ -1,6 +1,7 @@
 """Who is asking, and may they: the one place where every request is authenticated.
 
-A request is authenticated by a bearer API token (programs) or by the session cookie of the login
+A request is authenticated by an API token (programs: 'Bearer <token>', or HTTP Basic with the
+user name and the token as the password, for GIS clients) or by the session cookie of the login
 page (people). Every endpoint needs an identity except those marked public (the login page, the
 assets and public metadata). Views then ask `current_identity()` or `require_role(...)`.
 Session-authenticated writes must carry the session's CSRF token in X-CSRF-Token.
@@ -8,6 +9,8 @@ Session-authenticated writes must carry the session's CSRF token in X-CSRF-Token
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +67,31 @@ def _wants_page() -> bool:
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
+def _credentials(header: str) -> tuple[str | None, str]:
+    """(user name or None, API token) of an Authorization header: 'Bearer <token>', or 'Basic'
+    with the user name and an API token as the password, for clients whose connection dialogs
+    offer only a user and a password (QGIS's WFS/OGC API connections, GDAL's USERPWD, OWSLib).
+    Account passwords are not accepted here: they go through the login form and its limits."""
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return None, value
+    if scheme.lower() == "basic" and value:
+        try:
+            username, sep, token = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            username, sep, token = "", "", ""
+        if sep and username and token:
+            return username, token
+        raise Unauthorized(
+            "Basic authorization must carry 'user name:API token' in base64.", code="invalid_token"
+        )
+    raise Unauthorized(
+        "Authorization must be 'Bearer <token>' or 'Basic' with the user name and an API token.",
+        code="invalid_token",
+    )
+
+
 def _authenticate():
     from gis_app.accounts import identity_for_token, identity_for_user
     from gis_app.db import get_session
@@ -73,13 +101,15 @@ def _authenticate():
     header = request.headers.get("Authorization", "")
     identity, by_session = None, False
     if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Authorization must be 'Bearer <token>'.", code="invalid_token")
-        identity = identity_for_token(get_session(), token.strip())
+        username, token = _credentials(header)
+        identity = identity_for_token(get_session(), token)
         if identity is None:
             raise Unauthorized(
                 "The API token is unknown, expired or revoked.", code="invalid_token"
+            )
+        if username is not None and username.casefold() != identity.username.casefold():
+            raise Unauthorized(
+                "The API token belongs to another user than the one named.", code="invalid_token"
             )
     elif "user_id" in session:
         identity = identity_for_user(get_session(), session["user_id"])

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from gis_app import accounts
+from gis_app import accounts, login_limits
 from gis_app.access import csrf_token, current_identity
 from gis_app.api.params import parse_int
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter, NotFound
 
 bp = Blueprint("auth", __name__)
+WRONG_PASSWORD = "Неверное имя пользователя или пароль / Wrong user name or password"
 
 
 def _safe_next(target: str | None) -> str:
@@ -30,21 +31,31 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """The login form (Russian first); on success the session remembers the user."""
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         db = get_session()
-        user_id = accounts.check_password(
-            db, request.form.get("username", "").strip(), request.form.get("password", "")
+        username = request.form.get("username", "").strip()
+        # Failures are counted per user name and address (login_limits); while blocked the
+        # password is not even checked, so a right one is refused too.
+        user_id, block = login_limits.checked_login(
+            db,
+            username,
+            request.remote_addr or "",
+            login_limits.Limits.from_config(current_app.config),
+            lambda: accounts.check_password(db, username, request.form.get("password", "")),
         )
         if user_id is not None:
-            db.commit()
             session.clear()
             session["user_id"] = user_id
             csrf_token()
             return redirect(_safe_next(request.form.get("next")))
-        error = "Неверное имя пользователя или пароль / Wrong user name or password"
-    status = 401 if error else 200
-    return render_template("login.html", error=error, next=request.values.get("next", "")), status
+        if block is not None:
+            error, status = block.message(), 429
+            headers["Retry-After"] = str(block.retry_after_s)
+        else:
+            error, status = WRONG_PASSWORD, 401
+    page = render_template("login.html", error=error, next=request.values.get("next", ""))
+    return page, status, headers
 
 
 @bp.post("/logout")

@@ -48,6 +48,16 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "GIS_APP_NOTIFY_MAX_ATTEMPTS": (8, "tries of one notification before it is marked failed"),
     "GIS_APP_NOTIFY_BACKOFF_S": (30, "first retry delay (s); doubles each time, at most 1 h"),
     "GIS_APP_OPEN311_API_KEYS": ("", "comma-separated API keys accepted by POST /open311/v2"),
+    # Failed logins (POST /login), counted in the database so every worker shares them.
+    "GIS_APP_LOGIN_MAX_FAILURES": (
+        5,
+        "failed logins of one user name within the window that block it (429) until they age out",
+    ),
+    "GIS_APP_LOGIN_MAX_FAILURES_PER_ADDRESS": (
+        30,
+        "failed logins from one client address within the window that block it",
+    ),
+    "GIS_APP_LOGIN_BLOCK_MINUTES": (15, "the window failed logins are counted in, minutes"),
 }
 
 
@@ -115,6 +125,13 @@ def validate(config: dict) -> None:
         raise ConfigError("GIS_APP_MAX_IMPORT_BYTES must be at least 1")
     if not 1 <= int(config["GIS_APP_DEFAULT_FEATURES"]) <= int(config["GIS_APP_MAX_FEATURES"]):
         raise ConfigError("GIS_APP_DEFAULT_FEATURES must be between 1 and GIS_APP_MAX_FEATURES")
+    for name in (
+        "GIS_APP_LOGIN_MAX_FAILURES",
+        "GIS_APP_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "GIS_APP_LOGIN_BLOCK_MINUTES",
+    ):
+        if int(config[name]) < 1:
+            raise ConfigError(f"{name} must be at least 1")
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -390,3 +390,6 @@ from gis_app.models_incidents import (  # noqa: E402,F401
     Notification,
     PlannedOutage,
 )
+
+# Failed logins (migration 0008) live in models_login.py; importable from here.
+from gis_app.models_login import LoginFailure  # noqa: E402,F401

@@ -7,7 +7,12 @@ each run. A missing PostgreSQL or PostGIS fails the run: it is never a skip.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -57,7 +62,15 @@ def postgis_url() -> str:
 @pytest.fixture(scope="session")
 def app(postgis_url):
     """The app on the test database."""
-    return create_app({"DATABASE_URL": postgis_url, "TESTING": True})
+    # Every test logs in from 127.0.0.1: the per-address limit must never block the suite
+    # (tests/test_login_limits.py lowers it where it is the subject).
+    return create_app(
+        {
+            "DATABASE_URL": postgis_url,
+            "TESTING": True,
+            "GIS_APP_LOGIN_MAX_FAILURES_PER_ADDRESS": 1_000_000,
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -166,3 +179,31 @@ def live_server(app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+SERVE = (
+    "import sys; from werkzeug.serving import run_simple; from gis_app import create_app; "
+    "run_simple('127.0.0.1', int(sys.argv[1]), create_app(), threaded=True)"
+)
+
+
+@pytest.fixture(scope="session")
+def process_server(postgis_url, tokens):
+    """The app in a process of its own, for clients that hold the GIL while they read (GDAL) or
+    run in another Python (QGIS): they cannot talk to a server thread of this process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": postgis_url}
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)

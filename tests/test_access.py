@@ -3,6 +3,7 @@ sessions authenticate; roles and a dispatcher's municipalities are what the acco
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +56,26 @@ def test_bad_tokens_are_refused(anon_client, session):
                  "invalid_token")
     assert_error(anon_client.get("/api/layers", headers={"Authorization": "Bearer gis_nope"}), 401,
                  "invalid_token")
+
+
+def _basic(user: str, secret: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+
+def test_basic_auth_takes_the_user_name_and_an_api_token(anon_client, tokens):
+    """GIS clients whose dialogs offer only a user and a password (QGIS, GDAL's USERPWD) send
+    the API token as the password; never the account's password, and never another's token."""
+    me = anon_client.get("/api/me", headers=_basic("planner", tokens["planner"]))
+    assert me.status_code == 200 and me.get_json()["username"] == "planner"
+    assert anon_client.get("/api/me", headers=_basic("PLANNER", tokens["planner"])).status_code == 200
+    for headers in (
+        _basic("admin", tokens["planner"]),  # someone else's token
+        _basic("planner", "demo-2026"),  # the account's password
+        _basic("planner", ""),
+        {"Authorization": "Basic not-base64!"},
+        {"Authorization": "Basic " + base64.b64encode(b"no colon").decode()},
+    ):
+        assert_error(anon_client.get("/api/me", headers=headers), 401, "invalid_token")
 
 
 def test_expired_and_revoked_tokens_stop_working(app, anon_client, session):

@@ -3,12 +3,6 @@ driver (pyogrio's bundled GDAL), with the auth headers a deployment needs."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-
 import pyogrio
 import pytest
 from owslib.ogcapi.features import Features
@@ -26,34 +20,6 @@ def counts(engine) -> dict[str, int]:
         found["incidents"] = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
         found["municipalities"] = conn.execute(text("SELECT count(*) FROM municipalities")).scalar()
     return found
-
-
-SERVE = (
-    "import sys; from werkzeug.serving import run_simple; from gis_app import create_app; "
-    "run_simple('127.0.0.1', int(sys.argv[1]), create_app(), threaded=True)"
-)
-
-
-@pytest.fixture(scope="module")
-def process_server(postgis_url, auth_headers):
-    """The app in a process of its own: GDAL holds the GIL while it reads, so it cannot talk to
-    a server thread of this process (live_server) without a deadlock."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": postgis_url}
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture
@@ -133,3 +99,13 @@ def test_gdal_oapif_bbox_and_paging(process_server, gdal_headers, engine):
             text("SELECT count(*) FROM network_features WHERE layer_id = 'road_segments'")
         ).scalar()
     assert len(paged) == total
+
+
+def test_gdal_oapif_with_user_and_token_as_password(process_server, tokens, counts):
+    """GDAL_HTTP_USERPWD (HTTP Basic): the user name and an API token as the password."""
+    pyogrio.set_gdal_config_options({"GDAL_HTTP_USERPWD": f"planner:{tokens['planner']}"})
+    try:
+        frame = pyogrio.read_dataframe(f"OAPIF:{process_server}/ogc", layer="power_lines")
+    finally:
+        pyogrio.set_gdal_config_options({"GDAL_HTTP_USERPWD": None})
+    assert len(frame) == counts["power_lines"]
