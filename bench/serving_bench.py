@@ -6,9 +6,10 @@ export and the server's memory, in one run on the 1,000,000-feature database of 
 
 Installs pygeoapi and tipg from PyPI, each into its own venv under bench/.venvs/ (gitignored),
 serves the same rows with each (flat views bench_<layer>), and measures with the same pages:
-bbox pages of 1,000 and 10,000 features of road_segments. Every server gets 2 worker processes
-(gunicorn / uvicorn), as `make run` does. Writes bench/results-serving.json and prints a
-Markdown table for bench/README.md.
+bbox pages of 1,000 (300 requests) and 10,000 features (40 requests) of road_segments, 2 clients
+on kept-alive connections (as GDAL, QGIS and browsers keep them), and once more for 1,000 with a
+new connection per request. Every server gets 2 worker processes (gunicorn / uvicorn), as
+`make run` does. Writes bench/results-serving.json and prints it.
 """
 
 from __future__ import annotations

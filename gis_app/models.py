@@ -384,6 +384,9 @@ class Import(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+# Single-feature edits' record (migration 0007) lives in models_edits.py; importable from here.
+from gis_app.models_edits import EDIT_ACTIONS, FeatureEdit  # noqa: E402,F401
+
 # The incident workflow's own tables (issue 5) live in models_incidents.py; importable from here.
 from gis_app.models_incidents import (  # noqa: E402,F401
     DeadlineRule,

@@ -93,6 +93,7 @@ CELLS = [
     ("token revoke admin's", lambda c, ids, role: c.delete(f"/api/tokens/{ids['admin_token']}"), {"admin"}),
     ("token list", lambda c, ids, role: c.get("/api/tokens"), EVERYONE),
     ("imports list", lambda c, ids, role: c.get("/api/imports"), EVERYONE),
+    ("feature edits list", lambda c, ids, role: c.get("/api/feature-edits"), EVERYONE),
     ("layer read", lambda c, ids, role: c.get("/api/layers/water_mains.geojson?limit=1"), EVERYONE),
     ("ogc items read", lambda c, ids, role: c.get("/ogc/collections/water_mains/items?limit=1"), EVERYONE),
     ("incident create", _incident, {"admin", "dispatcher", "dispatcher-gatchina"}),
@@ -138,7 +139,8 @@ def _snapshot(session) -> tuple:
         " (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM incidents i),"
         " (SELECT count(*) FROM planned_outages),"
         " (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL),"
-        " (SELECT md5(string_agg(coalesce(webhook_url, ''), ',' ORDER BY id)) FROM operators)"
+        " (SELECT md5(string_agg(coalesce(webhook_url, ''), ',' ORDER BY id)) FROM operators),"
+        " (SELECT count(*) FROM feature_edits)"
     )).one()  # fmt: skip
 
 

@@ -1,5 +1,5 @@
-"""POST /api/layers/<layer>/import (operator staff for their own organisation, admins for any)
-and GET /api/imports, the record of imports."""
+"""POST /api/layers/<layer>/import (operator staff for their own organisation, admins for any),
+GET /api/imports, the record of imports, and GET /api/feature-edits, that of single-feature edits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import current_app, request
 from werkzeug.utils import secure_filename
 
+from gis_app import edits
 from gis_app.access import Identity, current_identity, require_operator, require_role
 from gis_app.api import api
 from gis_app.api.layers import get_layer
@@ -91,13 +92,28 @@ def import_layer(layer_id: str):
         return run_import(get_session(), req)
 
 
+def _listed_operator(identity: Identity) -> int | None:
+    """Whose records a list shows: staff their own organisation's; the others all, or ?operator=."""
+    if identity.role == "operator":
+        return identity.operator_id
+    named = request.args.get("operator")
+    return find_operator(get_session(), named).id if named else None
+
+
 @api.get("/imports")
 def imports_list():
     """The latest imports, newest first: operator staff see their own organisation's."""
     identity = current_identity()
     limit = parse_int(request.args.get("limit"), "limit", 100, 1, 1000)
-    operator_id = identity.operator_id if identity.role == "operator" else None
-    named = request.args.get("operator")
-    if named and identity.role != "operator":
-        operator_id = find_operator(get_session(), named).id
-    return {"imports": list_imports(get_session(), operator_id, limit)}
+    return {"imports": list_imports(get_session(), _listed_operator(identity), limit)}
+
+
+@api.get("/feature-edits")
+def feature_edits_list():
+    """The latest single-feature edits (OGC Part 4), newest first, as /api/imports lists imports;
+    ?layer= keeps one layer's. A delete's record holds the removed feature as GeoJSON."""
+    identity = current_identity()
+    limit = parse_int(request.args.get("limit"), "limit", 100, 1, 1000)
+    layer_id = get_layer(request.args["layer"]).id if request.args.get("layer") else None
+    rows = edits.list_edits(get_session(), _listed_operator(identity), layer_id, limit)
+    return {"feature_edits": rows}

@@ -1,5 +1,10 @@
 """OGC API - Features Part 4: create (POST), replace (PUT), update (PATCH, JSON merge patch) and
-delete (DELETE) of one feature of a layer, by the operator's own staff (admins for any)."""
+delete (DELETE) of one feature of a layer, by the operator's own staff (admins for any).
+
+PUT, PATCH and DELETE honour If-Match (the feature's ETag from GET): 412 when it is stale,
+checked on the locked row; without it they go ahead (QGIS and GDAL send none). Each edit is
+recorded in feature_edits in its own transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pyproj import CRS
 from werkzeug.exceptions import MethodNotAllowed
 
 from gis_app import edits, layer_registry
-from gis_app.access import require_operator, require_role
+from gis_app.access import Identity, require_operator, require_role
 from gis_app.api.imports import target_operator
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter, NotFound
@@ -62,12 +67,29 @@ def _feature_id(layer: LayerDef, raw: str) -> int:
     return int(raw)
 
 
-def _own(layer: LayerDef, raw_id: str) -> tuple[int, str]:
-    """(feature id, user name) once the caller may write the feature (staff: their own)."""
+def _editor(identity: Identity) -> edits.Editor:
+    return edits.Editor(identity.user_id, identity.username)
+
+
+def _own(layer: LayerDef, raw_id: str) -> tuple[int, edits.Editor]:
+    """(feature id, editor) once the caller may write the feature (staff: their own) and its
+    If-Match holds. The row stays locked until the view commits, so no other edit comes between
+    the check and the write."""
     identity = require_role("operator", "admin")
     feature_id = _feature_id(layer, raw_id)
-    require_operator(identity, edits.owner(get_session(), layer, feature_id))
-    return feature_id, identity.username
+    locked = edits.lock(get_session(), layer, feature_id)
+    require_operator(identity, locked.operator_id)
+    edits.check_if_match(layer, feature_id, locked.etag, request.headers.get("If-Match"))
+    return feature_id, _editor(identity)
+
+
+def _committed(layer: LayerDef, feature_id: int, status: int, **headers: str) -> Response:
+    """Commit the edit; the answer carries the feature's new ETag, read before the commit (after
+    it, another client's edit could already have changed the row)."""
+    session = get_session()
+    etag = edits.lock(session, layer, feature_id).etag  # locked by this edit already
+    session.commit()
+    return Response(status=status, headers={"ETag": etag, **headers})
 
 
 @ogc.post("/collections/<collection_id>/items")
@@ -79,57 +101,68 @@ def create_item(collection_id: str):
     session = get_session()
     check_operator_serves(session, operator_id, layer)
     feature_id = edits.create(session, layer, operator_id, _body(BODY_TYPES), _body_crs(),
-                              identity.username)  # fmt: skip
-    session.commit()
+                              _editor(identity))  # fmt: skip
     location = url_for("ogc.item", collection_id=layer.id, feature_id=feature_id, _external=True)
-    return Response(status=201, headers={"Location": location})
+    return _committed(layer, feature_id, 201, Location=location)
 
 
 @ogc.put("/collections/<collection_id>/items/<feature_id>")
 def replace_item(collection_id: str, feature_id: str):
     """Replace a feature with the GeoJSON Feature of the body."""
     layer = _layer(collection_id)
-    fid, user = _own(layer, feature_id)
-    session = get_session()
-    edits.replace(session, layer, fid, _body(BODY_TYPES), _body_crs(), user)
-    session.commit()
-    return Response(status=204)
+    fid, editor = _own(layer, feature_id)
+    edits.replace(get_session(), layer, fid, _body(BODY_TYPES), _body_crs(), editor)
+    return _committed(layer, fid, 204)
 
 
 @ogc.patch("/collections/<collection_id>/items/<feature_id>")
 def update_item(collection_id: str, feature_id: str):
     """Update a feature with a JSON merge patch of its properties and/or geometry."""
     layer = _layer(collection_id)
-    fid, user = _own(layer, feature_id)
-    session = get_session()
-    edits.update(session, layer, fid, _body(PATCH_TYPES), _body_crs(), user)
-    session.commit()
-    return Response(status=204)
+    fid, editor = _own(layer, feature_id)
+    edits.update(get_session(), layer, fid, _body(PATCH_TYPES), _body_crs(), editor)
+    return _committed(layer, fid, 204)
 
 
 @ogc.delete("/collections/<collection_id>/items/<feature_id>")
 def delete_item(collection_id: str, feature_id: str):
     """Delete a feature."""
     layer = _layer(collection_id)
-    fid, _ = _own(layer, feature_id)
+    fid, editor = _own(layer, feature_id)
     session = get_session()
-    edits.delete(session, layer, fid)
+    edits.delete(session, layer, fid, editor)
     session.commit()
     return Response(status=204)
 
 
-def _operation(summary: str, op_id: str, sid: str, body: str | None, ok: str) -> dict:
+ETAG_HEADER = {"description": "The feature's new ETag (send it as If-Match to edit it again)",
+               "schema": {"type": "string"}}  # fmt: skip
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": "The feature's ETag from GET (or *): 412 when the feature changed since"
+                           " then. Without it the edit goes ahead."}  # fmt: skip
+
+
+def _operation(
+    summary: str, op_id: str, sid: str, body: str | None, ok: str, existing: bool = True
+) -> dict:
+    """One Part 4 operation; `existing`: it acts on a stored feature (If-Match, 412)."""
     op: dict = {"summary": summary, "operationId": f"{op_id}_{sid}", "tags": [sid],
                 "responses": {ok: {"description": summary},
                               "400": {"$ref": "#/components/responses/Exception"},
                               "401": {"$ref": "#/components/responses/Exception"},
                               "403": {"$ref": "#/components/responses/Exception"},
                               "404": {"$ref": "#/components/responses/Exception"},
-                              "422": {"$ref": "#/components/responses/Exception"}}}  # fmt: skip
-    if body:
+                              "422": {"$ref": "#/components/responses/Exception"}},
+                "parameters": []}  # fmt: skip
+    if existing:
+        op["parameters"].append(IF_MATCH)
+        op["responses"]["412"] = {"$ref": "#/components/responses/Exception"}
+    if body:  # create, replace, update: the answer names the feature's new state
+        op["responses"][ok]["headers"] = {"ETag": ETAG_HEADER}
         op["requestBody"] = {"required": True, "content": {body: {"schema": {"type": "object"}}}}
-        op["parameters"] = [{"name": "Content-Crs", "in": "header", "required": False,
-                             "schema": {"type": "string"}, "description": "CRS of the body, <uri>"}]  # fmt: skip
+        op["parameters"].append({"name": "Content-Crs", "in": "header", "required": False,
+                                 "schema": {"type": "string"},
+                                 "description": "CRS of the body, <uri>"})  # fmt: skip
     return op
 
 
@@ -138,7 +171,8 @@ def openapi_operations(sid: str) -> tuple[dict, dict]:
     if layer_registry().get(sid) is None:
         return {}, {}
     items = {"post": _operation("Create a feature (operator staff: their own organisation's)",
-                                "createItem", sid, "application/geo+json", "201")}  # fmt: skip
+                                "createItem", sid, "application/geo+json", "201",
+                                existing=False)}  # fmt: skip
     item = {
         "put": _operation("Replace a feature", "replaceItem", sid, "application/geo+json", "204"),
         "patch": _operation("Update a feature (JSON merge patch)", "updateItem", sid,

@@ -7,6 +7,7 @@ import json
 
 from flask import Response, render_template, request, url_for
 
+from gis_app import edits, layer_registry
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.features import (
@@ -244,9 +245,21 @@ def _paging(session, source, query, page: Page, first, last, more) -> list[tuple
     return links
 
 
+def _feature_validators(collection_id: str, feature_id: int) -> tuple[str, dt.datetime] | None:
+    """(strong ETag, Last-Modified) of one feature of an edited layer, from its row: they change
+    with every write of that feature and no other (If-Match of Part 4 edits compares the ETag).
+    None when the layer has no such feature."""
+    found = edits.state(get_session(), layer_registry().get(collection_id), feature_id)
+    if found is None:
+        return None
+    # The HTML page is another representation at the same URL: another strong ETag.
+    etag = found.etag[:-1] + '-html"' if _html() else found.etag
+    return etag, found.updated_at
+
+
 @ogc.get("/collections/<collection_id>/items/<feature_id>")
 def item(collection_id: str, feature_id: str):
-    """One feature by id."""
+    """One feature by id; for layers, with the strong ETag of its current state."""
     source = get_source(collection_id)
     unknown = sorted(set(request.args) - {"f", "crs"})
     if unknown:
@@ -260,7 +273,16 @@ def item(collection_id: str, feature_id: str):
     )  # fmt: skip
     if not feature_id.isdigit() or int(feature_id) >= 2**63:
         raise missing
-    etag, changed, cache = _validators(source)
+    per_feature = collection_id in layer_registry()
+    if per_feature:
+        # Read before the feature: a write between the two then only makes this ETag stale
+        # (a 412 later), never pairs an older body with a newer ETag (a lost update).
+        validators = _feature_validators(collection_id, int(feature_id))
+        if validators is None:
+            raise missing
+        (etag, changed), cache = validators, "no-cache"
+    else:
+        etag, changed, cache = _validators(source)
     cached = not_modified(etag, changed)
     if cached is not None:
         return cached
@@ -281,5 +303,13 @@ def item(collection_id: str, feature_id: str):
             features=[doc],
             collection_id=collection_id,
         )
+        if per_feature:
+            headers.update({"ETag": etag, "Cache-Control": cache, "Vary": "Accept"})
         return Response(html, mimetype="text/html", headers=headers)
+    if per_feature:
+        # Not gzipped: a strong ETag names these exact bytes, and one feature is small.
+        response = Response(dumps(doc), mimetype=GEOJSON, headers=headers)
+        response.headers.update({"ETag": etag, "Cache-Control": cache, "Vary": "Accept"})
+        response.last_modified = changed
+        return response
     return stream([dumps(doc)], GEOJSON, etag, changed, cache, headers)
