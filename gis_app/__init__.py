@@ -40,6 +40,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(tiles.bp)
     app.register_blueprint(open311.bp)
     errors.register_error_handlers(app)
+    hops = int(app.config["GIS_APP_PROXY_HOPS"])
+    if hops:
+        # Behind nginx (TLS ends there): links in OGC answers, redirects and the client address
+        # of the login limits must be the public ones, not 127.0.0.1:8000 over plain HTTP.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     return app
 
 

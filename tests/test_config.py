@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from gis_app import create_app
 from gis_app.config import PROJECT_ROOT, SETTINGS, ConfigError, load_config
@@ -21,6 +22,7 @@ def test_every_setting_is_in_the_readme_table():
         ({"GIS_APP_LAYERS_DIR": "/nonexistent"}, "GIS_APP_LAYERS_DIR"),
         ({"GIS_APP_MAX_FEATURES": "many"}, "GIS_APP_MAX_FEATURES"),
         ({"GIS_APP_DEFAULT_FEATURES": 0}, "GIS_APP_DEFAULT_FEATURES"),
+        ({"GIS_APP_PROXY_HOPS": -1}, "GIS_APP_PROXY_HOPS"),
     ],
 )
 def test_bad_setting_is_refused_by_name(postgis_url, overrides, named):
@@ -43,3 +45,40 @@ def test_basemap_is_optional_and_attributed(postgis_url, auth_headers):
     )
     html = app.test_client().get("/map/gatchina", headers=auth_headers).get_data(as_text=True)
     assert "tile.openstreetmap.org" in html and "OpenStreetMap contributors" in html
+
+
+FORWARDED = {
+    "X-Forwarded-For": "203.0.113.7",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "gis.example.ru",
+}
+
+
+def test_behind_a_proxy_links_are_the_public_ones(postgis_url, tokens):
+    """With GIS_APP_PROXY_HOPS=1 (nginx in front, TLS ending there) OGC links name the public
+    scheme and host, so QGIS follows them; without it the same headers are ignored."""
+    headers = {"Authorization": f"Bearer {tokens['planner']}", **FORWARDED}
+    proxied = create_app({"DATABASE_URL": postgis_url, "GIS_APP_PROXY_HOPS": 1}).test_client()
+    links = proxied.get("/ogc/collections/power_lines/items?limit=1", headers=headers).get_json()
+    hrefs = [link["href"] for link in links["links"]]
+    assert hrefs and all(h.startswith("https://gis.example.ru/ogc/") for h in hrefs), hrefs
+    direct = create_app({"DATABASE_URL": postgis_url}).test_client()
+    links = direct.get("/ogc/collections/power_lines/items?limit=1", headers=headers).get_json()
+    assert all(link["href"].startswith("http://localhost/ogc/") for link in links["links"])
+
+
+def test_behind_a_proxy_login_limits_count_the_client_address(postgis_url, engine):
+    proxied = create_app({"DATABASE_URL": postgis_url, "GIS_APP_PROXY_HOPS": 1}).test_client()
+    try:
+        answer = proxied.post(
+            "/login", data={"username": "nobody-proxy", "password": "x"}, headers=FORWARDED
+        )
+        assert answer.status_code == 401
+        with engine.connect() as conn:
+            address = conn.execute(
+                text("SELECT address FROM login_failures WHERE username = 'nobody-proxy'")
+            ).scalar()
+        assert address == "203.0.113.7"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM login_failures WHERE username = 'nobody-proxy'"))
