@@ -89,6 +89,7 @@ stop-db:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean: stop-db
 	rm -rf $(VENV) var build *.egg-info static/node_modules

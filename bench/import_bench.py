@@ -177,7 +177,9 @@ def main() -> None:
         f"| ogr2ogr -append into a table with network_features' indexes | {indexed:.2f} | {n / indexed:,.0f} |"
     )
     print(f"| gis-app import, mode replace, all checks | {ours:.2f} | {n / ours:,.0f} |")
-    print(f"| gis-app import of the same file again (all unchanged) | {again:.2f} | {n / again:,.0f} |")
+    print(
+        f"| gis-app import of the same file again (all unchanged) | {again:.2f} | {n / again:,.0f} |"
+    )
     print(f"\nratio gis-app / ogr2ogr (fresh table): {ours / ogr:.2f}x (target: at most 2x)")
     print(f"ratio gis-app / ogr2ogr (same indexes): {ours / indexed:.2f}x")
 

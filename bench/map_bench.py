@@ -34,8 +34,15 @@ from gis_app.accounts import create_token  # noqa: E402
 from gis_app.demo.load import load_demo  # noqa: E402
 from gis_app.layers import LayerRegistry  # noqa: E402
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 OPEN = "new,assigned,accepted,in_progress,resolved,rejected"
 
 
@@ -95,8 +102,19 @@ def free_port() -> int:
 def serve(url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url}
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--threads", "4", "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     for _ in range(100):
@@ -124,9 +142,13 @@ def browser_figures(base: str, token: str, runs: int) -> dict:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         for _ in range(runs):
-            context = browser.new_context(viewport={"width": 1400, "height": 900},
-                                          extra_http_headers={"Authorization": f"Bearer {token}"})
-            context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+            context = browser.new_context(
+                viewport={"width": 1400, "height": 900},
+                extra_http_headers={"Authorization": f"Bearer {token}"},
+            )
+            context.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort()
+            )
             page = context.new_page()
             page.goto(f"{base}/map/gatchina")
             # Ready: municipalities and incidents drawn, and every network layer loaded.
@@ -137,24 +159,36 @@ def browser_figures(base: str, token: str, runs: int) -> dict:
             )
             first_view.append(page.evaluate("performance.now()"))
             context.close()
-        context = browser.new_context(viewport={"width": 1400, "height": 900},
-                                      extra_http_headers={"Authorization": f"Bearer {token}"})
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 900},
+            extra_http_headers={"Authorization": f"Bearer {token}"},
+        )
         page = context.new_page()
         page.goto(f"{base}/")
         page.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
         count = int(page.evaluate("document.body.dataset.incidents"))
         for _ in range(runs * 2):
-            refresh.append(page.evaluate(
-                "(async () => { const t = performance.now(); await gisWorkbench.refresh();"
-                " return performance.now() - t; })()"))
+            refresh.append(
+                page.evaluate(
+                    "(async () => { const t = performance.now(); await gisWorkbench.refresh();"
+                    " return performance.now() - t; })()"
+                )
+            )
             # As if something changed: the whole set is fetched again and compared marker by marker.
-            refetch.append(page.evaluate(
-                "(async () => { gisWorkbench.etag = null; const t = performance.now();"
-                " await gisWorkbench.refresh(); return performance.now() - t; })()"))
+            refetch.append(
+                page.evaluate(
+                    "(async () => { gisWorkbench.etag = null; const t = performance.now();"
+                    " await gisWorkbench.refresh(); return performance.now() - t; })()"
+                )
+            )
         context.close()
         browser.close()
-    return {"first_view_ms": first_view, "refresh_ms": refresh, "refetch_ms": refetch,
-            "incidents_drawn": count}
+    return {
+        "first_view_ms": first_view,
+        "refresh_ms": refresh,
+        "refetch_ms": refetch,
+        "incidents_drawn": count,
+    }
 
 
 def main() -> None:
@@ -169,8 +203,14 @@ def main() -> None:
     server = serve(url, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        sizes = {path: len(get(base, path, token)[0]) for path in ("/", "/map/gatchina", "/map/sosnovy-bor")}
-        api_ms = [get(base, f"/api/incidents.geojson?status={OPEN}&limit=10000", token)[1] for _ in range(10)]
+        sizes = {
+            path: len(get(base, path, token)[0])
+            for path in ("/", "/map/gatchina", "/map/sosnovy-bor")
+        }
+        api_ms = [
+            get(base, f"/api/incidents.geojson?status={OPEN}&limit=10000", token)[1]
+            for _ in range(10)
+        ]
         points_ms = [get(base, "/api/incidents/map.geojson", token)[1] for _ in range(10)]
         figures = browser_figures(base, token, args.runs)
     finally:

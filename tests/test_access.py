@@ -12,8 +12,13 @@ from sqlalchemy import text
 
 from gis_app.access import PUBLIC_ENDPOINTS
 
-SAMPLE = {"layer_id": "water_mains", "slug": "gatchina", "token_id": "1", "package": "leaflet",
-          "filename": "leaflet.js"}
+SAMPLE = {
+    "layer_id": "water_mains",
+    "slug": "gatchina",
+    "token_id": "1",
+    "package": "leaflet",
+    "filename": "leaflet.js",
+}
 
 
 def _routes(app):
@@ -52,10 +57,16 @@ def test_public_things_are_open(anon_client):
 
 
 def test_bad_tokens_are_refused(anon_client, session):
-    assert_error(anon_client.get("/api/layers", headers={"Authorization": "Basic YTpi"}), 401,
-                 "invalid_token")
-    assert_error(anon_client.get("/api/layers", headers={"Authorization": "Bearer gis_nope"}), 401,
-                 "invalid_token")
+    assert_error(
+        anon_client.get("/api/layers", headers={"Authorization": "Basic YTpi"}),
+        401,
+        "invalid_token",
+    )
+    assert_error(
+        anon_client.get("/api/layers", headers={"Authorization": "Bearer gis_nope"}),
+        401,
+        "invalid_token",
+    )
 
 
 def _basic(user: str, secret: str) -> dict:
@@ -67,7 +78,9 @@ def test_basic_auth_takes_the_user_name_and_an_api_token(anon_client, tokens):
     the API token as the password; never the account's password, and never another's token."""
     me = anon_client.get("/api/me", headers=_basic("planner", tokens["planner"]))
     assert me.status_code == 200 and me.get_json()["username"] == "planner"
-    assert anon_client.get("/api/me", headers=_basic("PLANNER", tokens["planner"])).status_code == 200
+    assert (
+        anon_client.get("/api/me", headers=_basic("PLANNER", tokens["planner"])).status_code == 200
+    )
     for headers in (
         _basic("admin", tokens["planner"]),  # someone else's token
         _basic("planner", "demo-2026"),  # the account's password
@@ -83,13 +96,18 @@ def test_expired_and_revoked_tokens_stop_working(app, anon_client, session):
 
     expired = create_token(session, "planner", "expired")
     revoked = create_token(session, "planner", "revoked")
-    session.execute(text("UPDATE api_tokens SET expires_at = :t WHERE name = 'expired'"),
-                    {"t": datetime.now(UTC) - timedelta(minutes=1)})
+    session.execute(
+        text("UPDATE api_tokens SET expires_at = :t WHERE name = 'expired'"),
+        {"t": datetime.now(UTC) - timedelta(minutes=1)},
+    )
     session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE name = 'revoked'"))
     session.flush()
     for token in (expired, revoked):
-        assert_error(anon_client.get("/api/me", headers={"Authorization": f"Bearer {token}"}), 401,
-                     "invalid_token")
+        assert_error(
+            anon_client.get("/api/me", headers={"Authorization": f"Bearer {token}"}),
+            401,
+            "invalid_token",
+        )
 
 
 def test_disabled_user_is_locked_out_at_once(client_as, session):
@@ -109,14 +127,16 @@ def test_identity_of_each_role(client_as, session):
     assert client_as("dispatcher").get("/api/me").get_json()["municipality_ids"] is None
     operator = client_as("operator").get("/api/me").get_json()
     vodokanal = session.execute(
-        text("SELECT id FROM operators WHERE slug = 'demo-vodokanal-gatchina'")).scalar_one()
+        text("SELECT id FROM operators WHERE slug = 'demo-vodokanal-gatchina'")
+    ).scalar_one()
     assert operator["role"] == "operator" and operator["operator_id"] == vodokanal
     assert client_as("planner").get("/api/me").get_json()["role"] == "planner"
 
 
 def _login(test_client, username="planner", password="demo-2026", next_=""):
-    return test_client.post("/login", data={"username": username, "password": password,
-                                             "next": next_})
+    return test_client.post(
+        "/login", data={"username": username, "password": password, "next": next_}
+    )
 
 
 def test_session_login_tokens_and_csrf(app, anon_client):
@@ -128,8 +148,9 @@ def test_session_login_tokens_and_csrf(app, anon_client):
     assert_error(anon_client.post("/api/tokens", json={"name": "x"}), 403, "csrf_failed")
     page = anon_client.get("/map/gatchina").get_data(as_text=True)
     csrf = re.search(r'"csrfToken": "([^"]+)"', page).group(1)
-    made = anon_client.post("/api/tokens", json={"name": "qgis", "days": 30},
-                            headers={"X-CSRF-Token": csrf})
+    made = anon_client.post(
+        "/api/tokens", json={"name": "qgis", "days": 30}, headers={"X-CSRF-Token": csrf}
+    )
     assert made.status_code == 201
     token = made.get_json()["token"]
     listed = anon_client.get("/api/tokens").get_json()["tokens"]
@@ -138,7 +159,10 @@ def test_session_login_tokens_and_csrf(app, anon_client):
     fresh = app.test_client()
     assert fresh.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     token_id = next(t["id"] for t in listed if t["name"] == "qgis")
-    assert anon_client.delete(f"/api/tokens/{token_id}", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert (
+        anon_client.delete(f"/api/tokens/{token_id}", headers={"X-CSRF-Token": csrf}).status_code
+        == 204
+    )
     assert fresh.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     anon_client.post("/logout")
     assert anon_client.get("/api/me").status_code == 401
@@ -152,9 +176,12 @@ def test_no_open_redirect_after_login(anon_client):
 
 
 def test_users_cannot_revoke_each_others_tokens(client_as, session, tokens):
-    other = session.execute(text(
-        "SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.username = 'admin'"
-        " ORDER BY t.id LIMIT 1")).scalar_one()
+    other = session.execute(
+        text(
+            "SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.username = 'admin'"
+            " ORDER BY t.id LIMIT 1"
+        )
+    ).scalar_one()
     assert_error(client_as("planner").delete(f"/api/tokens/{other}"), 404, "token_not_found")
     bad = client_as("planner").post("/api/tokens", json={"days": 99999})
     assert_error(bad, 400, "invalid_parameter")

@@ -39,9 +39,20 @@ def test_demo_load_command_twice(scratch_app):
 def test_users_and_tokens_commands(scratch_app):
     runner = scratch_app.test_cli_runner()
     runner.invoke(main, ["demo", "load"])
-    made = runner.invoke(main, ["users", "create", "ivanova", "--role", "dispatcher",
-                                "--municipality", "gatchina", "--password-stdin"],
-                         input="secret-password\n")
+    made = runner.invoke(
+        main,
+        [
+            "users",
+            "create",
+            "ivanova",
+            "--role",
+            "dispatcher",
+            "--municipality",
+            "gatchina",
+            "--password-stdin",
+        ],
+        input="secret-password\n",
+    )
     assert made.exit_code == 0, made.output
     token = runner.invoke(main, ["tokens", "create", "ivanova"]).output.strip()
     assert token.startswith("gis_") and "\n" not in token  # the token alone, for scripts
@@ -50,11 +61,17 @@ def test_users_and_tokens_commands(scratch_app):
     listing = runner.invoke(main, ["users", "list"]).output
     assert "ivanova" in listing and "gatchina" in listing
     # Bad input: a clear message and a non-zero exit, nothing created.
-    bad = runner.invoke(main, ["users", "create", "petrov", "--role", "operator",
-                               "--password-stdin"], input="secret-password\n")
+    bad = runner.invoke(
+        main,
+        ["users", "create", "petrov", "--role", "operator", "--password-stdin"],
+        input="secret-password\n",
+    )
     assert bad.exit_code != 0 and "--operator" in bad.output
-    short = runner.invoke(main, ["users", "create", "petrov", "--role", "planner",
-                                 "--password-stdin"], input="short\n")
+    short = runner.invoke(
+        main,
+        ["users", "create", "petrov", "--role", "planner", "--password-stdin"],
+        input="short\n",
+    )
     assert short.exit_code != 0 and "at least 8" in short.output
     assert "petrov" not in runner.invoke(main, ["users", "list"]).output
     assert runner.invoke(main, ["tokens", "create", "nobody"]).exit_code != 0

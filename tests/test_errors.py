@@ -31,5 +31,7 @@ def test_unexpected_error_is_500_without_details(postgis_url, auth_headers):
     def boom():
         raise RuntimeError("SELECT secret FROM somewhere")
 
-    body = assert_error(app.test_client().get("/api/boom-test", headers=auth_headers), 500, "internal_error")
+    body = assert_error(
+        app.test_client().get("/api/boom-test", headers=auth_headers), 500, "internal_error"
+    )
     assert "secret" not in body["message"]

@@ -115,7 +115,9 @@ def test_gatchina_in_a_real_browser_offline(browser, live_server, auth_headers):
 def test_login_then_oblast_overview_in_a_real_browser(browser, live_server):
     """A person logs in through the form and lands on the oblast map they asked for."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ru-RU")
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(live_server) else r.abort())
+    context.route(
+        "**/*", lambda r: r.continue_() if r.request.url.startswith(live_server) else r.abort()
+    )
     page = context.new_page()
     page.goto(f"{live_server}/map/sosnovy-bor")
     assert "/login" in page.url

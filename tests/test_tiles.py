@@ -26,8 +26,6 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
     return z, int((lon + 180) / 360 * n), int(y)
 
 
-
-
 def decode(data: bytes) -> dict:
     return mapbox_vector_tile.decode(data) if data else {}
 

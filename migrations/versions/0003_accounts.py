@@ -25,9 +25,16 @@ def upgrade() -> None:
         sa.Column("operator_id", sa.Integer(), nullable=True),
         sa.Column("is_active", sa.Boolean(), server_default="true", nullable=False),
         sa.Column("is_demo", sa.Boolean(), server_default="false", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("role IN ('admin', 'dispatcher', 'operator', 'planner')", name="user_role"),
+        sa.CheckConstraint(
+            "role IN ('admin', 'dispatcher', 'operator', 'planner')", name="user_role"
+        ),
         sa.CheckConstraint("(role = 'operator') = (operator_id IS NOT NULL)", name="user_operator"),
         sa.ForeignKeyConstraint(["operator_id"], ["operators.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -49,7 +56,12 @@ def upgrade() -> None:
         sa.Column("name", sa.Text(), server_default="", nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=12), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),

@@ -19,8 +19,6 @@ EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
 EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 
 
-
-
 def fc(response) -> dict:
     """A FeatureCollection served as GeoJSON."""
     assert response.status_code == 200, response.get_data(as_text=True)
