@@ -240,6 +240,7 @@ def _workbench_config(lang: str, utilities: dict) -> dict:
             "operators": url_for("api.operators"),
             "feature": url_for("api.network_feature", feature_id=0).replace("/0", "/__id__"),
             "imports": url_for("api.imports_list"),
+            "featureEdits": url_for("api.feature_edits_list"),
             "exports": url_for("api.export_download"),
         },
         "municipalities": [

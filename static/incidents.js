@@ -9,6 +9,7 @@
     ru: {
       queueDispatcher: "Очередь: новые и отклонённые", overdue: "Просроченные",
       queueOperator: "Инциденты моей организации", imports: "Последние импорты слоёв",
+      edits: "Последние правки объектов", editActions: { create: "создан", replace: "заменён", update: "изменён", "delete": "удалён" },
       exportTitle: "Экспорт данных", exportView: "Текущий вид карты", exportOblast: "Вся область",
       exportArea: "Территория", exportAnyOperator: "Все операторы", exportFormat: "Формат", exportGo: "Скачать", queuePlanner: "Открытые инциденты", empty: "Нет",
       report: "Сообщить об инциденте", reportHere: "Сообщить об инциденте на этом объекте",
@@ -36,6 +37,7 @@
     en: {
       queueDispatcher: "Queue: new and rejected", overdue: "Overdue",
       queueOperator: "My organisation's incidents", imports: "Latest layer imports",
+      edits: "Latest feature edits", editActions: { create: "created", replace: "replaced", update: "updated", "delete": "deleted" },
       exportTitle: "Export", exportView: "The map's current view", exportOblast: "The whole oblast",
       exportArea: "Area", exportAnyOperator: "Every operator", exportFormat: "Format", exportGo: "Download", queuePlanner: "Open incidents", empty: "None",
       report: "Report an incident", reportHere: "Report an incident on this asset",
@@ -251,6 +253,22 @@
         ul.appendChild(el("li", "gis-import", when(imp.started_at, self.lang) + " · " + imp.layer_id + " · " +
           imp.mode + (imp.dry_run ? " (dry run)" : "") + " · +" + imp.added + " ~" + imp.changed + " −" +
           imp.removed + " ✗" + imp.rejected + " · " + imp.status));
+      });
+      self.queue.appendChild(ul);
+      if (self.cfg.urls.featureEdits) return self.loadEdits();
+    });
+  };
+
+  /* Operator staff: the latest single-feature edits of their organisation (OGC API Part 4). */
+  Workbench.prototype.loadEdits = function () {
+    var self = this, t = this.t;
+    return this.request("GET", this.cfg.urls.featureEdits + "?limit=5").then(function (res) {
+      self.queue.appendChild(el("h3", null, t.edits));
+      var ul = el("ul", "gis-queue-list");
+      if (!res.data.feature_edits.length) ul.appendChild(el("li", "gis-muted", t.empty));
+      res.data.feature_edits.forEach(function (e) {
+        ul.appendChild(el("li", "gis-edit", when(e.at, self.lang) + " · " + e.layer_id + " · " +
+          (e.external_id || "#" + e.feature_id) + " " + (t.editActions[e.action] || e.action) + " · " + e.username));
       });
       self.queue.appendChild(ul);
     });

@@ -223,3 +223,42 @@ def test_dispatcher_marks_a_report_as_a_duplicate_from_the_card(browser, live_se
     assert "Дубликатов" in page.locator("#gis-card").inner_text()
     assert dispatcher.problems == []
     dispatcher.context.close()
+
+
+def test_operator_sees_the_latest_edits_of_their_layers(browser, live_server, postgis_url, tokens):
+    """A water-main edited through OGC API Part 4 shows in the operator's panel, in Russian."""
+    import json
+    import urllib.request
+
+    engine = create_engine(config.sqlalchemy_url(postgis_url))
+    with engine.connect() as conn:
+        fid, external_id, name = conn.execute(
+            text(
+                "SELECT f.id, f.external_id, f.name FROM network_features f"
+                " JOIN operators o ON o.id = f.operator_id WHERE f.layer_id = 'water_mains'"
+                " AND o.slug = 'demo-vodokanal-gatchina' ORDER BY f.id LIMIT 1"
+            )
+        ).one()
+    url = f"{live_server}/ogc/collections/water_mains/items/{fid}"
+    patch = urllib.request.Request(
+        url,
+        method="PATCH",
+        data=json.dumps({"properties": {"name": "Водовод по ул. Тестовой"}}).encode(),
+        headers={"Authorization": f"Bearer {tokens['operator']}",
+                 "Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    try:
+        assert urllib.request.urlopen(patch).status == 204
+        staff = Session_(browser, live_server, "operator-vodokanal-gatchina")
+        edit = staff.page.locator(".gis-edit", has_text=external_id).first
+        edit.wait_for(timeout=10_000)
+        assert "изменён" in edit.inner_text() and "operator-vodokanal-gatchina" in edit.inner_text()
+        assert staff.page.locator("h3", has_text="Последние правки объектов").count() == 1
+        assert staff.problems == []
+        staff.context.close()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE network_features SET name = :n WHERE id = :i"),
+                         {"n": name, "i": fid})  # fmt: skip
+            conn.execute(text("DELETE FROM feature_edits WHERE feature_id = :i"), {"i": fid})
+        engine.dispose()
