@@ -65,6 +65,7 @@ class Source:
     params: dict = field(default_factory=dict, hash=False)
     filters: tuple[Filter, ...] = ()
     time_sql: str | None = None
+    time_name: str | None = None  # the property holding time_sql (CQL2 filters and queryables)
     # Keys of serving_revisions whose change changes this collection; empty: never cached.
     revision_keys: tuple[str, ...] = ()
     # Key of serving_revisions holding the collection's feature count; None: count(*) is cheap.
@@ -99,6 +100,7 @@ def layer_source(layer: LayerDef) -> Source:
         params={"layer": layer.id},
         filters=common + tuple(Filter(p.name, p.type) for p in layer.properties),
         time_sql="f.updated_at",
+        time_name="updated_at",
         revision_keys=(layer.id, "operators"),
         count_key=layer.id,
         geometry=layer.geometry,
@@ -130,6 +132,7 @@ INCIDENTS = Source(
         Filter("municipality", "str", "m.slug"),
     ),
     time_sql="i.reported_at",
+    time_name="reported_at",
     geometry="POINT",
 )
 
@@ -155,7 +158,7 @@ MUNICIPALITIES = Source(
 
 @dataclass
 class Query:
-    """Which features: a bbox (in `bbox_srid`), attribute values, a time range, a page."""
+    """Which features: a bbox (in `bbox_srid`), attribute values, a time range, a CQL2 filter."""
 
     bbox: tuple[float, float, float, float] | None = None
     bbox_srid: int = 4326
@@ -163,10 +166,13 @@ class Query:
     time_from: dt.datetime | None = None
     time_to: dt.datetime | None = None
     crs: Crs = CRSES[CRS84]
+    # A CQL2 filter as a SQL condition (gis_app.ogc.cql) and its bound values.
+    filter_sql: str | None = None
+    filter_params: dict = field(default_factory=dict)
 
     def is_unfiltered(self) -> bool:
         """True when every feature of the collection matches."""
-        return not (self.bbox or self.values or self.time_from or self.time_to)
+        return not (self.bbox or self.values or self.time_from or self.time_to or self.filter_sql)
 
 
 def _where(source: Source, query: Query) -> tuple[list[str], dict]:
@@ -197,6 +203,9 @@ def _where(source: Source, query: Query) -> tuple[list[str], dict]:
     if query.time_to is not None:
         where.append(f"{source.time_sql} <= :t1")
         params["t1"] = query.time_to
+    if query.filter_sql:  # ANDed with the rest (Part 3, /req/filter/mixing-expressions)
+        where.append(f"({query.filter_sql})")
+        params.update(query.filter_params)
     return where or ["true"], params
 
 

@@ -116,14 +116,26 @@ JSON_TYPES = {
 
 
 def queryables_json(source: Source) -> dict:
-    """A JSON Schema of the attributes the items request filters on (`name=value`)."""
+    """A JSON Schema of the properties to filter on: `name=value` takes the attributes, a CQL2
+    `filter` (Part 3) also the time and the geometry."""
     props = {}
     for flt in source.filters:
         schema: dict = {"type": JSON_TYPES[flt.type]}
         if flt.type == "date":
             schema["format"] = "date"
         props[flt.name] = schema
-    props["geometry"] = {"$ref": "https://geojson.org/schema/Geometry.json"}
+    if source.time_name:
+        props[source.time_name] = {
+            "type": "string",
+            "format": "date-time",
+            "x-ogc-role": "primary-instant",
+        }
+    kind = "any" if source.geometry == "GEOMETRY" else source.geometry.lower()
+    props["geometry"] = {
+        "$ref": "https://geojson.org/schema/Geometry.json",
+        "format": f"geometry-{kind}",
+        "x-ogc-role": "primary-geometry",
+    }
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "$id": url_for("ogc.queryables", collection_id=source.id, _external=True),

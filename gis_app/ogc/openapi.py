@@ -11,6 +11,7 @@ from flask import url_for
 from gis_app import __version__
 from gis_app.features import CRS84, CRSES, Source
 from gis_app.ogc.collections import JSON_TYPES, title
+from gis_app.ogc.cql import DEFAULT_LANG, LANGS
 from gis_app.ogc.params import DEFAULT_LIMIT, MAX_LIMIT
 
 GEOJSON = "application/geo+json"
@@ -39,6 +40,17 @@ COMMON = [
     _param("cursor", {"type": "string"}, "Page token from a next or prev link."),
     _param("count", {"type": "string", "enum": ["exact"]}, "count=exact: always give numberMatched."),
 ]  # fmt: skip
+# OGC API - Features Part 3 (/req/filter/filter-param, filter-lang-param, filter-crs-param).
+FILTER = [
+    _param("filter", {"type": "string"},
+           "A CQL2 filter on the collection's queryables (/queryables), ANDed with the other "
+           "parameters, e.g. voltage_kv >= 10 AND name LIKE 'ул.%'."),
+    _param("filter-lang", {"type": "string", "enum": list(LANGS), "default": DEFAULT_LANG},
+           "Encoding of filter: cql2-text or cql2-json; cql-text, the pre-standard name, is "
+           "read as cql2-text."),
+    _param("filter-crs", {"type": "string", "format": "uri-reference", "enum": list(CRSES),
+                          "default": CRS84}, "CRS of the geometries in filter."),
+]  # fmt: skip
 
 
 def _items_path(source: Source) -> dict:
@@ -53,6 +65,7 @@ def _items_path(source: Source) -> dict:
                 flt.name, {"type": JSON_TYPES[flt.type]}, f"Features whose {flt.name} equals this."
             )
         )
+    params += FILTER  # Part 3 on every collection
     return {
         "get": {
             "summary": f"Features of {title(source, 'en')}",

@@ -1,5 +1,6 @@
 """Query parameters of OGC API - Features: bbox, bbox-crs, crs, limit, offset, cursor, datetime,
-attribute filters. Each failure raises InvalidParameter naming the parameter (a 400)."""
+attribute filters, CQL2 filter (Part 3). Each failure raises InvalidParameter naming the parameter
+(a 400)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from werkzeug.datastructures import MultiDict
 
 from gis_app.errors import InvalidParameter
 from gis_app.features import CRS84, CRSES, Crs, Query, Source
+from gis_app.ogc.cql import filter_lang, parse_filter
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000
 # Standard parameters of the items request; anything else must be a filterable attribute.
-STANDARD = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "cursor", "datetime", "count"}
+STANDARD = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "cursor", "datetime", "count",
+            "filter", "filter-lang", "filter-crs"}  # fmt: skip
 SHORT_CRS = {"EPSG:4326": "http://www.opengis.net/def/crs/EPSG/0/4326",
              "EPSG:3857": "http://www.opengis.net/def/crs/EPSG/0/3857",
              "OGC:CRS84": CRS84, "CRS84": CRS84}  # fmt: skip
@@ -214,4 +217,10 @@ def parse_query(args: MultiDict, source: Source) -> Query:
         flt = source.filter(name)
         if flt is not None:
             query.values[name] = _typed(args[name], flt.type, name)
+    # filter-lang and filter-crs are checked even without a filter: a bad value is a 400.
+    lang = filter_lang(args.get("filter-lang"))
+    filter_crs = parse_crs(args.get("filter-crs"), "filter-crs")
+    if args.get("filter"):
+        found = parse_filter(args["filter"], lang, filter_crs, source)
+        query.filter_sql, query.filter_params = found.sql, found.params
     return query

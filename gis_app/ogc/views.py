@@ -25,6 +25,7 @@ from gis_app.features import (
 from gis_app.features import count_estimate as _estimate
 from gis_app.ogc import ogc
 from gis_app.ogc.collections import collection_json, get_source, queryables_json, sources, title
+from gis_app.ogc.cql import CONFORMANCE as PART3
 from gis_app.ogc.openapi import openapi
 from gis_app.ogc.params import Page, encode_cursor, parse_crs, parse_page, parse_query
 from gis_app.spatial import dumps
@@ -38,6 +39,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *PART3,  # filter, features-filter, queryables; the CQL2 classes (gis_app.ogc.cql)
 ]
 # Below this many features a collection is counted exactly on every page (cheap); above it the
 # count needs count=exact or no filter (the trigger-kept total).
@@ -172,11 +174,17 @@ def _page_url(cid: str, **changes) -> str:
 
 @ogc.get("/collections/<collection_id>/items")
 def items(collection_id: str):
-    """Features of a collection: bbox, attribute and time filters, paged by key (or offset)."""
+    """Features of a collection: bbox, attribute, time and CQL2 filters, paged by key (or offset)."""
     source = get_source(collection_id)
     query = parse_query(request.args, source)
     page = parse_page(request.args)
-    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    queryables_url = url_for("ogc.queryables", collection_id=collection_id, _external=True)
+    headers = {
+        "Content-Crs": f"<{query.crs.uri}>",
+        # Part 3 (/req/queryables/queryables-link): the filterable resource links its queryables.
+        "Link": f'<{queryables_url}>; rel="http://www.opengis.net/def/rel/ogc/1.0/queryables";'
+        ' type="application/schema+json"',
+    }
     etag, changed, cache = _validators(source)
     cached = not_modified(etag, changed)
     if cached is not None:
