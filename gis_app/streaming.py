@@ -57,39 +57,69 @@ def _304(etag: str, last_modified: dt.datetime | None) -> Response:
     return response
 
 
+def _close(chunks: Iterable) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
 def _batched(chunks: Iterable[str | bytes]) -> Iterator[bytes]:
     buf: list[bytes] = []
     size = 0
-    for chunk in chunks:
-        data = chunk.encode() if isinstance(chunk, str) else chunk
-        buf.append(data)
-        size += len(data)
-        if size >= CHUNK_BYTES:
+    try:
+        for chunk in chunks:
+            data = chunk.encode() if isinstance(chunk, str) else chunk
+            buf.append(data)
+            size += len(data)
+            if size >= CHUNK_BYTES:
+                yield b"".join(buf)
+                buf, size = [], 0
+        if buf:
             yield b"".join(buf)
-            buf, size = [], 0
-    if buf:
-        yield b"".join(buf)
+    finally:
+        _close(chunks)  # a body closed early closes the view's generator (and its cursor) now
 
 
 def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
     # Level 1: JSON still shrinks about 8x, and compressing keeps pace with the database.
     zipper = zlib.compressobj(1, zlib.DEFLATED, 31)
-    for chunk in chunks:
-        out = zipper.compress(chunk)
-        if out:
-            yield out
-    yield zipper.flush()
-
-
-def _closing(chunks: Iterator[bytes], session) -> Iterator[bytes]:
-    # Flask tears the request down (closing its Session) when the view returns, before the body
-    # is streamed; the rows then run on a connection the Session takes again, which must be
-    # given back here, at the end of the stream, or the pool runs dry.
     try:
-        yield from chunks
+        for chunk in chunks:
+            out = zipper.compress(chunk)
+            if out:
+                yield out
+        yield zipper.flush()
     finally:
-        if session is not None:
-            session.close()
+        _close(chunks)
+
+
+class _Closing:
+    """The body's chunks, then the request's Session closed: the stream takes the Session over
+    from the request (whose teardown would close it before the body is sent), so a page runs
+    on the connection and transaction the view used (one checkout, one pre-ping per request)
+    and gives it back when the last chunk is sent, or when the server closes the body early
+    (a client that stopped reading), started or not."""
+
+    def __init__(self, chunks: Iterator[bytes], session) -> None:
+        self.chunks, self.session = chunks, session
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self.chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            _close(self.chunks)
+        finally:
+            if self.session is not None:
+                self.session.close()
+                self.session = None
 
 
 def wants_gzip() -> bool:
@@ -106,10 +136,11 @@ def stream(
     headers: dict | None = None,
 ) -> Response:
     """Stream text chunks in batches, gzipped when asked, with the validators and cache policy."""
-    body = _closing(_batched(chunks), g.get("db_session"))
+    body = _batched(chunks)
     gzip = wants_gzip()
     if gzip:
         body = _gzipped(body)
+    body = _Closing(body, g.pop("db_session", None))
     response = Response(stream_with_context(body), mimetype=mimetype)
     if gzip:
         response.headers["Content-Encoding"] = "gzip"
