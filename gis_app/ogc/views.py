@@ -195,13 +195,17 @@ def items(collection_id: str):
                               page.after, page.before, page.offset)  # fmt: skip
     if _html():
         collected = [json.loads(text) for batch in batches for _, text in batch]
-        body = {"numberReturned": min(len(collected), page.limit), "numberMatched": matched,
-                "links": _links("ogc.items", GEOJSON, collection_id=collection_id)}  # fmt: skip
+        shown = collected[: page.limit] if page.before is None else collected
+        more = len(collected) > len(shown)
+        first, last = (shown[0]["id"], shown[-1]["id"]) if shown else (None, None)
+        paging = _paging(session, source, query, page, first, last, more)
+        body = {"numberReturned": len(shown), "numberMatched": matched,
+                "links": _items_links(collection_id, paging)}  # fmt: skip
         html = render_template(
             "ogc.html",
             title=title(source),
             doc=body,
-            features=collected[: page.limit],
+            features=shown,
             collection_id=collection_id,
         )
         return Response(html, mimetype="text/html", headers=headers)
@@ -211,15 +215,8 @@ def items(collection_id: str):
         yield '{"type":"FeatureCollection","features":['
         count = PageCount()
         yield from page_features_json(batches, page.limit, count)
-        links = _links("ogc.items", GEOJSON, collection_id=collection_id)
-        links[0]["href"] = request.url
-        html_args = {**request.args.to_dict(), "f": "html"}
-        links[1]["href"] = url_for(
-            "ogc.items", collection_id=collection_id, _external=True, **html_args
-        )
-        for rel, href in _paging(session, source, query, page, count.first, count.last,
-                                 count.more):  # fmt: skip
-            links.append({"rel": rel, "type": GEOJSON, "title": f"{rel} page", "href": href})
+        paging = _paging(session, source, query, page, count.first, count.last, count.more)
+        links = _items_links(collection_id, paging)
         tail = {"numberReturned": count.returned, "timeStamp": stamp, "links": links}
         if matched is not None:
             tail["numberMatched"] = matched
@@ -230,6 +227,25 @@ def items(collection_id: str):
         yield "]," + dumps(tail)[1:]
 
     return stream(generate(), GEOJSON, etag, changed, cache, headers)
+
+
+def _items_links(collection_id: str, paging: list[tuple[str, str]]) -> list[dict]:
+    """self and alternate (GeoJSON and HTML, the request's own arguments kept, percent-encoded),
+    then the paging links; the HTML page's links are the same, its `self` being the HTML one."""
+    args = {k: v for k, v in request.args.items() if k != "f"}
+    as_json = url_for("ogc.items", collection_id=collection_id, _external=True, **args)
+    as_html = url_for("ogc.items", collection_id=collection_id, _external=True, f="html", **args)
+    html = _html()
+    links = [
+        {"rel": "alternate" if html else "self", "type": GEOJSON, "title": "this page as GeoJSON",
+         "href": as_json},
+        {"rel": "self" if html else "alternate", "type": "text/html", "title": "this page as HTML",
+         "href": as_html},
+    ]  # fmt: skip
+    for rel, href in paging:
+        links.append({"rel": rel, "type": "text/html" if html else GEOJSON,
+                      "title": f"{rel} page", "href": href})  # fmt: skip
+    return links
 
 
 def _paging(session, source, query, page: Page, first, last, more) -> list[tuple[str, str]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-from urllib.parse import parse_qs, urlsplit
+import re
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from shapely import box, wkt
@@ -322,6 +323,28 @@ def test_html_for_people(get, session):
     browser = get("/ogc/collections", Accept="text/html,application/xhtml+xml")
     assert browser.mimetype == "text/html" and "gas_facilities" in browser.get_data(as_text=True)
     assert get("/ogc/conformance?f=html").mimetype == "text/html"
+
+
+def test_html_pages_page_and_keep_the_query(get):
+    """A person browsing the HTML items pages gets next links, and every link keeps the query
+    (a Cyrillic filter too), percent-encoded."""
+    from html import unescape
+
+    query = "filter=" + quote("name LIKE 'ул.%'") + "&limit=3"
+    page = get(f"/ogc/collections/road_segments/items?f=html&{query}").get_data(as_text=True)
+    hrefs = [unescape(h) for h in re.findall(r'href="([^"]+)"', page)]
+    nxt = next(h for h in hrefs if "cursor=" in h)
+    args = parse_qs(urlsplit(nxt).query)
+    assert args["f"] == ["html"] and args["filter"] == ["name LIKE 'ул.%'"] and nxt.isascii()
+    follow = get(nxt.replace("http://localhost", ""))
+    assert follow.status_code == 200 and follow.mimetype == "text/html"
+    body = json.loads(get(f"/ogc/collections/road_segments/items?{query}").get_data())
+    for link in body["links"]:
+        assert link["href"].isascii(), link
+        assert parse_qs(urlsplit(link["href"]).query)["filter"] == ["name LIKE 'ул.%'"], link
+    assert {link["rel"] for link in body["links"]} >= {"self", "alternate", "next"}
+    names = {f["properties"]["name"] for f in body["features"]}
+    assert names and all(n.startswith("ул.") for n in names)
 
 
 def test_number_matched_is_estimated_above_the_exact_threshold(get, session, monkeypatch):
