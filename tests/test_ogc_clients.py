@@ -109,3 +109,15 @@ def test_gdal_oapif_with_user_and_token_as_password(process_server, tokens, coun
     finally:
         pyogrio.set_gdal_config_options({"GDAL_HTTP_USERPWD": None})
     assert len(frame) == counts["power_lines"]
+
+
+def test_owslib_with_user_and_token_as_password(live_server, tokens, counts):
+    """OWSLib's Authentication(username, password): HTTP Basic with an API token as password."""
+    from owslib.util import Authentication
+
+    api = Features(f"{live_server}/ogc", auth=Authentication("planner", tokens["planner"]))
+    items = api.collection_items("water_mains", limit=5)
+    assert items["numberReturned"] == 5 and items["numberMatched"] == counts["water_mains"]
+    wrong = Features(f"{live_server}/ogc", auth=Authentication("planner", "demo-2026"))
+    with pytest.raises(Exception, match="401"):
+        wrong.collection_items("water_mains", limit=5)
