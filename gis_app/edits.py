@@ -58,13 +58,14 @@ class FeatureState:
     updated_at: datetime
 
 
-# Every column an edit or an import changes; the change time as epoch seconds, because the text
-# of a timestamptz follows the session's TimeZone and the ETag must not.
+# Every column an edit or an import changes, and the operator's name the answer shows; the change
+# time as epoch seconds, because the text of a timestamptz follows the session's TimeZone and the
+# ETag must not.
 _STATE_SQL = (
     "SELECT f.operator_id, md5(row(f.id, f.layer_id, f.operator_id, f.utility_code, f.external_id,"
     " f.name, f.attributes, f.is_demo, f.updated_by, extract(epoch FROM f.updated_at),"
-    " f.geom)::text) AS tag, f.updated_at FROM network_features f"
-    " WHERE f.id = :i AND f.layer_id = :l"
+    " f.geom, (SELECT o.short_name FROM operators o WHERE o.id = f.operator_id))::text) AS tag,"
+    " f.updated_at FROM network_features f WHERE f.id = :i AND f.layer_id = :l"
 )
 
 

@@ -90,6 +90,19 @@ def test_etag_is_strong_and_follows_only_its_feature(client_as, session):
     assert created.headers["ETag"] == _etag(operator, created.headers["Location"].rsplit("/", 1)[1])
 
 
+def test_etag_follows_the_operator_name_the_feature_shows(client_as, session):
+    """The answer shows the owner's name: renaming the operator is a new state of the answer."""
+    operator = client_as("operator")
+    one = _own_features(session, n=1)[0]
+    before = _etag(operator, one)
+    session.execute(text("UPDATE operators SET short_name = short_name || ' (переименован)'"
+                         " WHERE slug = :s"), {"s": VODOKANAL})  # fmt: skip
+    after = operator.get(f"{ITEMS}/{one}")
+    assert after.headers["ETag"] != before
+    assert after.get_json()["properties"]["operator"].endswith("(переименован)")
+    assert operator.get(f"{ITEMS}/{one}", headers={"If-None-Match": before}).status_code == 200
+
+
 def test_stale_if_match_is_412_and_changes_nothing(client_as, session):
     operator, admin = client_as("operator"), client_as("admin")
     fid = _own_features(session, n=1)[0]
