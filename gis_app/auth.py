@@ -34,7 +34,8 @@ def login():
     error, status, headers = None, 200, {}
     if request.method == "POST":
         db = get_session()
-        username = request.form.get("username", "").strip()
+        # User names are lower case (accounts.USERNAME): "Planner", as phones type it, is planner.
+        username = request.form.get("username", "").strip().lower()
         # Failures are counted per user name and address (login_limits); while blocked the
         # password is not even checked, so a right one is refused too.
         user_id, block = login_limits.checked_login(

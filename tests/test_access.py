@@ -139,6 +139,16 @@ def _login(test_client, username="planner", password="demo-2026", next_=""):
     )
 
 
+def test_login_name_is_not_case_sensitive(app):
+    """Phones capitalise the first letter; user names are lower case."""
+    browser = app.test_client()
+    response = browser.post("/login", data={"username": " Planner ", "password": "demo-2026"})
+    assert response.status_code == 302
+    assert browser.get("/api/me").get_json()["username"] == "planner"
+    form = app.test_client().get("/login").get_data(as_text=True)
+    assert 'autocapitalize="none"' in form
+
+
 def test_session_login_tokens_and_csrf(app, anon_client):
     assert _login(anon_client, password="wrong-password").status_code == 401
     response = _login(anon_client, next_="/map/gatchina")
