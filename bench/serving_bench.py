@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.serving_generate import bench_url  # noqa: E402
 from gis_app import config  # noqa: E402
-from gis_app.features import Query, features, layer_source  # noqa: E402
+from gis_app.features import Query, feature_batches, layer_source  # noqa: E402
 from gis_app.layers import LayerRegistry  # noqa: E402
 
 LAYER = "road_segments"
@@ -261,7 +261,10 @@ def floor(url: str, limit: int, count: int, clients: int) -> dict:
         with Session(engine) as session:
             while (i := next(counter, None)) is not None:
                 started = time.perf_counter()
-                rows = list(features(session, source, Query(bbox=BOXES[i % len(BOXES)]), limit))
+                query = Query(bbox=BOXES[i % len(BOXES)])
+                rows = [
+                    r for batch in feature_batches(session, source, query, limit) for r in batch
+                ]
                 assert len(rows) == limit
                 with lock:
                     latencies.append(time.perf_counter() - started)

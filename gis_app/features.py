@@ -291,16 +291,6 @@ def feature_batches(
         result.close()
 
 
-def features(session: Session, source: Source, query: Query, limit: int, **page) -> Iterator:
-    """(id, Feature JSON text) rows of a page, one at a time (see feature_batches)."""
-    batches = feature_batches(session, source, query, limit, **page)
-    try:
-        for batch in batches:
-            yield from batch
-    finally:
-        batches.close()
-
-
 @dataclass
 class PageCount:
     """What a page held, filled in while it streams: for numberReturned and the paging links."""

@@ -7,15 +7,11 @@ each run. A missing PostgreSQL or PostGIS fails the run: it is never a skip.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from helpers import app_process
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -181,29 +177,20 @@ def live_server(app):
     server.shutdown()
 
 
-SERVE = (
-    "import sys; from werkzeug.serving import run_simple; from gis_app import create_app; "
-    "run_simple('127.0.0.1', int(sys.argv[1]), create_app(), threaded=True)"
-)
-
-
 @pytest.fixture(scope="session")
 def process_server(postgis_url, tokens):
     """The app in a process of its own, for clients that hold the GIL while they read (GDAL) or
     run in another Python (QGIS): they cannot talk to a server thread of this process."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": postgis_url}
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    with app_process(postgis_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def counts(engine) -> dict[str, int]:
+    """Features per collection, read from the database (committed data: what servers see)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT layer_id, count(*) FROM network_features GROUP BY 1"))
+        found = {row[0]: row[1] for row in rows}
+        found["incidents"] = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
+        found["municipalities"] = conn.execute(text("SELECT count(*) FROM municipalities")).scalar()
+    return found

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
 
 def assert_error(response, status: int, code: str) -> dict:
     """The response is a JSON error of the one shape, with this status and code."""
@@ -32,3 +39,32 @@ def assert_feature_collection(response) -> dict:
             "MultiPoint",
         }
     return body
+
+
+SERVE = (
+    "import sys; from werkzeug.serving import run_simple; from gis_app import create_app; "
+    "run_simple('127.0.0.1', int(sys.argv[1]), create_app(), threaded=True)"
+)
+
+
+@contextmanager
+def app_process(postgis_url: str, output=subprocess.DEVNULL):
+    """The app served by a process of its own on a free port (its log to `output`); its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": postgis_url}
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env,
+                            stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -11,17 +11,6 @@ from sqlalchemy import text
 GATCHINA = (30.11, 59.555, 30.14, 59.575)
 
 
-@pytest.fixture(scope="module")
-def counts(engine) -> dict[str, int]:
-    """Features per collection, read from the database (committed data: what live_server sees)."""
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT layer_id, count(*) FROM network_features GROUP BY 1"))
-        found = {row[0]: row[1] for row in rows}
-        found["incidents"] = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
-        found["municipalities"] = conn.execute(text("SELECT count(*) FROM municipalities")).scalar()
-    return found
-
-
 @pytest.fixture
 def gdal_headers(auth_headers):
     """GDAL sends the auth headers on every HTTP request of this test.

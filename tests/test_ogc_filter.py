@@ -5,16 +5,13 @@ and two real clients (GDAL's OAPIF driver, OWSLib) sending the filter to the ser
 from __future__ import annotations
 
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pyogrio
 import pytest
+from helpers import app_process
 from owslib.ogcapi.features import Features
 from sqlalchemy import text
 
@@ -566,34 +563,13 @@ def test_fuzz_random_token_soup(get):
 
 # Real clients -------------------------------------------------------------------------------
 
-SERVE = (
-    "import sys; from werkzeug.serving import run_simple; from gis_app import create_app; "
-    "run_simple('127.0.0.1', int(sys.argv[1]), create_app(), threaded=True)"
-)
-
 
 @pytest.fixture(scope="module")
 def logged_server(postgis_url, tokens, tmp_path_factory):
     """The app in a process of its own whose request log we read: did the filter reach it?"""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     log_path = tmp_path_factory.mktemp("server") / "requests.log"
-    log = open(log_path, "w")  # held open for the life of the process
-    env = {**os.environ, "DATABASE_URL": postgis_url}
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", log_path
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    with open(log_path, "w") as log, app_process(postgis_url, log) as url:
+        yield url, log_path
 
 
 def test_gdal_sends_the_where_clause_to_the_server(logged_server, tokens, engine):

@@ -9,7 +9,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 SCRIPT = Path(__file__).with_name("qgis_read.py")
@@ -24,17 +23,6 @@ def qgis(server: str, user: str, token: str, collections: list[str], bbox: str |
                           timeout=240)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])["collections"]
-
-
-@pytest.fixture(scope="module")
-def counts(engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        found = dict(
-            conn.execute(text("SELECT layer_id, count(*) FROM network_features GROUP BY 1")).all()
-        )
-        found["incidents"] = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
-        found["municipalities"] = conn.execute(text("SELECT count(*) FROM municipalities")).scalar()
-    return found
 
 
 def test_qgis_is_installed():
