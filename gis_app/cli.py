@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gis_app import create_app, layer_registry
 from gis_app.imports.command import import_command
 from gis_app.incidents.worker import notify_group
+from gis_app.municipalities.command import municipalities_group
 
 
 def _create_app():
@@ -38,6 +39,7 @@ for group in (localdb, db_group, demo, layers, users, tokens):
     main.add_command(group)
 main.add_command(import_command)
 main.add_command(notify_group)  # gis_app/incidents/worker.py
+main.add_command(municipalities_group)  # gis_app/municipalities/command.py
 
 
 @localdb.command("start", with_appcontext=False)

@@ -58,6 +58,11 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "failed logins from one client address within the window that block it",
     ),
     "GIS_APP_LOGIN_BLOCK_MINUTES": (15, "the window failed logins are counted in, minutes"),
+    # Municipalities (issue 12).
+    "GIS_APP_MUNICIPALITY_TOLERANCE_M": (
+        200,
+        "a point in a sliver or gap between boundaries goes to the nearest unit this near (metres)",
+    ),
     "GIS_APP_PROXY_HOPS": (
         0,
         "reverse proxies in front (e.g. 1 behind nginx) whose X-Forwarded-For/-Proto/-Host/-Port/"

@@ -77,6 +77,10 @@ class Municipality(Base):
     name_ru: Mapped[str] = mapped_column(Text)
     name_en: Mapped[str] = mapped_column(Text)
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # A retired unit keeps its row (accounts, incidents and history point at it) but no longer
+    # answers "which municipality is here" (migration 0010).
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_reason: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
 
 
@@ -127,6 +131,12 @@ class Operator(Base):
     webhook_secret: Mapped[str | None] = mapped_column(Text)
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Retired: no longer routed to; its open incidents went to `handed_over_to` (migration 0010).
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_reason: Mapped[str | None] = mapped_column(Text)
+    handed_over_to: Mapped[int | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="RESTRICT")
+    )
 
 
 class DesignatedOperator(Base):
@@ -180,7 +190,7 @@ class NetworkFeature(Base):
     # Derived from the layer; no index: queries go through layer_id.
     utility_code: Mapped[str] = mapped_column(ForeignKey("utilities.code"))
     operator_id: Mapped[int] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     external_id: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(Text)
@@ -214,10 +224,10 @@ class Incident(Base):
     reporter_contact: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     municipality_id: Mapped[int | None] = mapped_column(
-        ForeignKey("municipalities.id", ondelete="SET NULL"), index=True
+        ForeignKey("municipalities.id", ondelete="RESTRICT"), index=True
     )
     operator_id: Mapped[int | None] = mapped_column(
-        ForeignKey("operators.id", ondelete="SET NULL"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     feature_id: Mapped[int | None] = mapped_column(
         ForeignKey("network_features.id", ondelete="SET NULL")
@@ -286,7 +296,7 @@ user_municipalities = Table(
     Base.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column(
-        "municipality_id", ForeignKey("municipalities.id", ondelete="CASCADE"), primary_key=True
+        "municipality_id", ForeignKey("municipalities.id", ondelete="RESTRICT"), primary_key=True
     ),
 )
 
@@ -307,7 +317,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
     operator_id: Mapped[int | None] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
@@ -365,7 +375,7 @@ class Import(Base):
     )
     username: Mapped[str] = mapped_column(Text)
     operator_id: Mapped[int] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     layer_id: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(Text, server_default="")
@@ -385,6 +395,8 @@ class Import(Base):
 
 
 # Single-feature edits' record (migration 0007) lives in models_edits.py; importable from here.
+# The record of admin changes to operators, areas, designations, municipalities (migration 0010).
+from gis_app.models_admin import AdminChange  # noqa: E402,F401
 from gis_app.models_edits import EDIT_ACTIONS, FeatureEdit  # noqa: E402,F401
 
 # The incident workflow's own tables (issue 5) live in models_incidents.py; importable from here.

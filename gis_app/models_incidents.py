@@ -58,7 +58,7 @@ class PlannedOutage(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     operator_id: Mapped[int] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     utility_code: Mapped[str] = mapped_column(ForeignKey("utilities.code"))
     title: Mapped[str] = mapped_column(Text)

@@ -9,6 +9,7 @@ from gis_app.api import (  # noqa: E402,F401  (routes register on import)
     imports,
     incidents,
     layers,
+    municipalities,
     network,
     outages,
     places,

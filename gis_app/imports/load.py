@@ -77,7 +77,10 @@ def stage(session: Session, rows: list, progress=None) -> None:
 def oblast(session: Session) -> shapely.Geometry | None:
     """The oblast's boundary (municipalities of kind 'oblast', EPSG:4326), or None if not loaded."""
     wkb = session.execute(
-        text("SELECT ST_AsBinary(ST_Union(geom)) FROM municipalities WHERE kind = 'oblast'")
+        text(
+            "SELECT ST_AsBinary(ST_Union(geom)) FROM municipalities"
+            " WHERE kind = 'oblast' AND retired_at IS NULL"
+        )
     ).scalar()
     return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
 

@@ -17,6 +17,7 @@ from gis_app.incidents.errors import Forbidden, InvalidParameter
 from gis_app.incidents.lifecycle import record
 from gis_app.layers import LayerRegistry
 from gis_app.models import Incident
+from gis_app.municipalities import municipality_at
 from gis_app.operators import FeatureMismatch, find_responsible
 
 CREATORS = ("admin", "dispatcher")
@@ -28,18 +29,6 @@ class DuplicatePolicy:
 
     distance_m: float = 250.0
     hours: int = 24
-
-
-def municipality_at(session: Session, lon: float, lat: float) -> int | None:
-    """The most specific municipality containing the point (a settlement before its district)."""
-    return session.execute(
-        text(
-            "SELECT id FROM municipalities"
-            " WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
-            " ORDER BY ST_Area(geom), id LIMIT 1"
-        ),
-        {"lon": lon, "lat": lat},
-    ).scalar_one_or_none()
 
 
 def create_incident(
