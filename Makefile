@@ -82,7 +82,7 @@ db: $(STAMP)
 	$(BIN)/gis-app db upgrade
 
 demo: db
-	$(BIN)/gis-app demo load
+	$(BIN)/gis-app demo load --auto
 
 stop-db:
 	@if [ -x $(BIN)/gis-app ]; then $(BIN)/gis-app localdb stop; fi
