@@ -9,11 +9,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from gis_app import config, create_app, layer_registry, migrate
-from gis_app.accounts import create_token, create_user
+from gis_app import config, create_app, migrate
+from gis_app.accounts.users import create_token, create_user
 from gis_app.cli import main
 from gis_app.demo.load import load_demo
 from gis_app.demo.rows import DemoConflict
+from gis_app.layers import layer_registry
 
 
 def one(session, sql: str, **params):

@@ -1,13 +1,7 @@
-"""Municipalities of the oblast: importing official boundary files, and the chain of units at a
-point (settlement → district/okrug → oblast) with the rule that decided each link."""
+"""Loading the oblast's municipal units from official boundary files (GeoJSON, GeoPackage,
+zipped Shapefile): checked, matched by OKTMO or name, linked to their parents, all or nothing.
+The point → units look-up is gis_app.places.chain."""
 
-from gis_app.municipalities.at import UnitsAt, municipality_at, units_at
 from gis_app.municipalities.service import MunicipalityImport, import_municipalities
 
-__all__ = [
-    "MunicipalityImport",
-    "UnitsAt",
-    "import_municipalities",
-    "municipality_at",
-    "units_at",
-]
+__all__ = ["MunicipalityImport", "import_municipalities"]

@@ -5,16 +5,8 @@ from __future__ import annotations
 import re
 
 from gis_app.models import MUNICIPALITY_KINDS
+from gis_app.places.chain import LEVEL
 
-# 0 the oblast, 1 its districts and okrugs, 2 the settlements inside a district.
-LEVEL = {
-    "oblast": 0,
-    "municipal_district": 1,
-    "municipal_okrug": 1,
-    "urban_okrug": 1,
-    "urban_settlement": 2,
-    "rural_settlement": 2,
-}
 assert set(LEVEL) == set(MUNICIPALITY_KINDS)
 
 # Words of official names and of boundary files' kind columns, most specific first.

@@ -11,19 +11,15 @@ from sqlalchemy.orm import Session
 from gis_app.municipalities.kinds import LEVEL, parent_oktmo
 from gis_app.municipalities.prepare import Unit
 from gis_app.municipalities.slugs import slugify
+from gis_app.places.municipalities import oblast_boundary_wkb
 
 KINDS_AT = {level: [k for k, v in LEVEL.items() if v == level] for level in (0, 1, 2)}
 
 
 def current_oblast(session: Session) -> shapely.Geometry | None:
     """The union of the active units of kind 'oblast' (EPSG:4326), or None."""
-    wkb = session.execute(
-        text(
-            "SELECT ST_AsBinary(ST_Union(geom)) FROM municipalities"
-            " WHERE kind = 'oblast' AND retired_at IS NULL"
-        )
-    ).scalar()
-    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+    wkb = oblast_boundary_wkb(session)
+    return shapely.from_wkb(wkb) if wkb is not None else None
 
 
 def match(session: Session, unit: Unit) -> tuple[int | None, str | None]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import SHARED_DATA, recreate_database
+from conftest import recreate_database
+from helpers import SHARED_DATA
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from gis_app import config, create_app, migrate
-from gis_app.accounts import create_token, create_user
+from gis_app.accounts.users import create_token, create_user
 from gis_app.cli import main
 
 DISTRICTS = SHARED_DATA / "lenobl_municipal_districts_osm.geojson"
