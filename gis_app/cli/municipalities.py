@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from gis_app.cli.imports import echo_rejections
 from gis_app.db import get_session
 from gis_app.errors import AppError
 from gis_app.municipalities.kinds import LEVEL
@@ -18,15 +19,6 @@ from gis_app.municipalities.service import MunicipalityImport, import_municipali
 from gis_app.places.chain import units_at
 
 municipalities_group = AppGroup("municipalities", help="Municipal units: import boundaries, ask.")
-
-
-def echo_reasons(report: dict) -> None:
-    """The rejected features grouped by reason with counts, then the first of them (stderr)."""
-    for group in report.get("reasons", []):
-        click.echo(f"  {group['count']:5} × {group['reason']}  e.g. {', '.join(group['features'])}",
-                   err=True)  # fmt: skip
-    for item in report.get("rejected_features", [])[:20]:
-        click.echo(f"  rejected #{item['index']} {item['name']}: {item['reason']}", err=True)
 
 
 @municipalities_group.command("import")
@@ -60,7 +52,7 @@ def import_command(file, name_field, oktmo_field, kind_field, kind, mode, crs, e
         report = import_municipalities(session, req)
     except AppError as exc:
         session.rollback()
-        echo_reasons(exc.details)
+        echo_rejections(exc.details)
         raise click.ClickException(exc.message) from exc
     if dry_run:
         session.rollback()
@@ -68,7 +60,7 @@ def import_command(file, name_field, oktmo_field, kind_field, kind, mode, crs, e
         session.commit()
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=1, default=str))
-    echo_reasons(report)
+    echo_rejections(report)
     click.echo(
         f"{'dry run: ' if dry_run else ''}{report['features']} features: {report['added']} added, "
         f"{report['changed']} changed, {report['unchanged']} unchanged, {report['retired']} "

@@ -3,8 +3,6 @@ report groups the rejected features by reason, with counts, then lists the first
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from sqlalchemy.orm import Session
 from gis_app.changes import record_change
 from gis_app.errors import ImportFailed, InvalidParameter
 from gis_app.imports.read import parse_crs, read_file
+from gis_app.imports.report import group_reasons
 from gis_app.municipalities import write
 from gis_app.municipalities.prepare import Fields, prepare_units, reject_outside
 
@@ -37,17 +36,6 @@ class MunicipalityImport:
     file_name: str = ""
     username: str = ""
     user_id: int | None = None
-
-
-def group_reasons(rejected: dict[int, list[str]], names: dict[int, str]) -> list[dict]:
-    """Rejections grouped by reason (numbers and quoted values folded), most frequent first."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    for index, reasons in sorted(rejected.items()):
-        for reason in reasons:
-            key = re.sub(r"'[^']*'|#\d+|\d+(\.\d+)?%?|\([^)]*\)", "…", reason)
-            groups[key].append(f"#{index} {names.get(index, '')}".strip())
-    ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
-    return [{"reason": k, "count": len(v), "features": v[:5]} for k, v in ordered]
 
 
 def _report_rejected(report: dict, rejected: dict[int, list[str]], names: dict[int, str]) -> None:

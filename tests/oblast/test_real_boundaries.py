@@ -6,46 +6,14 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import recreate_database
-from helpers import SHARED_DATA
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
-from gis_app import config, create_app, migrate
-from gis_app.accounts.users import create_token, create_user
 from gis_app.cli import main
+from oblast.conftest import DISTRICTS, TOWNS
 
-DISTRICTS = SHARED_DATA / "lenobl_municipal_districts_osm.geojson"
-TOWNS = SHARED_DATA / "lenobl_cities_hflabs.csv"
 pytestmark = pytest.mark.skipif(
     not (DISTRICTS.exists() and TOWNS.exists()), reason="../shared/data is absent"
 )
-
-
-@pytest.fixture(scope="module")
-def live_app(postgis_url):
-    """An app on an empty database of its own (no demo): the oblast loaded from real files."""
-    url = make_url(config.sqlalchemy_url(postgis_url))
-    url = url.set(database=f"{url.database}_oblast").render_as_string(hide_password=False)
-    recreate_database(url)
-    migrate.upgrade(url)
-    app = create_app({"DATABASE_URL": url, "TESTING": True})
-    runner = app.test_cli_runner()
-    args = ["municipalities", "import", str(DISTRICTS), "--name-field", "district",
-            "--kind", "municipal_district", "--oblast-from-units", "--oblast-oktmo", "41000000"]  # fmt: skip
-    dry = runner.invoke(main, [*args, "--dry-run"])
-    assert dry.exit_code == 0, dry.output
-    assert "dry run: 18 features: 18 added" in dry.output
-    result = runner.invoke(main, args)
-    assert result.exit_code == 0, result.output
-    assert "18 features: 18 added" in result.output and "oblast added" in result.output
-    engine = create_engine(config.sqlalchemy_url(url))
-    with Session(engine) as session, session.begin():
-        create_user(session, "admin", "admin", "x" * 12)
-        app.config["TEST_TOKEN"] = create_token(session, "admin", "tests")
-    engine.dispose()
-    return app
 
 
 def test_the_cli_loaded_18_districts_under_one_oblast(live_app):
