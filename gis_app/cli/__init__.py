@@ -18,6 +18,7 @@ from gis_app.accounts.users import disable_user, list_users
 from gis_app.cli.imports import import_command
 from gis_app.cli.municipalities import municipalities_group
 from gis_app.cli.notify import notify_group
+from gis_app.cli.operators import COMMANDS as SETUP_COMMANDS
 from gis_app.layers import layer_registry
 from gis_app.utilities import utility_codes
 
@@ -42,6 +43,8 @@ for group in (localdb, db_group, demo, layers, users, tokens):
 main.add_command(import_command)
 main.add_command(notify_group)
 main.add_command(municipalities_group)
+for command in SETUP_COMMANDS:  # cli/operators.py: the oblast's set-up
+    main.add_command(command)
 
 
 @localdb.command("start", with_appcontext=False)

@@ -223,8 +223,9 @@ def _service_areas(shapes, ops_by_town, features):
                             shapely.union(outline, hull),
                         )
                     )
-        for utility in ("electricity", "heat", "gas", "water", "sewerage", "roads"):
-            op = ops.get(utility) or ops["gas"]
+        for utility in ("electricity", "heat", "hot_water", "gas", "water", "sewerage", "roads"):
+            # Hot water (ГВС) comes from the town's heat company, not its vodokanal.
+            op = ops.get(utility) or (ops["heat"] if utility == "hot_water" else ops["gas"])
             designated.append((town, utility, op.slug))
             if parent and parent != OBLAST.slug:
                 designated.append((parent, utility, op.slug))
