@@ -46,15 +46,16 @@ class UnitsAt:
                 "nearest": self.nearest}  # fmt: skip
 
 
+# text(): the GiST index on geom answers && and ST_Covers; one statement, no geography. Public
+# for the benchmarks, which time the statements alone.
+COVERING_SQL = text(
+    f"SELECT {_COLUMNS} FROM municipalities m WHERE m.retired_at IS NULL"
+    f" AND ST_Covers(m.geom, {_POINT})"
+)
+
+
 def _covering(session: Session, lon: float, lat: float) -> list[dict]:
-    # text(): the GiST index on geom answers && and ST_Covers; one statement, no geography.
-    rows = session.execute(
-        text(
-            f"SELECT {_COLUMNS} FROM municipalities m WHERE m.retired_at IS NULL"
-            f" AND ST_Covers(m.geom, {_POINT})"
-        ),
-        {"lon": lon, "lat": lat},
-    ).mappings()
+    rows = session.execute(COVERING_SQL, {"lon": lon, "lat": lat}).mappings()
     return [dict(r) for r in rows]
 
 

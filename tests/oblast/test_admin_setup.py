@@ -78,7 +78,7 @@ def test_bad_operator_input_is_refused_and_nothing_written(client, session, extr
 def test_only_admins_set_up(client_as):
     dispatcher = client_as("dispatcher")
     assert_error(dispatcher.post("/api/admin/operators", json=operator_body()), 403, "forbidden")
-    assert_error(dispatcher.get("/api/admin/changes"), 403, "forbidden")
+    assert dispatcher.get("/api/admin/changes").status_code == 200  # reading is for every role
     assert_error(dispatcher.put("/api/admin/designations", json={}), 403, "forbidden")
 
 

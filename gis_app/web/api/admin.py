@@ -12,7 +12,7 @@ from gis_app.operators import admin
 from gis_app.operators.areas import AreaImport, import_service_areas, set_designation
 from gis_app.operators.directory import find_operator
 from gis_app.utilities import add_utility
-from gis_app.web.access import require_role
+from gis_app.web.access import current_identity, require_role
 from gis_app.web.api import api
 from gis_app.web.params import parse_int
 from gis_app.web.uploads import flag, param, saved_upload
@@ -40,8 +40,9 @@ def admin_create_operator():
 
 @api.get("/admin/operators/<ref>")
 def admin_operator(ref: str):
-    """One operator (slug or id) with its utilities, municipalities and retirement."""
-    require_role("admin")
+    """One operator (slug or id) with its utilities, municipalities and retirement (every role
+    reads what an admin reads; only admins change it)."""
+    current_identity()
     session = get_session()
     return admin.operator_row(session, find_operator(session, ref).id)
 
@@ -124,8 +125,9 @@ def admin_add_utility():
 
 @api.get("/admin/changes")
 def admin_changes():
-    """The latest admin changes, newest first; ?entity=operator&key=<slug> keeps one thing's."""
-    require_role("admin")
+    """The latest admin changes, newest first; ?entity=operator&key=<slug> keeps one thing's
+    (readable by every role: who set up what is no secret; only admins make changes)."""
+    current_identity()
     limit = parse_int(request.args.get("limit"), "limit", 100, 1, 1000)
     rows = list_changes(get_session(), request.args.get("entity"), request.args.get("key"), limit)
     return {"changes": rows}
