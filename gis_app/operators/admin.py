@@ -108,6 +108,15 @@ def _codes(session: Session, value: object, field: str, table: str, key: str) ->
     return sorted({found[v] for v in value})
 
 
+def operator_ids(session: Session) -> list[int]:
+    """Every operator's id: active ones first, by short name."""
+    return list(
+        session.execute(
+            text("SELECT id FROM operators ORDER BY retired_at IS NOT NULL, short_name, id")
+        ).scalars()
+    )
+
+
 def operator_row(session: Session, operator_id: int) -> dict:
     """An operator with its utilities and municipalities (slugs), as the API and the record show."""
     row = (

@@ -201,3 +201,28 @@ def test_the_cli_sets_up_the_same_way(runner, session):
     assert designated.exit_code == 0 and "→ cli-water" in designated.output, designated.output
     history = runner.invoke(main, ["changes", "--entity", "designation"])
     assert "kirishi/water" in history.output
+
+
+def test_the_operators_page_lists_and_adds_in_russian(client, session):
+    page = client.get("/admin/operators")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<h1>Операторы</h1>" in html
+    assert 'data-slug="demo-gazraspredelenie"' in html
+    assert "Operators" in client.get("/admin/operators?lang=en").get_data(as_text=True)
+    form = {"slug": "page-heat", "full_name": "АО Тепло", "short_name": "Тепло-страница",
+            "inn": demo_inn(99), "utilities": ["heat", "hot_water"]}  # fmt: skip
+    added = client.post("/admin/operators", data=form)  # bearer token: no CSRF needed
+    assert added.status_code == 200 and "Оператор добавлен: Тепло-страница" in added.get_data(
+        as_text=True
+    )
+    assert 'data-slug="page-heat"' in added.get_data(as_text=True)
+    bad = client.post("/admin/operators", data={**form, "slug": "page-x", "inn": "7707083894"})
+    assert bad.status_code == 400 and "inn: its check digit is wrong" in bad.get_data(as_text=True)
+    assert count(session, "operators WHERE slug = 'page-x'") == 0
+
+
+def test_every_role_reads_the_page_only_admins_add(client_as):
+    page = client_as("dispatcher").get("/admin/operators")
+    assert page.status_code == 200 and "<form" not in page.get_data(as_text=True)
+    refused = client_as("dispatcher").post("/admin/operators", data={"slug": "x"})
+    assert refused.status_code == 403
