@@ -180,3 +180,25 @@ def test_only_admins_import(client_as, session):
 
 def test_at_needs_coordinates(client):
     assert_error(client.get("/api/municipalities/at?lon=30"), 400, "missing_field")
+
+
+def test_the_municipalities_page_imports_a_file(client, client_as, session):
+    import io
+
+    page = client.get("/admin/municipalities").get_data(as_text=True)
+    assert "<h1>Муниципальные образования</h1>" in page and 'data-slug="gatchina"' in page
+    before = count(session)
+    form = {"file": (io.BytesIO(fc(A, B)), "units.geojson"), "dry_run": "true"}
+    dry = client.post("/admin/municipalities", data=form, content_type="multipart/form-data")
+    assert dry.status_code == 200 and count(session) == before
+    form = {"file": (io.BytesIO(fc(A, B)), "units.geojson")}
+    done = client.post("/admin/municipalities", data=form, content_type="multipart/form-data")
+    assert done.status_code == 200 and count(session) == before + 2
+    assert "Тестовый район Б" in done.get_data(as_text=True)
+    nameless = unit("", square(33.6, 60.1, 33.7, 60.2), kind="municipal_district")
+    form = {"file": (io.BytesIO(fc(nameless)), "bad.geojson")}
+    bad = client.post("/admin/municipalities", data=form, content_type="multipart/form-data")
+    assert bad.status_code == 422 and "1 × name: empty" in bad.get_data(as_text=True)
+    assert count(session) == before + 2
+    reader = client_as("planner").get("/admin/municipalities").get_data(as_text=True)
+    assert "<form" not in reader
