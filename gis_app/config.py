@@ -66,10 +66,6 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "whether `make run` loads the demo: auto (only into a database without real rows), "
         "always, never",
     ),
-    "GIS_APP_MUNICIPALITY_TOLERANCE_M": (
-        200,
-        "a point in a sliver or gap between boundaries goes to the nearest unit this near (metres)",
-    ),
     "GIS_APP_PROXY_HOPS": (
         0,
         "reverse proxies in front (e.g. 1 behind nginx) whose X-Forwarded-For/-Proto/-Host/-Port/"
@@ -142,8 +138,6 @@ def validate(config: dict) -> None:
         raise ConfigError("GIS_APP_PROXY_HOPS must be between 0 and 5")
     if config["GIS_APP_DEMO"] not in ("auto", "always", "never"):
         raise ConfigError("GIS_APP_DEMO must be auto, always or never")
-    if float(config["GIS_APP_MUNICIPALITY_TOLERANCE_M"]) < 0:
-        raise ConfigError("GIS_APP_MUNICIPALITY_TOLERANCE_M must be 0 or more (metres)")
     if int(config["GIS_APP_MAX_IMPORT_BYTES"]) < 1:
         raise ConfigError("GIS_APP_MAX_IMPORT_BYTES must be at least 1")
     if not 1 <= int(config["GIS_APP_DEFAULT_FEATURES"]) <= int(config["GIS_APP_MAX_FEATURES"]):

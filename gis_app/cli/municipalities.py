@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from gis_app.cli.imports import echo_rejections
@@ -74,8 +73,7 @@ def import_command(file, name_field, oktmo_field, kind_field, kind, mode, crs, e
 @click.argument("lat", type=float)
 def at_command(lon: float, lat: float) -> None:
     """The units at a point (lon lat, degrees), most specific first, with the deciding rule."""
-    tolerance = float(current_app.config["GIS_APP_MUNICIPALITY_TOLERANCE_M"])
-    answer = units_at(get_session(), lon, lat, tolerance).to_json()
+    answer = units_at(get_session(), lon, lat).to_json()
     for unit in answer["units"]:
         click.echo(f"{unit['kind']:18} {unit['name_ru']} (id {unit['id']}, OKTMO "
                    f"{unit['oktmo'] or '-'}): {unit['rule']}, {unit['reason']}")  # fmt: skip

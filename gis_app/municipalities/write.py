@@ -56,7 +56,8 @@ def _free_slug(session: Session, name: str) -> str:
 
 
 def upsert(session: Session, unit: Unit, existing: int | None) -> tuple[int, str, dict | None]:
-    """Insert or update one unit; (id, 'added' | 'changed' | 'unchanged', the row before)."""
+    """Insert or update one unit; (id, 'added' | 'changed' | 'unchanged', the row before). A demo
+    unit the official file names becomes real (not demo): the demo then no longer loads over it."""
     params = {
         "name": unit.name,
         "kind": unit.kind,
@@ -78,7 +79,7 @@ def upsert(session: Session, unit: Unit, existing: int | None) -> tuple[int, str
     same = session.execute(
         text(
             "SELECT name_ru = :name AND kind = :kind AND oktmo IS NOT DISTINCT FROM"
-            " coalesce(:oktmo, oktmo) AND retired_at IS NULL"
+            " coalesce(:oktmo, oktmo) AND retired_at IS NULL AND NOT is_demo"
             " AND ST_Equals(geom, ST_SetSRID(CAST(:wkb AS geometry), 4326))"
             " FROM municipalities WHERE id = :id"
         ),
@@ -88,7 +89,7 @@ def upsert(session: Session, unit: Unit, existing: int | None) -> tuple[int, str
         return existing, "unchanged", before
     session.execute(
         text(
-            "UPDATE municipalities SET name_ru = :name, kind = :kind,"
+            "UPDATE municipalities SET name_ru = :name, kind = :kind, is_demo = false,"
             " oktmo = coalesce(:oktmo, oktmo), retired_at = NULL, retired_reason = NULL,"
             " geom = ST_Multi(ST_SetSRID(CAST(:wkb AS geometry), 4326)) WHERE id = :id"
         ),

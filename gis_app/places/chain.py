@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+# One tolerance for every caller (the API, incidents, the responsible search), so they agree:
+# a point in a sliver or gap between boundaries goes to a unit this near (metres), and says so.
 DEFAULT_TOLERANCE_M = 200.0
 # 0 the oblast, 1 its districts and okrugs, 2 the settlements inside a district.
 LEVEL = {

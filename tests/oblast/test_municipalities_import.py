@@ -202,3 +202,15 @@ def test_the_municipalities_page_imports_a_file(client, client_as, session):
     assert count(session) == before + 2
     reader = client_as("planner").get("/admin/municipalities").get_data(as_text=True)
     assert "<form" not in reader
+
+
+def test_an_official_unit_takes_over_the_demo_unit_of_its_oktmo(client, session):
+    demo_id = session.execute(text("SELECT id FROM municipalities WHERE slug = 'gatchinsky'"))
+    demo_id = demo_id.scalar_one()
+    official = unit("Гатчинский муниципальный округ", square(29.6, 59.2, 30.5, 59.75), "41618000",
+                    "municipal_okrug")  # fmt: skip
+    report = post(client, fc(official)).get_json()
+    assert report["changed"] == 1 and report["units"][0]["id"] == demo_id
+    row = session.execute(text("SELECT is_demo, kind FROM municipalities WHERE id = :i"),
+                          {"i": demo_id}).one()  # fmt: skip
+    assert tuple(row) == (False, "municipal_okrug")  # real now: the demo no longer loads over it

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter
@@ -29,8 +29,7 @@ def municipalities_at():
     """The units at ?lon=&lat= (EPSG:4326), most specific first, each with the rule that decided."""
     current_identity()
     lon, lat = _number("lon", -180, 180), _number("lat", -90, 90)
-    tolerance = float(current_app.config["GIS_APP_MUNICIPALITY_TOLERANCE_M"])
-    return units_at(get_session(), lon, lat, tolerance).to_json()
+    return units_at(get_session(), lon, lat).to_json()
 
 
 @api.post("/municipalities/import")
