@@ -14,7 +14,11 @@ from gis_app.db import get_session
 from gis_app.errors import AppError
 from gis_app.municipalities.kinds import LEVEL
 from gis_app.municipalities.prepare import Fields
-from gis_app.municipalities.service import MunicipalityImport, import_municipalities
+from gis_app.municipalities.service import (
+    MunicipalityImport,
+    import_municipalities,
+    retire_unit,
+)
 from gis_app.places.chain import units_at
 
 municipalities_group = AppGroup("municipalities", help="Municipal units: import boundaries, ask.")
@@ -81,3 +85,22 @@ def at_command(lon: float, lat: float) -> None:
         near = answer["nearest"]
         where = f"; nearest {near['name_ru']} at {near['distance_m']} m" if near else ""
         raise click.ClickException(f"outside every municipality{where}")
+
+
+@municipalities_group.command("retire")
+@click.argument("municipality")
+@click.option("--reason", required=True, help="why (kept in the record)")
+@click.option("--user", "username", help="who to record (default: cli:<OS user>)")
+def retire_command(municipality: str, reason: str, username: str | None) -> None:
+    """Retire a unit: it keeps its accounts, incidents and history, and stops answering."""
+    session = get_session()
+    try:
+        done = retire_unit(session, username or f"cli:{getpass.getuser()}", None, municipality,
+                           reason)  # fmt: skip
+    except AppError as exc:
+        session.rollback()
+        raise click.ClickException(exc.message) from exc
+    session.commit()
+    children = done["active_children"]
+    click.echo(f"{done['retired']['slug']} retired"
+               + (f"; its units still active: {', '.join(children)}" if children else ""))  # fmt: skip

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.changes import record_change
-from gis_app.errors import ImportFailed, InvalidParameter
+from gis_app.errors import Conflict, ImportFailed, InvalidParameter, NotFound
 from gis_app.imports.read import parse_crs, read_file
 from gis_app.imports.report import group_reasons
 from gis_app.municipalities import write
@@ -106,3 +106,44 @@ def import_municipalities(session: Session, req: MunicipalityImport) -> dict:
     report["repaired"] = sum(1 for u in listed if u["repaired"])
     report["units"] = listed
     return report
+
+
+def retire_unit(
+    session: Session, username: str, user_id: int | None, ref: str, reason: str
+) -> dict:
+    """Retire one unit (slug or id): it keeps its row, accounts, incidents and history, and no
+    longer answers for its land or shows on the map. The unit as it was, and its active children."""
+    if not reason or not reason.strip():
+        raise InvalidParameter("reason: is required", code="missing_field", field="reason")
+    row = (
+        session.execute(
+            text(
+                "SELECT id, slug, name_ru, kind, oktmo, retired_at FROM municipalities"
+                " WHERE slug = :r OR CAST(id AS text) = :r"
+            ),
+            {"r": ref},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"Municipality '{ref}' does not exist.", code="municipality_not_found",
+                       municipality=ref)  # fmt: skip
+    if row["retired_at"] is not None:
+        raise Conflict(f"Municipality '{row['slug']}' is retired already.", code="unit_retired")
+    session.execute(
+        text("UPDATE municipalities SET retired_at = now(), retired_reason = :why WHERE id = :id"),
+        {"why": reason.strip(), "id": row["id"]},
+    )
+    children = (
+        session.execute(
+            text("SELECT slug FROM municipalities WHERE parent_id = :id AND retired_at IS NULL"),
+            {"id": row["id"]},
+        )
+        .scalars()
+        .all()
+    )
+    before = {k: v for k, v in row.items() if k != "retired_at"}
+    record_change(session, username, user_id, "municipality", str(row["id"]), "retired", before,
+                  None, reason.strip())  # fmt: skip
+    return {"retired": before, "active_children": list(children)}

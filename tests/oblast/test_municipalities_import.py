@@ -214,3 +214,21 @@ def test_an_official_unit_takes_over_the_demo_unit_of_its_oktmo(client, session)
     row = session.execute(text("SELECT is_demo, kind FROM municipalities WHERE id = :i"),
                           {"i": demo_id}).one()  # fmt: skip
     assert tuple(row) == (False, "municipal_okrug")  # real now: the demo no longer loads over it
+
+
+def test_retiring_a_unit_keeps_its_accounts_and_incidents(client, session):
+    gatchina = session.execute(text("SELECT id FROM municipalities WHERE slug = 'gatchinsky'"))
+    gatchina = gatchina.scalar_one()
+    links = "SELECT count(*) FROM user_municipalities WHERE municipality_id = :m"
+    incidents = "SELECT count(*) FROM incidents WHERE municipality_id = :m"
+    before = [session.execute(text(q), {"m": gatchina}).scalar() for q in (links, incidents)]
+    assert_error(client.post("/api/admin/municipalities/gatchinsky/retire", json={}), 400,
+                 "missing_field")  # fmt: skip
+    done = client.post("/api/admin/municipalities/gatchinsky/retire", json={"reason": "test"})
+    assert done.status_code == 200, done.get_json()
+    after = [session.execute(text(q), {"m": gatchina}).scalar() for q in (links, incidents)]
+    assert after == before and before[0] >= 1
+    chain = [u["kind"] for u in at(client, 30.128, 59.565)["units"]]
+    assert chain == ["urban_settlement", "oblast"]  # the town stays; its okrug no longer answers
+    assert_error(client.post("/api/admin/municipalities/gatchinsky/retire", json={"reason": "x"}),
+                 409, "unit_retired")  # fmt: skip

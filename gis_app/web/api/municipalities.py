@@ -8,7 +8,7 @@ from flask import request
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter
 from gis_app.incidents import validate as v
-from gis_app.municipalities import MunicipalityImport, import_municipalities
+from gis_app.municipalities import MunicipalityImport, import_municipalities, retire_unit
 from gis_app.municipalities.prepare import Fields
 from gis_app.places.chain import units_at
 from gis_app.web.access import current_identity, require_role
@@ -58,3 +58,15 @@ def municipalities_import():
         else:
             session.commit()
         return report
+
+
+@api.post("/admin/municipalities/<ref>/retire")
+def municipality_retire(ref: str):
+    """Retire a unit ({reason}): its accounts, incidents and history stay; it stops answering."""
+    identity = require_role("admin")
+    body = request.get_json(silent=True)
+    reason = body.get("reason") if isinstance(body, dict) else None
+    session = get_session()
+    done = retire_unit(session, identity.username, identity.user_id, ref, str(reason or ""))
+    session.commit()
+    return done
