@@ -85,7 +85,7 @@ def import_municipalities(session: Session, req: MunicipalityImport) -> dict:
                        "parent_id": parent_id, "parent_by": how})  # fmt: skip
         if action != "unchanged":
             record_change(session, req.username, req.user_id, "municipality", str(unit_id), action,
-                          before, write._row(session, unit_id), f"import of {req.file_name}")  # fmt: skip
+                          before, write.unit_row(session, unit_id), f"import of {req.file_name}")  # fmt: skip
     if req.mode == "replace":
         kinds = sorted({u.kind for u in prepared.units})
         retired = write.retire_missing(
@@ -100,7 +100,7 @@ def import_municipalities(session: Session, req: MunicipalityImport) -> dict:
         oblast_id, action = write.oblast_from_units(session, req.oblast_name, req.oblast_oktmo)
         report["oblast"] = {"id": oblast_id, "action": action, "from": "union of its units"}
         record_change(session, req.username, req.user_id, "municipality", str(oblast_id),
-                      f"oblast_{action}", None, write._row(session, oblast_id),
+                      f"oblast_{action}", None, write.unit_row(session, oblast_id),
                       "the oblast's outline made the union of its districts and okrugs")  # fmt: skip
     report.update(counts)
     report["repaired"] = sum(1 for u in listed if u["repaired"])

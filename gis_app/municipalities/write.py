@@ -75,7 +75,7 @@ def upsert(session: Session, unit: Unit, existing: int | None) -> tuple[int, str
             {**params, "slug": slug, "name_en": slug.replace("-", " ").title()},
         ).scalar_one()
         return new_id, "added", None
-    before = _row(session, existing)
+    before = unit_row(session, existing)
     same = session.execute(
         text(
             "SELECT name_ru = :name AND kind = :kind AND oktmo IS NOT DISTINCT FROM"
@@ -98,7 +98,7 @@ def upsert(session: Session, unit: Unit, existing: int | None) -> tuple[int, str
     return existing, "changed", before
 
 
-def _row(session: Session, unit_id: int) -> dict:
+def unit_row(session: Session, unit_id: int) -> dict:
     """A unit's attributes (no geometry) for the record of changes."""
     row = (
         session.execute(
