@@ -122,10 +122,15 @@ def units_at(
     by_level: dict[int, list[dict]] = {0: [], 1: [], 2: []}
     for unit in covering:
         by_level[LEVEL[unit["kind"]]].append(unit)
+    # One distance query for every level no unit covers (a sliver, a gap, or no such units).
+    missing = [k for k, v in LEVEL.items() if not by_level[v]]
+    near_by_level: dict[int, list[dict]] = {0: [], 1: [], 2: []}
+    if missing and tolerance_m > 0:
+        for unit in _near(session, lon, lat, missing, tolerance_m):
+            near_by_level[LEVEL[unit["kind"]]].append(unit)
     below: dict | None = None
     for level in (2, 1, 0):
         found = by_level[level]
-        kinds = [k for k, v in LEVEL.items() if v == level]
         if len(found) == 1:
             chosen, rule, why = found[0], "covers", "the unit covers the point"
         elif len(found) > 1:
@@ -139,7 +144,7 @@ def units_at(
                 chosen = next(u for u in found if u["id"] == first)
                 rule, why = "overlap_smallest", f"units overlap here ({others}); the smallest wins"
         else:
-            near = _near(session, lon, lat, kinds, tolerance_m)
+            near = near_by_level[level]
             if not near:
                 continue
             chosen, rule = near[0], "nearest_within"
