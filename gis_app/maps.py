@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from gis_app import layer_registry
 from gis_app.access import csrf_token, current_identity
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.errors import NotFound
 from gis_app.spatial import extent_of_everything, municipality, municipality_list
 from gis_app.vendor import installed
@@ -325,6 +325,7 @@ def _page(html: str) -> Response:
 
 
 @maps.get("/")
+@replica_ok
 def index():
     """The oblast overview: municipalities, open incidents; network layers off until zoomed in."""
     bounds = extent_of_everything(get_session()) or [27.7, 58.4, 35.7, 61.4]
@@ -332,6 +333,7 @@ def index():
 
 
 @maps.get("/map/<slug>")
+@replica_ok
 def municipality_map(slug: str):
     """One municipality's map with every network layer on."""
     found = municipality(get_session(), slug)

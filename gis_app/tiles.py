@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app import layer_registry
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.features import extent, layer_source, revisions, short_query_settings
 from gis_app.layers import LayerDef
@@ -119,6 +119,7 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
 
 
 @bp.get("/<layer_id>/<z>/<x>/<y>.mvt")
+@replica_ok
 def tile(layer_id: str, z: str, x: str, y: str):
     """One vector tile; cached for a day under the current `v`, revalidated otherwise."""
     layer = _layer(layer_id)
@@ -178,6 +179,7 @@ def tilejson(layer: LayerDef) -> dict:
 
 
 @bp.get("/<layer_id>.json", endpoint="tilejson")
+@replica_ok
 def tilejson_view(layer_id: str):
     """The layer's TileJSON; never cached, since it names the current revision."""
     body = json.dumps(tilejson(_layer(layer_id)), ensure_ascii=False)

@@ -12,7 +12,7 @@ from gis_app import layer_registry
 from gis_app.api import api
 from gis_app.api.layers import get_layer
 from gis_app.api.params import parse_bbox
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.export import FORMATS, Cut, UnknownPlace, check_cut, export, file_name
 
@@ -20,6 +20,7 @@ MIMETYPES = {"gpkg": "application/geopackage+sqlite3"}
 
 
 @api.get("/exports")
+@replica_ok
 def export_download():
     """`layers` (comma list; default all), cut by `municipality`, `operator`, `bbox`; `format`."""
     fmt = request.args.get("format", "gpkg")

@@ -7,7 +7,7 @@ from flask import current_app, request, url_for
 from gis_app import layer_registry
 from gis_app.api import api
 from gis_app.api.params import parse_bbox, parse_int
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.errors import NotFound
 from gis_app.features import (
     PageCount,
@@ -38,6 +38,7 @@ def get_layer(layer_id: str) -> LayerDef:
 
 
 @api.get("/layers")
+@replica_ok
 def list_layers():
     """Every layer with its titles, schema, style and data URL."""
     return {
@@ -49,6 +50,7 @@ def list_layers():
 
 
 @api.get("/layers/<layer_id>")
+@replica_ok
 def layer_metadata(layer_id: str):
     """One layer's description, feature count and extent."""
     layer = get_layer(layer_id)
@@ -60,6 +62,7 @@ def layer_metadata(layer_id: str):
 
 
 @api.get("/layers/<layer_id>.geojson")
+@replica_ok
 def layer_geojson(layer_id: str):
     """Features of a layer intersecting `bbox`, at most `limit`, paged by id with `after`."""
     layer = get_layer(layer_id)
