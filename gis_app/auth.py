@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from gis_app import accounts, login_limits
 from gis_app.access import csrf_token, current_identity
 from gis_app.api.params import parse_int
-from gis_app.db import get_session, replica_ok
+from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.errors import InvalidParameter, NotFound
 
 bp = Blueprint("auth", __name__)
@@ -81,6 +81,7 @@ def me():
 
 @bp.get("/auth/check")
 @replica_ok
+@single_statements
 def check():
     """204 when the request is authenticated (401 otherwise, from the access check): nginx's
     auth_request asks this before it serves a cached tile (deploy/nginx-gis-app.conf)."""

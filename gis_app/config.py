@@ -78,6 +78,11 @@ SETTINGS: dict[str, tuple[object, str]] = {
         10,
         "after a write, the client's reads go to the primary for this many seconds (signed cookie)",
     ),
+    "GIS_APP_AUTH_CACHE_S": (
+        5,
+        "seconds a worker remembers who a token or login session is (a revoked token or "
+        "deactivated user is refused at most this late); 0: asked on every request",
+    ),
     "GIS_APP_DB_POOL_SIZE": (5, "database connections each worker process keeps open, per server"),
     "GIS_APP_DB_MAX_OVERFLOW": (10, "connections a worker may open beyond the pool under load"),
     "GIS_APP_DB_POOL_TIMEOUT_S": (

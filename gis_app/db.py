@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
 from gis_app.config import sqlalchemy_url
@@ -32,11 +32,47 @@ log = logging.getLogger(__name__)
 # The cookie that says "this client wrote at <signed time>"; its value is only the signature.
 WROTE_COOKIE = "gis_app_wrote"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Every request's statement is short: no JIT (compiling costs more than it saves) and no parallel
+# workers (starting them costs more than a tile or page saves; cursors never use them anyway).
+# Set once per connection, not per transaction: one round trip less per request.
+SHORT_QUERIES = {"options": "-c jit=off -c max_parallel_workers_per_gather=0"}
 
 
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for a postgresql:// URL, checking connections before use."""
-    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(sqlalchemy_url(url), **kwargs)
+
+
+def web_engine(url: str, ping_after_idle_s: float = 1.0, **kwargs) -> Engine:
+    """An engine for the app's requests: settings for short queries on every connection, and a
+    connection checked ("SELECT 1") only when it comes out of the pool after being idle for
+    ping_after_idle_s; under load a request does not pay a round trip for the check, and
+    after a server restart the first error invalidates the whole pool (503, then new ones)."""
+    engine = make_engine(url, pool_pre_ping=False, **kwargs)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:
+        since = record.info.get("checked_in_at")
+        if since is None or time.monotonic() - since < ping_after_idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool drops this connection and tries another
+            raise DisconnectionError(str(exc)) from exc
+
+    return engine
+
+
+def single_statements(view: Callable) -> Callable:
+    """Mark a view whose statements need no common transaction and no server-side cursor (a
+    tile): its Session runs each statement on its own (autocommit), saving BEGIN and ROLLBACK."""
+    view.single_statements = True  # type: ignore[attr-defined]
+    return view
 
 
 def replica_ok(view: Callable) -> Callable:
@@ -95,7 +131,7 @@ class Replicas:
 
     def __init__(self, urls: list[str], max_lag_s: float, check_s: float, **engine_kwargs):
         self.max_lag_s, self.check_s = max_lag_s, check_s
-        self.members = [Replica(url, make_engine(url, **engine_kwargs)) for url in urls]
+        self.members = [Replica(url, web_engine(url, **engine_kwargs)) for url in urls]
         self._turn = itertools.count()
 
     def _fresh(self, replica: Replica) -> Replica:
@@ -145,7 +181,9 @@ def init_app(app: Flask) -> None:
         "pool_timeout": float(app.config["GIS_APP_DB_POOL_TIMEOUT_S"]),
     }
     if "ENGINE" not in app.config:
-        app.config["ENGINE"] = make_engine(app.config["DATABASE_URL"], **pool)
+        app.config["ENGINE"] = web_engine(
+            app.config["DATABASE_URL"], connect_args=dict(SHORT_QUERIES), **pool
+        )
     urls = [u.strip() for u in str(app.config["GIS_APP_DATABASE_REPLICA_URLS"]).split(",")]
     urls = [u for u in urls if u]
     app.extensions["gis_app_replicas"] = Replicas(
@@ -153,7 +191,7 @@ def init_app(app: Flask) -> None:
         max_lag_s=float(app.config["GIS_APP_REPLICA_MAX_LAG_S"]),
         check_s=float(app.config["GIS_APP_REPLICA_CHECK_S"]),
         # A replica that does not answer must not hold the request for long.
-        connect_args={"connect_timeout": 2},
+        connect_args={"connect_timeout": 2, **SHORT_QUERIES},
         **pool,
     )
     app.teardown_appcontext(_close_session)
@@ -191,18 +229,27 @@ def _remember_write(response: Response) -> Response:
     return response
 
 
+def _view_says(mark: str) -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, mark, False))
+
+
 def _may_use_replica() -> bool:
     if request.method not in SAFE_METHODS:
         return False
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "replica_ok", False)) and not _wrote_recently()
+    return _view_says("replica_ok") and not _wrote_recently()
+
+
+def _autocommit(engine: Engine) -> Engine:
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _replica_session() -> Session | None:
     """A Session on a healthy replica with its connection checked out, or None."""
     pool = replicas()
     while (replica := pool.pick()) is not None:
-        session = Session(bind=replica.engine)
+        engine = _autocommit(replica.engine) if _view_says("single_statements") else replica.engine
+        session = Session(bind=engine, info={"short_queries": True})
         try:
             session.connection()  # checks the connection out now (pre-ping), not mid-answer
         except DBAPIError as exc:
@@ -223,8 +270,13 @@ def get_session() -> Session:
         if bind is None and _may_use_replica():
             session = _replica_session()
         if session is None:
-            bind = bind or current_app.config["ENGINE"]
-            session = Session(bind=bind, join_transaction_mode="create_savepoint")
+            if bind is None:
+                bind = current_app.config["ENGINE"]
+                if _view_says("single_statements"):
+                    bind = _autocommit(bind)
+            session = Session(
+                bind=bind, join_transaction_mode="create_savepoint", info={"short_queries": True}
+            )
         g.db_session = session
     return g.db_session
 

@@ -9,6 +9,7 @@ day and a changed layer gets new URLs; without `v` (or with an old one) a tile m
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app import layer_registry
-from gis_app.db import get_session, replica_ok
+from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.features import extent, layer_source, revisions, short_query_settings
 from gis_app.layers import LayerDef
@@ -43,13 +44,8 @@ FIELD_TYPES = {
 }
 
 
-def tile_mvt(session: Session, layer: LayerDef, z: int, x: int, y: int) -> bytes:
-    """One tile of a layer as MVT bytes (empty when no feature falls in it); EPSG:3857.
-
-    Lines are simplified to a tolerance of the tile width / 512 (invisible at 512 px), and below
-    FULL_PROPERTIES_ZOOM tiles carry only the id and the styling attribute, so low-zoom tiles stay
-    small; features are clipped to the tile plus a 5% buffer (no seams at the edges).
-    """
+def _tile_select(layer: LayerDef, z: int, x: int, y: int) -> tuple[str, dict]:
+    """The SELECT that makes one tile as MVT bytes, and its parameters."""
     tolerance_m = WORLD_M / 2**z / 512
     geom = "ST_Transform(f.geom, 3857)"
     if layer.geometry != "POINT":
@@ -68,22 +64,54 @@ def tile_mvt(session: Session, layer: LayerDef, z: int, x: int, y: int) -> bytes
         columns = "jsonb_build_object(:by, f.attributes -> :by) AS attributes" if by else "1 AS z"
         params["by"] = by
         joins = ""
-    # text(): one statement builds the tile; the layer id is a bound value, columns are fixed.
-    sql = text(
-        f"""
-        WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-                          ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.05), 4326) AS area)
+    sql = f"""
         SELECT ST_AsMVT(t, :name, {EXTENT}, 'geom', 'id') FROM (
             SELECT f.id, f.id AS fid,
-                   ST_AsMVTGeom({geom}, b.env, {EXTENT}, {EXTENT // 16}, true) AS geom, {columns}
-            FROM network_features f {joins}, b
-            WHERE f.layer_id = :layer AND f.geom && b.area
+                   ST_AsMVTGeom({geom}, ST_TileEnvelope(:z, :x, :y), {EXTENT}, {EXTENT // 16},
+                                 true) AS geom, {columns}
+            FROM network_features f {joins}
+            WHERE f.layer_id = :layer
+              AND f.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.05), 4326)
         ) t WHERE t.geom IS NOT NULL
         """
-    )
+    return sql, params
+
+
+def tile_mvt(session: Session, layer: LayerDef, z: int, x: int, y: int) -> bytes:
+    """One tile of a layer as MVT bytes (empty when no feature falls in it); EPSG:3857.
+
+    Lines are simplified to a tolerance of the tile width / 512 (invisible at 512 px), and below
+    FULL_PROPERTIES_ZOOM tiles carry only the id and the styling attribute, so low-zoom tiles stay
+    small; features are clipped to the tile plus a 5% buffer (no seams at the edges).
+    """
+    sql, params = _tile_select(layer, z, x, y)
     short_query_settings(session)
-    data = session.execute(sql, params).scalar()
-    return bytes(data or b"")
+    # text(): one statement builds the tile; the layer id is a bound value, columns are fixed.
+    return bytes(session.execute(text(sql), params).scalar() or b"")
+
+
+def tile_and_revision(
+    session: Session, layer: LayerDef, z: int, x: int, y: int
+) -> tuple[bytes, str, dt.datetime | None]:
+    """The tile (as tile_mvt) with the layer's revision tag and last change, in one statement:
+    one round trip, and tile and tag from the same snapshot."""
+    sql, params = _tile_select(layer, z, x, y)
+    params["keys"] = list(layer_source(layer).revision_keys)
+    short_query_settings(session)
+    # text(): the tag is built as features.revisions builds it ("key:revision" joined by ".").
+    row = session.execute(
+        text(
+            f"""
+            SELECT ({sql}) AS mvt,
+                   coalesce(string_agg(r.key || ':' || r.revision, '.' ORDER BY r.key), 'empty')
+                       AS tag,
+                   max(r.changed_at) AS changed
+            FROM serving_revisions r WHERE r.key = ANY(:keys)
+            """
+        ),
+        params,
+    ).one()
+    return bytes(row.mvt or b""), row.tag, row.changed
 
 
 def _layer(layer_id: str) -> LayerDef:
@@ -120,12 +148,19 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
 
 @bp.get("/<layer_id>/<z>/<x>/<y>.mvt")
 @replica_ok
+@single_statements
 def tile(layer_id: str, z: str, x: str, y: str):
     """One vector tile; cached for a day under the current `v`, revalidated otherwise."""
     layer = _layer(layer_id)
     zi, xi, yi = _tile_numbers(z, x, y)
     session = get_session()
-    tag, changed = revisions(session, layer_source(layer).revision_keys)
+    conditional = "If-None-Match" in flask_request.headers or flask_request.if_modified_since
+    if zi < MIN_ZOOM or conditional:
+        # The revision first: a client's current copy costs no tile (304).
+        tag, changed = revisions(session, layer_source(layer).revision_keys)
+        data = None
+    else:  # one round trip for the revision and the tile
+        data, tag, changed = tile_and_revision(session, layer, zi, xi, yi)
     current = flask_request.args.get("v") == _version(tag)
     cache = "public, max-age=86400" if current else "no-cache"
     etag = make_etag(tag, layer.id, zi, xi, yi)
@@ -135,7 +170,7 @@ def tile(layer_id: str, z: str, x: str, y: str):
         return cached
     if zi < MIN_ZOOM:  # a whole-oblast tile of every feature is megabytes: served empty
         data = b""
-    else:
+    elif data is None:
         data = tile_mvt(session, layer, zi, xi, yi)
     return stream([data], MVT, etag, changed, cache)
 
@@ -180,6 +215,7 @@ def tilejson(layer: LayerDef) -> dict:
 
 @bp.get("/<layer_id>.json", endpoint="tilejson")
 @replica_ok
+@single_statements
 def tilejson_view(layer_id: str):
     """The layer's TileJSON; never cached, since it names the current revision."""
     body = json.dumps(tilejson(_layer(layer_id)), ensure_ascii=False)
