@@ -83,7 +83,8 @@ def sizes(engine) -> dict:
 
 def pages(engine, limit: int, count: int) -> dict:
     """A bbox page of road_segments around Gatchina, `count` times."""
-    from gis_app.features import Query, feature_batches, layer_source
+    from gis_app.features.pages import Query, feature_batches
+    from gis_app.features.sources import layer_source
 
     source = layer_source(REGISTRY.get("road_segments"))
     times = []
@@ -102,7 +103,7 @@ def pages(engine, limit: int, count: int) -> dict:
 
 def tiles(engine, z: int, grid: int, rounds: int = 2) -> dict:
     """The grid x grid block of tiles at zoom z around Gatchina, `rounds` times (after a warm-up)."""
-    from gis_app.tiles import tile_mvt
+    from gis_app.features.tiles import tile_mvt
 
     layer = REGISTRY.get("road_segments")
     block = tile_block(z, grid)
@@ -121,7 +122,7 @@ def tiles(engine, z: int, grid: int, rounds: int = 2) -> dict:
 
 def lookups(url: str, engine, n: int = 300) -> dict:
     """find_responsible beside features around Gatchina."""
-    from gis_app.operators import find_responsible
+    from gis_app.operators.responsible import find_responsible
 
     w, s, e, nn = GATCHINA
     where = f"geom && ST_MakeEnvelope({w}, {s}, {e}, {nn}, 4326)"

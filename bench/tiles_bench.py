@@ -74,7 +74,7 @@ def floor_runner(url: str, z: int):
     our tile at zoom z, by psycopg2 on one open connection."""
     import psycopg2
 
-    from gis_app.tiles import FULL_PROPERTIES_ZOOM
+    from gis_app.features.tiles import FULL_PROPERTIES_ZOOM
 
     conn = psycopg2.connect(config.sqlalchemy_url(url).replace("postgresql+psycopg2", "postgresql"))
     conn.autocommit = True
@@ -101,10 +101,11 @@ def floor_runner(url: str, z: int):
 def breakdown(url: str, token: str, tiles: list[tuple[int, int, int]]) -> dict:
     """Each statement of a gis_app tile request, timed on one pooled connection as the app's
     tile view uses it (connection-level settings, autocommit, pre-ping) (ms, mean)."""
-    from gis_app.accounts import identity_for_token
+    from gis_app.accounts.users import identity_for_token
     from gis_app.db import SHORT_QUERIES, web_engine
-    from gis_app.features import layer_source, revisions
-    from gis_app.tiles import tile_mvt
+    from gis_app.features.pages import revisions
+    from gis_app.features.sources import layer_source
+    from gis_app.features.tiles import tile_mvt
 
     layer = LayerRegistry.from_dir(ROOT / "layers").get(LAYER)
     engine = web_engine(url, connect_args=dict(SHORT_QUERIES), isolation_level="AUTOCOMMIT")

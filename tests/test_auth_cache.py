@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from gis_app import config, create_app
-from gis_app.accounts import create_token
+from gis_app.accounts.users import create_token
 
 
 def test_a_revoked_token_is_refused_once_the_cache_time_has_passed(postgis_url):

@@ -68,7 +68,7 @@ def app(pair):
 @pytest.fixture(scope="module")
 def token(pair):
     """A token of the demo's Gatchina water operator (who may edit water_mains)."""
-    from gis_app.accounts import create_token
+    from gis_app.accounts.users import create_token
 
     with Session(pair[2]) as session, session.begin():
         return create_token(session, "operator-vodokanal-gatchina", "replica tests")

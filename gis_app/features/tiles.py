@@ -1,0 +1,89 @@
+"""Vector tiles of a layer: one ST_AsMVT statement per tile, in EPSG:3857."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis_app.features.pages import short_query_settings
+from gis_app.features.sources import layer_source
+from gis_app.layers import LayerDef
+
+EXTENT = 4096
+# From this zoom tiles carry every property; below it only the id and the styling attribute.
+FULL_PROPERTIES_ZOOM = 13
+# Web Mercator's world width in metres.
+WORLD_M = 2 * math.pi * 6378137
+
+
+def _tile_select(layer: LayerDef, z: int, x: int, y: int) -> tuple[str, dict]:
+    """The SELECT that makes one tile as MVT bytes, and its parameters."""
+    tolerance_m = WORLD_M / 2**z / 512
+    geom = "ST_Transform(f.geom, 3857)"
+    if layer.geometry != "POINT":
+        # ST_Simplify, not ...PreserveTopology: the layers are lines (no rings to keep valid), and
+        # it halves a z10 tile's time (39 ms against 70 ms at a million features);
+        # preserveCollapsed keeps short pipes from vanishing.
+        geom = f"ST_Simplify({geom}, :tol, true)"
+    params = {"z": z, "x": x, "y": y, "layer": layer.id, "name": layer.id, "tol": tolerance_m}
+    if z >= FULL_PROPERTIES_ZOOM:
+        columns = "f.name, o.short_name AS operator, f.operator_id, f.external_id, f.attributes"
+        joins = "JOIN operators o ON o.id = f.operator_id"
+    else:
+        # A town-wide tile holds tens of thousands of features: carry only what styles them
+        # (the map fetches the rest of a clicked feature from /ogc).
+        by = layer.style.get("by", {}).get("property")
+        columns = "jsonb_build_object(:by, f.attributes -> :by) AS attributes" if by else "1 AS z"
+        params["by"] = by
+        joins = ""
+    sql = f"""
+        SELECT ST_AsMVT(t, :name, {EXTENT}, 'geom', 'id') FROM (
+            SELECT f.id, f.id AS fid,
+                   ST_AsMVTGeom({geom}, ST_TileEnvelope(:z, :x, :y), {EXTENT}, {EXTENT // 16},
+                                 true) AS geom, {columns}
+            FROM network_features f {joins}
+            WHERE f.layer_id = :layer
+              AND f.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.05), 4326)
+        ) t WHERE t.geom IS NOT NULL
+        """
+    return sql, params
+
+
+def tile_mvt(session: Session, layer: LayerDef, z: int, x: int, y: int) -> bytes:
+    """One tile of a layer as MVT bytes (empty when no feature falls in it); EPSG:3857.
+
+    Lines are simplified to a tolerance of the tile width / 512 (invisible at 512 px), and below
+    FULL_PROPERTIES_ZOOM tiles carry only the id and the styling attribute, so low-zoom tiles stay
+    small; features are clipped to the tile plus a 5% buffer (no seams at the edges).
+    """
+    sql, params = _tile_select(layer, z, x, y)
+    short_query_settings(session)
+    # text(): one statement builds the tile; the layer id is a bound value, columns are fixed.
+    return bytes(session.execute(text(sql), params).scalar() or b"")
+
+
+def tile_and_revision(
+    session: Session, layer: LayerDef, z: int, x: int, y: int
+) -> tuple[bytes, str, dt.datetime | None]:
+    """The tile (as tile_mvt) with the layer's revision tag and last change, in one statement:
+    one round trip, and tile and tag from the same snapshot."""
+    sql, params = _tile_select(layer, z, x, y)
+    params["keys"] = list(layer_source(layer).revision_keys)
+    short_query_settings(session)
+    # text(): the tag is built as features.revisions builds it ("key:revision" joined by ".").
+    row = session.execute(
+        text(
+            f"""
+            SELECT ({sql}) AS mvt,
+                   coalesce(string_agg(r.key || ':' || r.revision, '.' ORDER BY r.key), 'empty')
+                       AS tag,
+                   max(r.changed_at) AS changed
+            FROM serving_revisions r WHERE r.key = ANY(:keys)
+            """
+        ),
+        params,
+    ).one()
+    return bytes(row.mvt or b""), row.tag, row.changed
