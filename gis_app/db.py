@@ -286,9 +286,20 @@ def on_replica(session: Session) -> bool:
     return "replica" in session.info
 
 
+def close_session(session: Session, rollback: bool = False) -> None:
+    """Close a request's Session (rolling back first if asked). A connection the server dropped
+    meanwhile (a restart) has nothing left to roll back: that is logged, not raised, since the
+    answer is already made or sent."""
+    try:
+        if rollback:
+            session.rollback()
+        session.close()
+    except DBAPIError as exc:
+        log.warning("closing a Session whose connection was lost: %s", exc.orig)
+        session.invalidate()
+
+
 def _close_session(exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
-        if exc is not None:
-            session.rollback()
-        session.close()
+        close_session(session, rollback=exc is not None)

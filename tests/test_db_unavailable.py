@@ -38,7 +38,9 @@ def test_a_database_that_does_not_answer_gives_503_with_retry_after(postgis_url)
     closed = free_port(60100)  # nothing listens there
     url = postgis_url.rsplit("@", 1)[0] + f"@127.0.0.1:{closed}/gis_app"
     app = create_app({"DATABASE_URL": url, "TESTING": True})
-    response = app.test_client().get("/api/layers/water_mains", headers={"Authorization": "Bearer x"})
+    response = app.test_client().get(
+        "/api/layers/water_mains", headers={"Authorization": "Bearer x"}
+    )
     assert_error(response, 503, "database_unavailable")
     assert int(response.headers["Retry-After"]) > 0
     body = response.get_json()
