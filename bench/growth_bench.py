@@ -191,29 +191,41 @@ def import_200k(engine, n: int = 200_000) -> dict:
             conn.execute(text("VACUUM ANALYZE network_features"))
 
 
-def measure(database: str, skip_import: bool) -> dict:
-    """Every figure for one database."""
-    url = bench_url(database)
-    engine = create_engine(config.sqlalchemy_url(url))
-    result: dict = {"database": database}
-    result["sizes"] = sizes(engine)
-    print(database, "sizes", result["sizes"], flush=True)
-    result["page_1000"] = pages(engine, 1000, 30)
-    result["page_10000"] = pages(engine, 10000, 8)
-    print(database, "pages", result["page_1000"], result["page_10000"], flush=True)
-    result["tile_z14"] = tiles(engine, 14, 7)
-    result["tile_z10"] = tiles(engine, 10, 3)
-    print(database, "tiles", result["tile_z14"], result["tile_z10"], flush=True)
-    result["lookup"] = lookups(url, engine)
-    print(database, "lookup", result["lookup"], flush=True)
-    result["export_gatchinsky"] = export_district(url)
-    print(database, "export", result["export_gatchinsky"], flush=True)
+def measure(databases: list[str], skip_import: bool, rounds: int = 3) -> list[dict]:
+    """Every figure for each database. The short costs (pages, tiles, look-ups) are measured in
+    rounds that alternate between the databases, so the load of a shared machine weighs on all
+    of them alike; each figure is the median of the rounds' medians. Export and import run once
+    per database, one database after the other."""
+    urls = {db: bench_url(db) for db in databases}
+    engines = {db: create_engine(config.sqlalchemy_url(urls[db])) for db in databases}
+    results = {db: {"database": db, "sizes": sizes(engines[db])} for db in databases}
+    costs = {
+        "page_1000": lambda db: pages(engines[db], 1000, 10),
+        "page_10000": lambda db: pages(engines[db], 10000, 3),
+        "tile_z14": lambda db: tiles(engines[db], 14, 7, rounds=1),
+        "tile_z10": lambda db: tiles(engines[db], 10, 3, rounds=1),
+        "lookup": lambda db: lookups(urls[db], engines[db], 150),
+    }
+    for name, cost in costs.items():
+        runs: dict[str, list[dict]] = {db: [] for db in databases}
+        for _ in range(rounds):
+            for db in databases:
+                runs[db].append(cost(db))
+        for db in databases:
+            best = sorted(runs[db], key=lambda r: r["p50_ms"])[len(runs[db]) // 2]
+            results[db][name] = {**best, "rounds_p50_ms": [r["p50_ms"] for r in runs[db]]}
+            print(db, name, results[db][name], flush=True)
+    for db in databases:
+        results[db]["export_gatchinsky"] = export_district(urls[db])
+        print(db, "export", results[db]["export_gatchinsky"], flush=True)
     if not skip_import:
-        result["import_200k"] = import_200k(engine)
-        print(database, "import", result["import_200k"], flush=True)
-    engine.dispose()
-    (ROOT / "bench" / f"results-growth-{database}.json").write_text(json.dumps(result, indent=2))
-    return result
+        for db in databases:
+            results[db]["import_200k"] = import_200k(engines[db])
+            print(db, "import", results[db]["import_200k"], flush=True)
+    for db in databases:
+        engines[db].dispose()
+        (ROOT / "bench" / f"results-growth-{db}.json").write_text(json.dumps(results[db], indent=2))
+    return [results[db] for db in databases]
 
 
 def main() -> None:
@@ -221,8 +233,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", action="append", required=True)
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    rows = [measure(db, args.skip_import) for db in args.database]
+    rows = measure(args.database, args.skip_import, args.rounds)
     print("\n| cost | " + " | ".join(f"{r['sizes']['features']:,}" for r in rows) + " |")
     print("|---|" + "---:|" * len(rows))
     line = lambda label, f: print(f"| {label} | " + " | ".join(f(r) for r in rows) + " |")  # noqa: E731

@@ -102,20 +102,20 @@ def breakdown(url: str, token: str, tiles: list[tuple[int, int, int]]) -> dict:
     """Each statement of a gis_app tile request, timed on one pooled connection as the app's
     tile view uses it (connection-level settings, autocommit, pre-ping) (ms, mean)."""
     from gis_app.accounts.users import identity_for_token
-    from gis_app.db import SHORT_QUERIES, web_engine
+    from gis_app.db import web_engine
     from gis_app.features.pages import revisions
     from gis_app.features.sources import layer_source
     from gis_app.features.tiles import tile_mvt
 
     layer = LayerRegistry.from_dir(ROOT / "layers").get(LAYER)
-    engine = web_engine(url, connect_args=dict(SHORT_QUERIES), isolation_level="AUTOCOMMIT")
+    engine = web_engine(url)
     parts: dict[str, list[float]] = {"checkout+ping": [], "token": [], "revision": [], "tile": [],
                                      "close": []}  # fmt: skip
     for _ in range(2):
         for z, x, y in tiles:
             t0 = time.perf_counter()
             session = Session(engine, info={"short_queries": True})
-            session.connection()
+            session.connection().connection.dbapi_connection.autocommit = True  # as the app does
             t1 = time.perf_counter()
             identity_for_token(session, token)
             t2 = time.perf_counter()

@@ -49,11 +49,14 @@ def web_engine(url: str, ping_after_idle_s: float = 1.0, **kwargs) -> Engine:
     connection checked ("SELECT 1") only when it comes out of the pool after being idle for
     ping_after_idle_s; under load a request does not pay a round trip for the check, and
     after a server restart the first error invalidates the whole pool (503, then new ones)."""
+    kwargs["connect_args"] = {**SHORT_QUERIES, **kwargs.get("connect_args", {})}
     engine = make_engine(url, pool_pre_ping=False, **kwargs)
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_connection, record) -> None:
         record.info["checked_in_at"] = time.monotonic()
+        if dbapi_connection is not None and dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False  # a tile's Session set it (see _single_statements)
 
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_connection, record, proxy) -> None:
@@ -181,9 +184,7 @@ def init_app(app: Flask) -> None:
         "pool_timeout": float(app.config["GIS_APP_DB_POOL_TIMEOUT_S"]),
     }
     if "ENGINE" not in app.config:
-        app.config["ENGINE"] = web_engine(
-            app.config["DATABASE_URL"], connect_args=dict(SHORT_QUERIES), **pool
-        )
+        app.config["ENGINE"] = web_engine(app.config["DATABASE_URL"], **pool)
     urls = [u.strip() for u in str(app.config["GIS_APP_DATABASE_REPLICA_URLS"]).split(",")]
     urls = [u for u in urls if u]
     app.extensions["gis_app_replicas"] = Replicas(
@@ -191,7 +192,7 @@ def init_app(app: Flask) -> None:
         max_lag_s=float(app.config["GIS_APP_REPLICA_MAX_LAG_S"]),
         check_s=float(app.config["GIS_APP_REPLICA_CHECK_S"]),
         # A replica that does not answer must not hold the request for long.
-        connect_args={"connect_timeout": 2, **SHORT_QUERIES},
+        connect_args={"connect_timeout": 2},
         **pool,
     )
     app.teardown_appcontext(_close_session)
@@ -240,16 +241,22 @@ def _may_use_replica() -> bool:
     return _view_says("replica_ok") and not _wrote_recently()
 
 
-def _autocommit(engine: Engine) -> Engine:
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+def _single_statements(session: Session) -> Session:
+    """Run the Session's statements each on its own (no BEGIN, no ROLLBACK) when the view asks.
+
+    psycopg2's own flag, set on the checked-out connection and cleared when it goes back to the
+    pool: both are client-side, where SQLAlchemy's isolation_level="AUTOCOMMIT" costs a server
+    round trip to set and another to reset (SET default_transaction_isolation)."""
+    if _view_says("single_statements"):
+        session.connection().connection.dbapi_connection.autocommit = True
+    return session
 
 
 def _replica_session() -> Session | None:
     """A Session on a healthy replica with its connection checked out, or None."""
     pool = replicas()
     while (replica := pool.pick()) is not None:
-        engine = _autocommit(replica.engine) if _view_says("single_statements") else replica.engine
-        session = Session(bind=engine, info={"short_queries": True})
+        session = Session(bind=replica.engine, info={"short_queries": True})
         try:
             session.connection()  # checks the connection out now (pre-ping), not mid-answer
         except DBAPIError as exc:
@@ -257,7 +264,7 @@ def _replica_session() -> Session | None:
             pool.mark_down(replica, f"does not answer: {type(exc.orig).__name__}")
             continue
         session.info["replica"] = replica.url
-        return session
+        return _single_statements(session)
     return None
 
 
@@ -270,13 +277,14 @@ def get_session() -> Session:
         if bind is None and _may_use_replica():
             session = _replica_session()
         if session is None:
-            if bind is None:
-                bind = current_app.config["ENGINE"]
-                if _view_says("single_statements"):
-                    bind = _autocommit(bind)
+            primary = bind is None
             session = Session(
-                bind=bind, join_transaction_mode="create_savepoint", info={"short_queries": True}
+                bind=bind if bind is not None else current_app.config["ENGINE"],
+                join_transaction_mode="create_savepoint",
+                info={"short_queries": True},
             )
+            if primary:
+                session = _single_statements(session)
         g.db_session = session
     return g.db_session
 
