@@ -115,6 +115,9 @@ def test_a_restart_under_load_gives_503s_then_answers_and_keeps_every_write_once
         for thread in threads:
             thread.join(30)
         app.config["ENGINE"].dispose()
+    # Shown with -s: the figures docs/scaling.md quotes.
+    print(f"statuses {statuses}; first 200 {first_ok_after_restart} s after the stop began;"
+          f" {len(acknowledged)} features written")  # fmt: skip
     assert 500 not in statuses, statuses
     assert statuses.get(503, 0) > 0, statuses  # the outage was seen ...
     assert retry_after and "" not in retry_after, retry_after  # ... always with Retry-After

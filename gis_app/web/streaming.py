@@ -169,6 +169,33 @@ def stream(
         body = _gzipped(body)
     body = _Closing(body, g.pop("db_session", None))
     response = Response(stream_with_context(body), mimetype=mimetype)
+    return _with_headers(response, gzip, etag, last_modified, cache_control, headers)
+
+
+def whole(
+    data: bytes,
+    mimetype: str,
+    etag: str | None = None,
+    last_modified: dt.datetime | None = None,
+    cache_control: str = "no-cache",
+) -> Response:
+    """A small answer already in memory (a tile) as stream() would send it, but in one piece
+    with its Content-Length: one write to the socket, not a chunked body."""
+    gzip = wants_gzip()
+    if gzip:
+        data = b"".join(_gzipped(iter([data])))
+    response = Response(data, mimetype=mimetype)
+    return _with_headers(response, gzip, etag, last_modified, cache_control, None)
+
+
+def _with_headers(
+    response: Response,
+    gzip: bool,
+    etag: str | None,
+    last_modified: dt.datetime | None,
+    cache_control: str,
+    headers: dict | None,
+) -> Response:
     if gzip:
         response.headers["Content-Encoding"] = "gzip"
     response.headers["Vary"] = "Accept-Encoding, Accept"

@@ -21,7 +21,7 @@ from gis_app.features.pages import extent, revisions
 from gis_app.features.sources import layer_source
 from gis_app.features.tiles import FULL_PROPERTIES_ZOOM, tile_and_revision, tile_mvt
 from gis_app.layers import LayerDef, get_layer
-from gis_app.web.streaming import make_etag, not_modified, stream
+from gis_app.web.streaming import make_etag, not_modified, whole
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 
@@ -82,7 +82,7 @@ def tile(layer_id: str, z: str, x: str, y: str):
         data = b""
     elif data is None:
         data = tile_mvt(session, layer, zi, xi, yi)
-    return stream([data], MVT, etag, changed, cache)
+    return whole(data, MVT, etag, changed, cache)
 
 
 def tilejson(layer: LayerDef) -> dict:
