@@ -37,6 +37,15 @@ def test_a_revoked_token_is_refused_once_the_cache_time_has_passed(postgis_url):
         # Unknown tokens are looked up every time (never remembered as anyone).
         assert_error(client.get("/api/me", headers={"Authorization": "Bearer nope"}), 401,
                      "invalid_token")  # fmt: skip
+        # Revoked through the API: this worker forgets its identities at once.
+        with Session(engine) as session, session.begin():
+            second = create_token(session, "planner", "auth cache test")
+        mine = {"Authorization": f"Bearer {second}"}
+        listed = client.get("/api/tokens", headers=mine).get_json()["tokens"]
+        token_id = next(t["id"] for t in listed
+                        if t["name"] == "auth cache test" and t["revoked_at"] is None)  # fmt: skip
+        assert client.delete(f"/api/tokens/{token_id}", headers=mine).status_code == 204
+        assert_error(client.get("/api/me", headers=mine), 401, "invalid_token")
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM api_tokens WHERE name = 'auth cache test'"))

@@ -103,6 +103,12 @@ def _remembered(key: tuple, load: Callable[[], Identity | None]) -> Identity | N
     return identity
 
 
+def forget_identities() -> None:
+    """Drop this worker's remembered identities (after a token is revoked here; other workers
+    forget theirs within GIS_APP_AUTH_CACHE_S)."""
+    current_app.extensions.pop(_CACHE_KEY, None)
+
+
 def _authenticate():
     from gis_app.accounts.users import identity_for_token, identity_for_user
     from gis_app.db import get_session

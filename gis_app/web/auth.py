@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from gis_app.accounts import login_limits, users
 from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.errors import InvalidParameter, NotFound
-from gis_app.web.access import csrf_token, current_identity
+from gis_app.web.access import csrf_token, current_identity, forget_identities
 from gis_app.web.params import parse_int
 
 bp = Blueprint("auth", __name__)
@@ -121,4 +121,5 @@ def delete_token(token_id: int):
             f"No active token {token_id} of yours.", code="token_not_found", token=token_id
         )
     db.commit()
+    forget_identities()
     return "", 204
