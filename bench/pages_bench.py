@@ -52,7 +52,11 @@ def side_by_side(url: str, headers: dict, limit: int, rounds: int) -> dict:
                     times["floor"].append(floor_s)
                     times["gis_app"].append(ours_s)
     engine.dispose()
-    result = {name: stats(values) for name, values in times.items()}
+    rename = {"tiles": "pages", "tiles_s": "pages_s"}
+    result = {
+        name: {rename.get(k, k): v for k, v in stats(values).items()}
+        for name, values in times.items()
+    }
     result["gis_app_to_floor"] = round(result["gis_app"]["mean_ms"] / result["floor"]["mean_ms"], 2)
     return result
 
