@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -231,12 +231,15 @@ def _remember_write(response: Response) -> Response:
 
 
 def _view_says(mark: str) -> bool:
+    # A command or a worker (an app context with no request) runs no view: the primary, as is.
+    if not has_request_context():
+        return False
     view = current_app.view_functions.get(request.endpoint or "")
     return bool(getattr(view, mark, False))
 
 
 def _may_use_replica() -> bool:
-    if request.method not in SAFE_METHODS:
+    if not has_request_context() or request.method not in SAFE_METHODS:
         return False
     return _view_says("replica_ok") and not _wrote_recently()
 
