@@ -394,5 +394,12 @@ from gis_app.models_incidents import (  # noqa: E402,F401
     PlannedOutage,
 )
 
+# Accountability (issue 15, migration 0013) lives in models_kpi.py; importable from here.
+from gis_app.models_kpi import (  # noqa: E402,F401
+    EscalationRule,
+    IncidentKpiFacts,
+    IncidentTerms,
+)
+
 # Failed logins (migration 0008) live in models_login.py; importable from here.
 from gis_app.models_login import LoginFailure  # noqa: E402,F401

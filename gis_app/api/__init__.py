@@ -8,6 +8,7 @@ from gis_app.api import (  # noqa: E402,F401  (routes register on import)
     exports,
     imports,
     incidents,
+    kpi,
     layers,
     network,
     outages,
