@@ -23,13 +23,15 @@ from email.message import EmailMessage
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-EVENTS = ("assigned", "reassigned", "overdue", "reopened")
+EVENTS = ("assigned", "reassigned", "overdue", "reopened", "escalated")
 SUBJECTS = {
     "assigned": "назначен вашей организации / assigned to you",
     "reassigned": "передан вашей организации / reassigned to you",
     "overdue": "срок истёк / overdue",
     "reopened": "открыт повторно / reopened",
+    "escalated": "эскалация: срок истёк / escalated, overdue",
 }
+TARGETS_RU = {"municipal": "ЕДДС/МЦУ муниципального образования", "regional": "ЦУР области"}
 
 
 @dataclass(frozen=True)
@@ -69,31 +71,53 @@ def _event(session: Session, incident_id: int, data: dict, comment: str) -> None
     )
 
 
+_INCIDENT = text(
+    """
+    SELECT i.id, i.operator_id, o.short_name, o.dispatch_email, o.webhook_url,
+        json_build_object('id', i.id, 'status', i.status, 'kind', i.kind,
+            'utility', i.utility_code, 'category', i.category, 'priority', i.priority,
+            'description', i.description, 'address', i.address,
+            'lon', ST_X(i.geom), 'lat', ST_Y(i.geom), 'operator_id', i.operator_id,
+            'operator', o.short_name, 'responsible_rule', i.responsible_rule,
+            'responsible_reason', i.responsible_reason, 'feature_id', i.feature_id,
+            'accept_due_at', i.accept_due_at, 'resolve_due_at', i.resolve_due_at,
+            'reported_at', i.reported_at, 'version', i.version) AS incident
+    FROM incidents i LEFT JOIN operators o ON o.id = i.operator_id WHERE i.id = :id
+    """
+)
+
+
+def _insert(session: Session, row, event: str, channel: str, target: str, payload: dict) -> int:
+    return session.execute(
+        text(
+            "INSERT INTO notifications (incident_id, operator_id, event, channel, target,"
+            " payload) VALUES (:i, :o, :e, :c, :t, CAST(:p AS jsonb)) RETURNING id"
+        ),
+        {
+            "i": row["id"],
+            "o": row["operator_id"],
+            "e": event,
+            "c": channel,
+            "t": target,
+            "p": json.dumps(payload, ensure_ascii=False, default=str),
+        },
+    ).scalar_one()
+
+
+def enqueue_to(session: Session, incident_id: int, event: str, email: str, extra: dict) -> int:
+    """Queue an e-mail about `event` to a person (a control centre's dispatcher, a reporter);
+    `extra` goes into the payload under `event` (e.g. the escalation level)."""
+    assert event in EVENTS, event
+    row = session.execute(_INCIDENT, {"id": incident_id}).mappings().one()
+    payload = {"event": event, "incident": row["incident"], event: extra}
+    return _insert(session, row, event, "email", email, payload)
+
+
 def enqueue(session: Session, incident_id: int, event: str) -> list[int]:
     """Queue the message about `event` to the incident's operator on each of its channels."""
     assert event in EVENTS, event
-    row = (
-        session.execute(
-            text(
-                """
-            SELECT i.id, i.operator_id, o.short_name, o.dispatch_email, o.webhook_url,
-                json_build_object('id', i.id, 'status', i.status, 'kind', i.kind,
-                    'utility', i.utility_code, 'category', i.category, 'priority', i.priority,
-                    'description', i.description, 'address', i.address,
-                    'lon', ST_X(i.geom), 'lat', ST_Y(i.geom), 'operator_id', i.operator_id,
-                    'operator', o.short_name, 'responsible_rule', i.responsible_rule,
-                    'responsible_reason', i.responsible_reason, 'feature_id', i.feature_id,
-                    'accept_due_at', i.accept_due_at, 'resolve_due_at', i.resolve_due_at,
-                    'reported_at', i.reported_at, 'version', i.version) AS incident
-            FROM incidents i JOIN operators o ON o.id = i.operator_id WHERE i.id = :id
-            """
-            ),
-            {"id": incident_id},
-        )
-        .mappings()
-        .one_or_none()
-    )
-    if row is None:
+    row = session.execute(_INCIDENT, {"id": incident_id}).mappings().one_or_none()
+    if row is None or row["operator_id"] is None:
         return []
     targets = [("email", row["dispatch_email"]), ("webhook", row["webhook_url"])]
     ids = []
@@ -101,22 +125,7 @@ def enqueue(session: Session, incident_id: int, event: str) -> list[int]:
         if not target:
             continue
         payload = {"event": event, "incident": row["incident"]}
-        ids.append(
-            session.execute(
-                text(
-                    "INSERT INTO notifications (incident_id, operator_id, event, channel, target,"
-                    " payload) VALUES (:i, :o, :e, :c, :t, CAST(:p AS jsonb)) RETURNING id"
-                ),
-                {
-                    "i": incident_id,
-                    "o": row["operator_id"],
-                    "e": event,
-                    "c": channel,
-                    "t": target,
-                    "p": json.dumps(payload, ensure_ascii=False, default=str),
-                },
-            ).scalar_one()
-        )
+        ids.append(_insert(session, row, event, channel, target, payload))
     if not ids:
         _event(
             session,
@@ -141,6 +150,11 @@ def _email(settings: NotifySettings, target: str, payload: dict) -> None:
         f"Почему вы: {inc.get('responsible_reason') or '—'}",
         f"Принять до: {inc.get('accept_due_at') or '—'}; устранить до: {inc.get('resolve_due_at') or '—'}",
     ]
+    escalation = payload.get("escalated")
+    if escalation:
+        lines.insert(0, f"Эскалация, уровень {escalation['level']}: "
+                     f"{TARGETS_RU.get(escalation['target'], escalation['target'])}; "
+                     f"истёк срок «{escalation['deadline']}».")
     msg.set_content("\n".join(lines))
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_s) as smtp:
         smtp.send_message(msg)

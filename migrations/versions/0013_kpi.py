@@ -123,6 +123,8 @@ def upgrade() -> None:
     op.add_column(
         "deadline_rules", sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True)
     )
+    # The rules so far have been in force all along (incidents of any age find them by date).
+    op.execute("UPDATE deadline_rules SET created_at = '2000-01-01T00:00:00Z'")
     # Triage: a new incident nobody assigns within 30 min climbs the ladder (service default).
     op.execute("UPDATE deadline_rules SET triage_minutes = 30 WHERE utility_code IS NULL")
 
@@ -162,6 +164,7 @@ def upgrade() -> None:
         rules,
         [dict(zip(("level", "target", "after_minutes", "source"), r, strict=True)) for r in LADDER],
     )
+    op.execute("UPDATE escalation_rules SET created_at = '2000-01-01T00:00:00Z'")
 
     op.create_table(
         "incident_terms",
