@@ -152,9 +152,12 @@ def _email(settings: NotifySettings, target: str, payload: dict) -> None:
     ]
     escalation = payload.get("escalated")
     if escalation:
-        lines.insert(0, f"Эскалация, уровень {escalation['level']}: "
-                     f"{TARGETS_RU.get(escalation['target'], escalation['target'])}; "
-                     f"истёк срок «{escalation['deadline']}».")
+        lines.insert(
+            0,
+            f"Эскалация, уровень {escalation['level']}: "
+            f"{TARGETS_RU.get(escalation['target'], escalation['target'])}; "
+            f"истёк срок «{escalation['deadline']}».",
+        )
     msg.set_content("\n".join(lines))
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_s) as smtp:
         smtp.send_message(msg)

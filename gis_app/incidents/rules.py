@@ -90,7 +90,9 @@ def list_escalation_rules(session: Session, include_retired: bool = False) -> li
 
 def _key_fields(session: Session, body: dict) -> tuple[str | None, int | None]:
     utility = v.utility(session, body["utility"]) if body.get("utility") is not None else None
-    priority = v.integer(body["priority"], "priority", 1, 4) if body.get("priority") is not None else None
+    priority = (
+        v.integer(body["priority"], "priority", 1, 4) if body.get("priority") is not None else None
+    )
     return utility, priority
 
 
@@ -119,8 +121,15 @@ def put_escalation_rule(session: Session, actor: str, body: object) -> dict:
             "INSERT INTO escalation_rules (utility_code, priority, level, target, after_minutes,"
             " source, created_by) VALUES (:u, :p, :l, :t, :a, :s, :by) RETURNING id"
         ),
-        {"u": utility, "p": priority, "l": level, "t": TARGETS[level], "a": after, "s": source,
-         "by": actor},
+        {
+            "u": utility,
+            "p": priority,
+            "l": level,
+            "t": TARGETS[level],
+            "a": after,
+            "s": source,
+            "by": actor,
+        },
     ).scalar_one()
     return next(r for r in list_escalation_rules(session) if r["id"] == new_id)
 
@@ -140,8 +149,17 @@ def retire_rule(session: Session, table: str, rule_id: int) -> None:
 def put_deadline_rule(session: Session, actor: str, body: object) -> dict:
     """Add a deadline rule for (utility, kind, priority, dead_end), retiring the one it replaces."""
     body = v.require_object(body)
-    allowed = {"utility", "kind", "priority", "dead_end", "accept_minutes", "resolve_minutes",
-               "triage_minutes", "source", "confirmed"}
+    allowed = {
+        "utility",
+        "kind",
+        "priority",
+        "dead_end",
+        "accept_minutes",
+        "resolve_minutes",
+        "triage_minutes",
+        "source",
+        "confirmed",
+    }
     v.reject_unknown(body, allowed)
     utility, priority = _key_fields(session, body)
     kind = v.kind(body["kind"]) if body.get("kind") is not None else None
@@ -169,15 +187,26 @@ def put_deadline_rule(session: Session, actor: str, body: object) -> dict:
             " resolve_minutes, triage_minutes, source, confirmed, created_by)"
             " VALUES (:u, :k, :p, :d, :a, :r, :t, :s, :c, :by) RETURNING id"
         ),
-        {**params, "a": minutes["accept_minutes"], "r": minutes["resolve_minutes"],
-         "t": minutes["triage_minutes"], "s": source, "c": confirmed, "by": actor},
+        {
+            **params,
+            "a": minutes["accept_minutes"],
+            "r": minutes["resolve_minutes"],
+            "t": minutes["triage_minutes"],
+            "s": source,
+            "c": confirmed,
+            "by": actor,
+        },
     ).scalar_one()
-    row = session.execute(
-        text(
-            "SELECT id, utility_code AS utility, kind, priority, dead_end, accept_minutes,"
-            " resolve_minutes, triage_minutes, source, confirmed, created_at, created_by,"
-            " superseded_at FROM deadline_rules WHERE id = :id"
-        ),
-        {"id": new_id},
-    ).mappings().one()
+    row = (
+        session.execute(
+            text(
+                "SELECT id, utility_code AS utility, kind, priority, dead_end, accept_minutes,"
+                " resolve_minutes, triage_minutes, source, confirmed, created_at, created_by,"
+                " superseded_at FROM deadline_rules WHERE id = :id"
+            ),
+            {"id": new_id},
+        )
+        .mappings()
+        .one()
+    )
     return _json(row)

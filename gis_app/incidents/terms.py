@@ -24,7 +24,9 @@ def record_terms(
     triaged: bool,
 ) -> None:
     """Write the incident's terms; an incident nobody has assigned gets a triage deadline."""
-    triage = None if triaged else rules.triage_minutes(session, utility, kind, priority, reported_at)
+    triage = (
+        None if triaged else rules.triage_minutes(session, utility, kind, priority, reported_at)
+    )
     session.execute(
         text(
             "INSERT INTO incident_terms (incident_id, deadline_rule_id, accept_minutes,"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from gis_app.access import Identity
+from gis_app.accounts.identity import Identity
 from gis_app.kpi.periods import parse_period
 from gis_app.kpi.report import Query, kpi_incidents, kpi_report
 from kpi.history import NOW, python_figures

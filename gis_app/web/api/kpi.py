@@ -1,0 +1,65 @@
+"""KPIs: `GET /api/kpi` (JSON or CSV) and the incidents behind any figure, `GET /api/kpi/incidents`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Response, request, url_for
+
+from gis_app.db import get_session
+from gis_app.errors import InvalidParameter
+from gis_app.kpi import report
+from gis_app.kpi.periods import parse_period
+from gis_app.web.access import current_identity
+from gis_app.web.api import api
+from gis_app.web.params import parse_int
+
+
+def _query() -> report.Query:
+    session = get_session()
+    return report.Query(
+        group=request.args.get("group", "operator"),
+        period=parse_period(request.args.get("period")),
+        municipality_id=report.municipality_param(session, request.args.get("municipality")),
+        source=request.args.get("source", "facts"),
+    )
+
+
+@api.get("/kpi")
+def kpi():
+    """Figures per operator|utility|municipality|week for a period; format=csv for a table."""
+    q = _query()
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise InvalidParameter("format must be json or csv", parameter="format", value=fmt)
+    base = {k: v for k, v in request.args.items() if k in ("group", "period", "municipality")}
+    base.setdefault("period", q.period.label)
+    base.setdefault("group", q.group)
+
+    def link(key: str, figure: str) -> str:
+        return url_for("api.kpi_incidents", key=key, figure=figure, **base)
+
+    now = datetime.now(timezone.utc)
+    body = report.kpi_report(get_session(), current_identity(), q, now, link)
+    if fmt == "csv":
+        name = f"kpi-{q.group}-{q.period.label}.csv".replace("..", "_")
+        return Response(
+            "\ufeff" + report.to_csv(body),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return body, 200, {"Cache-Control": "no-store"}
+
+
+@api.get("/kpi/incidents")
+def kpi_incidents():
+    """The incidents behind one figure of one row (key=total for the total row)."""
+    q = _query()
+    key = request.args.get("key", "total")
+    figure = request.args.get("figure", "received")
+    limit = parse_int(request.args.get("limit"), "limit", report.MAX_INCIDENTS, 1, 50000)
+    now = datetime.now(timezone.utc)
+    body = report.kpi_incidents(get_session(), current_identity(), q, key, figure, now, limit)
+    for item in body["incidents"]:
+        item["url"] = url_for("api.incident_detail", incident_id=item["id"])
+    return body, 200, {"Cache-Control": "no-store"}
