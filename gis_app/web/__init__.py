@@ -43,5 +43,6 @@ def _import_routes() -> None:
         outages,
         places,
         responsible,
+        rules,
     )
     from gis_app.web.ogc import crud, views  # noqa: F401
