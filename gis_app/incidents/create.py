@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.accounts.identity import Identity
 from gis_app.errors import Forbidden, InvalidParameter
-from gis_app.incidents import deadlines, duplicates, notify, outages, terms
+from gis_app.incidents import deadlines, duplicates, notify, outages, reporter, terms
 from gis_app.incidents.lifecycle import record
 from gis_app.layers import LayerRegistry
 from gis_app.models import Incident
@@ -199,4 +199,5 @@ def create_incident(
             {"operator_id": found.operator_id, "automatic": True},
         )
         notify.enqueue(session, incident.id, "assigned")
+    reporter.tell_reporter(session, incident.id, "created")
     return incident.id

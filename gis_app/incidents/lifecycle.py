@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.accounts.identity import Identity
 from gis_app.errors import Forbidden, InvalidParameter, PreconditionFailed
-from gis_app.incidents import deadlines, notify, terms
+from gis_app.incidents import deadlines, notify, reporter, terms
 from gis_app.incidents import validate as v
 from gis_app.incidents.errors import IncidentNotFound, TransitionNotAllowed
 
@@ -252,6 +252,7 @@ def transition(
         _close_duplicates(session, incident_id, actor.username)
     if move.notify:
         notify.enqueue(session, incident_id, move.notify)
+    reporter.tell_reporter(session, incident_id, action)
 
 
 class SQL(str):

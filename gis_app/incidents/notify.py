@@ -23,13 +23,24 @@ from email.message import EmailMessage
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-EVENTS = ("assigned", "reassigned", "overdue", "reopened", "escalated")
+from gis_app.incidents.tokens import make_token
+
+EVENTS = ("assigned", "reassigned", "overdue", "reopened", "escalated") + (
+    "received",  # the reporter's messages (incidents/reporter.py)
+    "accepted",
+    "resolved",
+    "closed",
+)
 SUBJECTS = {
     "assigned": "назначен вашей организации / assigned to you",
     "reassigned": "передан вашей организации / reassigned to you",
     "overdue": "срок истёк / overdue",
     "reopened": "открыт повторно / reopened",
     "escalated": "эскалация: срок истёк / escalated, overdue",
+    "received": "сообщение зарегистрировано / your report is registered",
+    "accepted": "принято в работу / accepted",
+    "resolved": "устранено — подтвердите / resolved, please confirm",
+    "closed": "закрыто / closed",
 }
 TARGETS_RU = {"municipal": "ЕДДС/МЦУ муниципального образования", "regional": "ЦУР области"}
 
@@ -44,6 +55,10 @@ class NotifySettings:
     max_attempts: int = 8
     backoff_s: int = 30
     timeout_s: float = 10.0
+    # The reporter's links: the public address, the key that signs them, their life in days.
+    public_url: str = "http://127.0.0.1:5000"
+    secret_key: str = ""
+    feedback_days: int = 14
 
     @classmethod
     def from_config(cls, config: dict) -> NotifySettings:
@@ -54,6 +69,9 @@ class NotifySettings:
             mail_from=config["GIS_APP_MAIL_FROM"],
             max_attempts=int(config["GIS_APP_NOTIFY_MAX_ATTEMPTS"]),
             backoff_s=int(config["GIS_APP_NOTIFY_BACKOFF_S"]),
+            public_url=str(config["GIS_APP_PUBLIC_URL"]).rstrip("/"),
+            secret_key=str(config["SECRET_KEY"]),
+            feedback_days=int(config["GIS_APP_FEEDBACK_DAYS"]),
         )
 
     def delay(self, attempts: int) -> timedelta:
@@ -136,6 +154,32 @@ def enqueue(session: Session, incident_id: int, event: str) -> list[int]:
     return ids
 
 
+def reporter_lines(settings: NotifySettings, payload: dict) -> list[str]:
+    """The text of a message to the person who reported the incident (Russian, then English)."""
+    inc, event = payload["incident"], payload["event"]
+    extra = payload.get(event) or {}
+    lines = [f"Ваше сообщение №{inc['id']}: {inc.get('address') or inc['description'][:80]}"]
+    if event == "received":
+        lines.append(
+            f"Зарегистрировано под номером {inc['id']}. Your report's number is {inc['id']}."
+        )
+    elif event == "accepted":
+        lines.append(f"Принято в работу: {inc.get('operator') or 'организация'}.")
+        if extra.get("expected_at"):
+            lines.append(f"Ожидаемое время устранения / expected: {extra['expected_at']}")
+    elif event == "resolved":
+        token = make_token(settings.secret_key, inc["id"], extra["resolve_event_id"])
+        lines += [
+            "Организация сообщила, что неисправность устранена. Подтвердите или откройте снова,",
+            f"и оцените работу (1–5), по ссылке (действует {settings.feedback_days} дн.):",
+            f"{settings.public_url}/feedback/{token}",
+            "The operator reports it fixed: confirm or reopen it, and rate the work, at the link.",
+        ]
+    elif event == "closed":
+        lines.append("Сообщение закрыто. Спасибо! / Your report is closed. Thank you!")
+    return lines
+
+
 def _email(settings: NotifySettings, target: str, payload: dict) -> None:
     inc = payload["incident"]
     msg = EmailMessage()
@@ -150,6 +194,8 @@ def _email(settings: NotifySettings, target: str, payload: dict) -> None:
         f"Почему вы: {inc.get('responsible_reason') or '—'}",
         f"Принять до: {inc.get('accept_due_at') or '—'}; устранить до: {inc.get('resolve_due_at') or '—'}",
     ]
+    if payload["event"] in ("received", "accepted", "resolved", "closed"):
+        lines = reporter_lines(settings, payload)
     escalation = payload.get("escalated")
     if escalation:
         lines.insert(

@@ -56,6 +56,7 @@ COUNTS: dict[str, str] = {
     "reopened": "NOT d.is_duplicate AND d.reopens > 0",
     "duplicates_merged": "d.is_duplicate",
     "cut_off": "NOT d.is_duplicate AND (d.consumers > 0 OR d.social_objects > 0)",
+    "rated": "NOT d.is_duplicate AND d.rating IS NOT NULL",
 }
 # Times in minutes: name → (expression, the count figure whose incidents it is computed over).
 TIMES: dict[str, tuple[str, str]] = {
@@ -73,6 +74,8 @@ TIMES: dict[str, tuple[str, str]] = {
         "resolved",
     ),
 }
+# Averages: name → (expression, the count figure whose incidents it is computed over).
+AVERAGES: dict[str, tuple[str, str]] = {"rating_avg": ("avg(d.rating)", "rated")}
 SUMS: dict[str, tuple[str, str]] = {
     "consumers_cut_off": ("sum(d.consumers)", "cut_off"),
     "social_objects_cut_off": ("sum(d.social_objects)", "cut_off"),
@@ -83,6 +86,7 @@ FIGURES: dict[str, str] = {
     **{name: name for name in COUNTS},
     **{name: base for name, (_, base) in TIMES.items()},
     **{name: base for name, (_, base) in SUMS.items()},
+    **{name: base for name, (_, base) in AVERAGES.items()},
     "share_accepted_within_limit": "accepted_within_limit",
     "share_resolved_within_limit": "resolved_within_limit",
 }
@@ -93,6 +97,10 @@ def aggregates() -> str:
     parts = [f"count(*) FILTER (WHERE {pred}) AS {name}" for name, pred in COUNTS.items()]
     parts += [
         f"{expr} FILTER (WHERE NOT d.is_duplicate) AS {name}" for name, (expr, _) in TIMES.items()
+    ]
+    parts += [
+        f"{expr} FILTER (WHERE NOT d.is_duplicate) AS {name}"
+        for name, (expr, _) in AVERAGES.items()
     ]
     parts += [
         f"COALESCE({expr} FILTER (WHERE NOT d.is_duplicate), 0) AS {name}"

@@ -138,6 +138,7 @@ def _row(r: dict, link: Link | None, key: str) -> dict:
     row = {name: _number(r[name]) for name in fg.COUNTS}
     row.update({name: _number(r[name]) for name in fg.TIMES})
     row.update({name: _number(r[name]) for name in fg.SUMS})
+    row.update({name: _number(r[name]) for name in fg.AVERAGES})
     for share, within, decided in (
         ("share_accepted_within_limit", "accepted_within_limit", "accept_decided"),
         ("share_resolved_within_limit", "resolved_within_limit", "resolve_decided"),
@@ -171,7 +172,7 @@ def kpi_report(
     else:
         out.sort(key=lambda r: (-r["received"], str(r["name"])))
     empty = {name: 0 for name in fg.COUNTS}
-    empty.update({n: None for n in fg.TIMES} | {n: 0 for n in fg.SUMS})
+    empty.update({n: None for n in [*fg.TIMES, *fg.AVERAGES]} | {n: 0 for n in fg.SUMS})
     return {
         "group": q.group,
         "period": {
@@ -216,6 +217,7 @@ def kpi_incidents(
            round((d.waiting_s / 60)::numeric, 1) AS waiting_on_outage_min,
            d.accept_limit_min, d.resolve_limit_min, d.reopens, d.is_duplicate,
            d.consumers, d.social_objects, round(d.interruption_h::numeric, 2) AS interruption_h,
+           d.rating,
            count(*) OVER () AS matched
     FROM d WHERE {where} ORDER BY d.incident_id LIMIT :limit
     """

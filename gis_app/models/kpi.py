@@ -101,6 +101,8 @@ class IncidentKpiFacts(Base):
     social_objects: Mapped[int] = mapped_column(Integer, server_default="0")
     accept_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolve_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The reporter's last rating of a fix (1–5), from their feedback.
+    rating: Mapped[int | None] = mapped_column(Integer)
 
 
 __all__ = ["ESCALATION_TARGETS", "EscalationRule", "IncidentKpiFacts", "IncidentTerms"]

@@ -41,7 +41,7 @@ SELECT i.id AS incident_id, i.operator_id, i.municipality_id, i.utility_code, i.
        po.starts_at AS outage_starts_at, po.ends_at AS outage_ends_at,
        COALESCE(i.consumers_cut_off, 0) AS consumers,
        COALESCE(jsonb_array_length(i.social_objects_cut_off), 0) AS social_objects,
-       i.accept_due_at, i.resolve_due_at
+       i.accept_due_at, i.resolve_due_at, ev.rating
 FROM incidents i
 CROSS JOIN LATERAL (
     SELECT min(e.at) FILTER (WHERE e.action = 'created') AS received_at,
@@ -54,7 +54,10 @@ CROSS JOIN LATERAL (
            (array_agg(e.to_status ORDER BY e.at DESC, e.id DESC)
                FILTER (WHERE e.to_status IS NOT NULL))[1] AS status,
            (array_agg((e.data->>'deadline_rule_id')::int ORDER BY e.id)
-               FILTER (WHERE e.action = 'created'))[1] AS rule_id
+               FILTER (WHERE e.action = 'created'))[1] AS rule_id,
+           (array_agg((e.data->>'rating')::int ORDER BY e.id DESC)
+               FILTER (WHERE e.action = 'feedback' AND e.data->>'rating' IS NOT NULL))[1]
+               AS rating
     FROM incident_events e WHERE e.incident_id = i.id
 ) ev
 CROSS JOIN LATERAL (
@@ -74,11 +77,11 @@ CREATE FUNCTION kpi_refresh_facts(ids bigint[]) RETURNS void LANGUAGE sql AS $$
     INSERT INTO incident_kpi_facts (incident_id, operator_id, municipality_id, utility_code,
         priority, received_at, clock_start, assigned_at, accepted_at, resolved_at, closed_at,
         status, reopens, is_duplicate, accept_limit_min, resolve_limit_min, outage_starts_at,
-        outage_ends_at, consumers, social_objects, accept_due_at, resolve_due_at)
+        outage_ends_at, consumers, social_objects, accept_due_at, resolve_due_at, rating)
     SELECT incident_id, operator_id, municipality_id, utility_code, priority, received_at,
         clock_start, assigned_at, accepted_at, resolved_at, closed_at, status, reopens,
         is_duplicate, accept_limit_min, resolve_limit_min, outage_starts_at, outage_ends_at,
-        consumers, social_objects, accept_due_at, resolve_due_at
+        consumers, social_objects, accept_due_at, resolve_due_at, rating
     FROM kpi_facts_from_events WHERE incident_id = ANY(ids);
 $$
 """
@@ -210,6 +213,7 @@ def upgrade() -> None:
         sa.Column("social_objects", sa.Integer(), server_default="0", nullable=False),
         sa.Column("accept_due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolve_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("rating", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("incident_id"),
     )
