@@ -134,6 +134,23 @@ def _names(session: Session, group: str, keys: list[str]) -> dict[str, str]:
     return names
 
 
+def _add_density(session: Session, rows: list[dict]) -> None:
+    """Each municipality's area (km², on the ellipsoid) and incidents received per 100 km²."""
+    areas = dict(
+        session.execute(
+            text(
+                "SELECT id::text, ST_Area(geom::geography) / 1e6 FROM municipalities"
+                " WHERE id::text = ANY(:k)"
+            ),
+            {"k": [r["key"] for r in rows]},
+        ).all()
+    )
+    for r in rows:
+        area = areas.get(r["key"])
+        r["area_km2"] = round(area, 1) if area else None
+        r["received_per_100km2"] = round(r["received"] / area * 100, 3) if area else None
+
+
 def _row(r: dict, link: Link | None, key: str) -> dict:
     row = {name: _number(r[name]) for name in fg.COUNTS}
     row.update({name: _number(r[name]) for name in fg.TIMES})
@@ -167,6 +184,8 @@ def kpi_report(
     out = []
     for r in groups:
         out.append({"key": r["g"], "name": names.get(r["g"], r["g"]), **_row(r, link, r["g"])})
+    if q.group == "municipality" and out:
+        _add_density(session, out)
     if q.group == "week":
         out.sort(key=lambda r: r["key"])
     else:

@@ -11,13 +11,15 @@ def init_web(app: Flask) -> None:
     from gis_app.web import access, auth, errors, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
+    from gis_app.web.pages.dashboard import bp as dashboard_pages
     from gis_app.web.pages.feedback import bp as feedback_pages
     from gis_app.web.pages.maps import maps
 
     _import_routes()
 
     access.init_app(app)
-    for blueprint in (api, maps, feedback_pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+    blueprints = (api, maps, dashboard_pages, feedback_pages, vendor.bp, auth.bp, ogc, tiles.bp)
+    for blueprint in (*blueprints, open311.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])
