@@ -55,6 +55,8 @@ def page(browser, live_server):
     page.fill("input[name=username]", "dispatcher-oblast")
     page.fill("input[name=password]", "demo-2026")
     page.click("button[type=submit]")
+    # Let the first view finish: a navigation that cuts off its requests leaves files open.
+    ready(page)
     page.problems = problems
     yield page
     context.close()
