@@ -11,27 +11,14 @@ from gis_app.incidents.deadlines import OPEN_STATUSES
 
 SOURCES = {"facts": "incident_kpi_facts", "events": "kpi_facts_from_events"}
 
-# Per-incident derived values (columns of the CTE `d`); :now is the time the report is made.
-# Waiting on a planned outage pauses the resolve clock: the overlap of [clock start, resolution
-# or now] with the outage's [start, end] is not the operator's time.
+# Per-incident values that depend on the moment of the report (:now); accept_s, resolve_s and
+# waiting_s (planned outages pause the resolve clock) are kept in the facts already.
 DERIVED = f"""
     x.*,
-    CASE WHEN x.accepted_at IS NOT NULL AND x.assigned_at IS NOT NULL
-         THEN extract(epoch FROM x.accepted_at - x.assigned_at) END AS accept_s,
-    CASE WHEN x.outage_starts_at IS NOT NULL
-         THEN GREATEST(0, extract(epoch FROM
-              LEAST(COALESCE(x.resolved_at, :now), x.outage_ends_at)
-              - GREATEST(x.clock_start, x.outage_starts_at)))
-         ELSE 0 END AS waiting_s,
     x.status IN {OPEN_STATUSES!r} AS is_open,
     GREATEST(0, extract(epoch FROM COALESCE(x.resolved_at, x.closed_at, :now) - x.clock_start))
         / 3600.0 AS interruption_h
 """
-# Second level (over `y`, the rows with DERIVED), needing waiting_s.
-RESOLVE_S = (
-    "CASE WHEN y.resolved_at IS NOT NULL THEN"
-    " GREATEST(0, extract(epoch FROM y.resolved_at - y.clock_start) - y.waiting_s) END"
-)
 OVERDUE = (
     "(d.is_open AND ((d.status IN ('new', 'assigned') AND d.accept_due_at < :now)"
     " OR d.resolve_due_at < :now))"

@@ -73,7 +73,7 @@ def default_scope(session: Session) -> int | None:
 
 
 def _base(session: Session, q: Query, viewer: Viewer, now: datetime) -> tuple[str, dict]:
-    """The CTEs x → y → d (facts of the period and scope, derived values, resolve time)."""
+    """The CTEs x → y → d (the facts of the period and scope, then values that depend on now)."""
     params: dict = {"start": q.period.start, "end": q.period.end, "now": now}
     scope = q.municipality_id
     if scope is None and q.group == "municipality":
@@ -110,7 +110,7 @@ def _base(session: Session, q: Query, viewer: Viewer, now: datetime) -> tuple[st
     x AS (SELECT s.*, {key} AS g FROM {fg.SOURCES[q.source]} s {join}
           WHERE {" AND ".join(where)}),
     y AS (SELECT {fg.DERIVED} FROM x),
-    d AS (SELECT y.*, {fg.RESOLVE_S} AS resolve_s FROM y)
+    d AS (SELECT * FROM y)
     """
     return sql, params
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -95,8 +96,11 @@ class IncidentKpiFacts(Base):
     is_duplicate: Mapped[bool] = mapped_column(Boolean, server_default="false")
     accept_limit_min: Mapped[int | None] = mapped_column(Integer)
     resolve_limit_min: Mapped[int | None] = mapped_column(Integer)
-    outage_starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    outage_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Seconds from assignment to acceptance; from the clock's start to the final resolution,
+    # less the time waiting on a planned outage (waiting_s).
+    accept_s: Mapped[float | None] = mapped_column(Float)
+    resolve_s: Mapped[float | None] = mapped_column(Float)
+    waiting_s: Mapped[float | None] = mapped_column(Float)
     consumers: Mapped[int] = mapped_column(Integer, server_default="0")
     social_objects: Mapped[int] = mapped_column(Integer, server_default="0")
     accept_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

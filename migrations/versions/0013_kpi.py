@@ -30,15 +30,16 @@ depends_on = ("0004",)
 FACTS_VIEW = """
 CREATE VIEW kpi_facts_from_events AS
 SELECT i.id AS incident_id, i.operator_id, i.municipality_id, i.utility_code, i.priority,
-       ev.received_at,
-       COALESCE(i.supply_stopped_at, ev.received_at) AS clock_start,
-       asg.assigned_at, ev.accepted_at,
-       CASE WHEN ev.last_resolve > COALESCE(ev.last_reopen, '-infinity')
-            THEN ev.last_resolve END AS resolved_at,
+       ev.received_at, res.clock_start, asg.assigned_at, ev.accepted_at, res.resolved_at,
        ev.closed_at, ev.status, ev.reopens, ev.is_duplicate,
        COALESCE(t.accept_minutes, r.accept_minutes) AS accept_limit_min,
        COALESCE(t.resolve_minutes, r.resolve_minutes) AS resolve_limit_min,
-       po.starts_at AS outage_starts_at, po.ends_at AS outage_ends_at,
+       extract(epoch FROM ev.accepted_at - asg.assigned_at)::float8 AS accept_s,
+       CASE WHEN res.resolved_at IS NOT NULL THEN
+            GREATEST(0, extract(epoch FROM res.resolved_at - res.clock_start)::float8
+                        - wt.waiting_s)
+       END AS resolve_s,
+       CASE WHEN res.resolved_at IS NOT NULL THEN wt.waiting_s END AS waiting_s,
        COALESCE(i.consumers_cut_off, 0) AS consumers,
        COALESCE(jsonb_array_length(i.social_objects_cut_off), 0) AS social_objects,
        i.accept_due_at, i.resolve_due_at, ev.rating
@@ -61,6 +62,11 @@ CROSS JOIN LATERAL (
     FROM incident_events e WHERE e.incident_id = i.id
 ) ev
 CROSS JOIN LATERAL (
+    SELECT COALESCE(i.supply_stopped_at, ev.received_at) AS clock_start,
+           CASE WHEN ev.last_resolve > COALESCE(ev.last_reopen, '-infinity')
+                THEN ev.last_resolve END AS resolved_at
+) res
+CROSS JOIN LATERAL (
     SELECT max(e.at) AS assigned_at FROM incident_events e
     WHERE e.incident_id = i.id AND e.action IN ('assign', 'reassign', 'reopen')
       AND e.at <= COALESCE(ev.accepted_at, 'infinity')
@@ -68,6 +74,12 @@ CROSS JOIN LATERAL (
 LEFT JOIN incident_terms t ON t.incident_id = i.id
 LEFT JOIN deadline_rules r ON r.id = ev.rule_id
 LEFT JOIN planned_outages po ON po.id = i.planned_outage_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN po.id IS NOT NULL AND res.resolved_at IS NOT NULL
+                THEN GREATEST(0, extract(epoch FROM LEAST(res.resolved_at, po.ends_at)
+                                               - GREATEST(res.clock_start, po.starts_at)))::float8
+                ELSE 0::float8 END AS waiting_s
+) wt
 WHERE ev.received_at IS NOT NULL
 """
 
@@ -76,11 +88,11 @@ CREATE FUNCTION kpi_refresh_facts(ids bigint[]) RETURNS void LANGUAGE sql AS $$
     DELETE FROM incident_kpi_facts WHERE incident_id = ANY(ids);
     INSERT INTO incident_kpi_facts (incident_id, operator_id, municipality_id, utility_code,
         priority, received_at, clock_start, assigned_at, accepted_at, resolved_at, closed_at,
-        status, reopens, is_duplicate, accept_limit_min, resolve_limit_min, outage_starts_at,
-        outage_ends_at, consumers, social_objects, accept_due_at, resolve_due_at, rating)
+        status, reopens, is_duplicate, accept_limit_min, resolve_limit_min, accept_s, resolve_s,
+        waiting_s, consumers, social_objects, accept_due_at, resolve_due_at, rating)
     SELECT incident_id, operator_id, municipality_id, utility_code, priority, received_at,
         clock_start, assigned_at, accepted_at, resolved_at, closed_at, status, reopens,
-        is_duplicate, accept_limit_min, resolve_limit_min, outage_starts_at, outage_ends_at,
+        is_duplicate, accept_limit_min, resolve_limit_min, accept_s, resolve_s, waiting_s,
         consumers, social_objects, accept_due_at, resolve_due_at, rating
     FROM kpi_facts_from_events WHERE incident_id = ANY(ids);
 $$
@@ -207,8 +219,9 @@ def upgrade() -> None:
         sa.Column("is_duplicate", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("accept_limit_min", sa.Integer(), nullable=True),
         sa.Column("resolve_limit_min", sa.Integer(), nullable=True),
-        sa.Column("outage_starts_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("outage_ends_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("accept_s", sa.Float(), nullable=True),
+        sa.Column("resolve_s", sa.Float(), nullable=True),
+        sa.Column("waiting_s", sa.Float(), nullable=True),
         sa.Column("consumers", sa.Integer(), server_default="0", nullable=False),
         sa.Column("social_objects", sa.Integer(), server_default="0", nullable=False),
         sa.Column("accept_due_at", sa.DateTime(timezone=True), nullable=True),

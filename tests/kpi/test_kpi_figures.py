@@ -65,7 +65,7 @@ def test_trigger_facts_equal_the_events_view(session, made):
     columns = (
         "incident_id, operator_id, municipality_id, received_at, clock_start, assigned_at,"
         " accepted_at, resolved_at, closed_at, status, reopens, is_duplicate, accept_limit_min,"
-        " resolve_limit_min, outage_starts_at, outage_ends_at, consumers, social_objects"
+        " resolve_limit_min, accept_s, resolve_s, waiting_s, consumers, social_objects, rating"
     )
     table = session.execute(text(f"SELECT {columns} FROM incident_kpi_facts ORDER BY 1")).all()
     view = session.execute(text(f"SELECT {columns} FROM kpi_facts_from_events ORDER BY 1")).all()
