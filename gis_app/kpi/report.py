@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -97,12 +97,12 @@ def _base(session: Session, q: Query, viewer: Viewer, now: datetime) -> tuple[st
     elif viewer.role == "dispatcher" and viewer.municipality_ids is not None:
         where.append("s.municipality_id = ANY(:allowed)")
         params["allowed"] = list(viewer.municipality_ids)
+    # Keys sort as integers, bytes or dates (no collation): the grouping sorts every fact.
     key = {
-        "operator": "COALESCE(s.operator_id::text, 'none')",
-        "utility": "s.utility_code",
-        "municipality": "COALESCE(t.top, s.municipality_id)::text",
-        "week": "to_char(date_trunc('week', s.received_at AT TIME ZONE 'Europe/Moscow'),"
-        " 'YYYY-MM-DD')",
+        "operator": "COALESCE(s.operator_id, 0)",
+        "utility": 's.utility_code COLLATE "C"',
+        "municipality": "COALESCE(t.top, s.municipality_id)",
+        "week": "date_trunc('week', s.received_at AT TIME ZONE 'Europe/Moscow')::date",
     }[q.group]
     # The source is one of two fixed names (figures.SOURCES), never request text.
     sql = f"""
@@ -113,6 +113,29 @@ def _base(session: Session, q: Query, viewer: Viewer, now: datetime) -> tuple[st
     d AS (SELECT * FROM y)
     """
     return sql, params
+
+
+def _key_text(value: object) -> str:
+    """A group key as the API shows it: operator 0 (none) is "none", a week its Monday."""
+    if value == 0:
+        return "none"
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _key_param(group: str, key: str) -> object:
+    """A key from the API back to the SQL key's type; 400 when it cannot be one."""
+    if group in ("operator", "municipality"):
+        if key == "none":
+            return 0
+        if not key.isdigit():
+            raise InvalidParameter(f"key {key!r} is not an id", parameter="key", value=key)
+        return int(key)
+    if group == "week":
+        try:
+            return date.fromisoformat(key)
+        except ValueError:
+            raise InvalidParameter(f"key {key!r} is not a date", parameter="key") from None
+    return key
 
 
 def _number(value: object) -> object:
@@ -178,6 +201,8 @@ def kpi_report(
     FROM d GROUP BY GROUPING SETS ((d.g), ())
     """
     rows = [dict(r) for r in session.execute(text(sql), params).mappings()]
+    for r in rows:
+        r["g"] = _key_text(r["g"])
     groups = [r for r in rows if not r["is_total"]]
     total = next((r for r in rows if r["is_total"]), None)
     names = _names(session, q.group, [r["g"] for r in groups])
@@ -228,7 +253,7 @@ def kpi_incidents(
     base, params = _base(session, q, viewer, now)
     predicate = fg.COUNTS[fg.FIGURES[figure]]
     where = predicate if key == "total" else f"d.g = :key AND {predicate}"
-    params.update(key=key, limit=limit)
+    params.update(key=None if key == "total" else _key_param(q.group, key), limit=limit)
     sql = f"""{base}
     SELECT d.incident_id AS id, d.status, d.received_at, d.operator_id, d.municipality_id,
            d.utility_code AS utility, round((d.accept_s / 60)::numeric, 1) AS accept_min,
