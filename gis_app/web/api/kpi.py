@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
@@ -9,7 +11,8 @@ from flask import Response, request, url_for
 
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter
-from gis_app.kpi import report
+from gis_app.incidents import validate as v
+from gis_app.kpi import assets, report
 from gis_app.kpi.periods import parse_period
 from gis_app.web.access import current_identity
 from gis_app.web.api import api
@@ -67,3 +70,37 @@ def kpi_incidents():
     for item in body["incidents"]:
         item["url"] = url_for("api.incident_detail", incident_id=item["id"])
     return body, 200, {"Cache-Control": "no-store"}
+
+
+@api.get("/kpi/assets")
+def kpi_assets():
+    """Failures per feature and per 100 km by material|diameter|age|layer of one utility's
+    network, for the period (format=csv for a table)."""
+    session = get_session()
+    period = parse_period(request.args.get("period"))
+    utility = v.utility(session, request.args.get("utility"))
+    by = request.args.get("by", "material")
+    rows = assets.failures_by_class(session, current_identity(), period, utility, by)
+    if request.args.get("format") == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["class"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(
+            "\ufeff" + buf.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="failures-{utility}-{by}.csv"'},
+        )
+    return {"utility": utility, "by": by, "period": period.label, "rows": rows}
+
+
+@api.get("/kpi/assets.geojson")
+def kpi_assets_geojson():
+    """The features that failed most in the period (a map layer), with their failure counts."""
+    session = get_session()
+    period = parse_period(request.args.get("period"))
+    raw = request.args.get("utility")
+    utility = v.utility(session, raw) if raw else None
+    limit = parse_int(request.args.get("limit"), "limit", 100, 1, 5000)
+    fc = assets.most_failed(session, current_identity(), period, utility, limit)
+    return fc, 200, {"Content-Type": "application/geo+json", "Cache-Control": "no-store"}
