@@ -56,6 +56,10 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "the service's address as reporters reach it (links in their e-mails)",
     ),
     "GIS_APP_FEEDBACK_DAYS": (14, "days a reporter's confirm/reopen link stays valid"),
+    "GIS_APP_KPI_MAX_AGE_S": (
+        60,
+        "oldest KPI summary (s) served for a period still running or changed since",
+    ),
     # Failed logins (POST /login), counted in the database so every worker shares them.
     "GIS_APP_LOGIN_MAX_FAILURES": (
         5,

@@ -185,8 +185,22 @@ def _row(r: dict, link: Link | None, key: str) -> dict:
     ):
         row[share] = round(r[within] / r[decided], 3) if r[decided] else None
     if link:
-        row["links"] = {figure: link(key, base) for figure, base in fg.FIGURES.items()}
+        row["links"] = links(key, link)
     return row
+
+
+def links(key: str, link: Link) -> dict[str, str]:
+    """The URL of the incidents behind each count figure of the row `key` (a time, sum or share
+    is computed over the incidents of the count named in the report's `figures`)."""
+    return {figure: link(key, figure) for figure in fg.COUNTS}
+
+
+def add_links(body: dict, link: Link) -> dict:
+    """Put each row's (and the total's) links into a report made without them."""
+    for row in body["rows"]:
+        row["links"] = links(row["key"], link)
+    body["total"]["links"] = links("total", link)
+    return body
 
 
 def kpi_report(
@@ -219,6 +233,8 @@ def kpi_report(
     empty.update({n: None for n in [*fg.TIMES, *fg.AVERAGES]} | {n: 0 for n in fg.SUMS})
     return {
         "group": q.group,
+        # Each figure → the count figure whose incidents it is computed over (its link).
+        "figures": dict(fg.FIGURES),
         "period": {
             "value": q.period.label,
             "from": q.period.start.isoformat(),

@@ -18,6 +18,7 @@ from gis_app.models.kpi import (
     EscalationRule,
     IncidentKpiFacts,
     IncidentTerms,
+    KpiSummary,
 )
 from gis_app.models.networks import NetworkFeature, ServingRevision
 from gis_app.models.operators import (
@@ -35,6 +36,7 @@ __all__ = [
     "EscalationRule",
     "IncidentKpiFacts",
     "IncidentTerms",
+    "KpiSummary",
     "EDIT_ACTIONS",
     "IMPORT_MODES",
     "INCIDENT_KINDS",

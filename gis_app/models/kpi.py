@@ -109,4 +109,26 @@ class IncidentKpiFacts(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
 
 
-__all__ = ["ESCALATION_TARGETS", "EscalationRule", "IncidentKpiFacts", "IncidentTerms"]
+class KpiSummary(Base):
+    """A whole KPI report of a calendar year or month for the oblast (gis_app/kpi/summaries.py):
+    made by the worker, marked stale by the facts trigger when an incident of the period
+    changes."""
+
+    __tablename__ = "kpi_summaries"
+
+    group_by: Mapped[str] = mapped_column(String(16), primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stale: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    body: Mapped[dict] = mapped_column(JSONB)
+
+
+__all__ = [
+    "ESCALATION_TARGETS",
+    "EscalationRule",
+    "IncidentKpiFacts",
+    "IncidentTerms",
+    "KpiSummary",
+]

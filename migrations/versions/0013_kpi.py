@@ -6,6 +6,8 @@ created under (deadline and escalation rules as they stood), the escalation ladd
   a planned outage, from `incident_events` alone (plus the incident's place and cut-offs).
 - `incident_kpi_facts` holds the same rows, refreshed by a statement trigger on `incident_events`
   in the same transaction as the events, so the KPI API aggregates one narrow row per incident.
+- `kpi_summaries` keeps whole reports of calendar years and months for the oblast, refreshed by
+  the worker and marked stale by the same trigger, so the usual dashboard question is one read.
 - `deadline_rules` gain a triage limit and a life span (`superseded_at`): an edit writes a new
   rule and retires the old one, so incidents keep the rule they were created under.
 - `escalation_rules`: the ladder's steps (operator reminder, municipal centre, regional centre)
@@ -95,6 +97,11 @@ CREATE FUNCTION kpi_refresh_facts(ids bigint[]) RETURNS void LANGUAGE sql AS $$
         is_duplicate, accept_limit_min, resolve_limit_min, accept_s, resolve_s, waiting_s,
         consumers, social_objects, accept_due_at, resolve_due_at, rating
     FROM kpi_facts_from_events WHERE incident_id = ANY(ids);
+    -- The summaries of the periods these incidents were received in are out of date now.
+    UPDATE kpi_summaries s SET stale = true
+    WHERE NOT s.stale AND EXISTS (
+        SELECT 1 FROM incident_kpi_facts f WHERE f.incident_id = ANY(ids)
+          AND f.received_at >= s.period_start AND f.received_at < s.period_end);
 $$
 """
 
@@ -231,6 +238,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("incident_id"),
     )
     op.create_index("incident_kpi_facts_received", "incident_kpi_facts", ["received_at"])
+    op.create_table(
+        "kpi_summaries",
+        sa.Column("group_by", sa.String(length=16), nullable=False),
+        sa.Column("period", sa.String(length=32), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("stale", sa.Boolean(), server_default="false", nullable=False),
+        sa.Column("body", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.PrimaryKeyConstraint("group_by", "period"),
+    )
     op.execute(FACTS_VIEW)
     op.execute(REFRESH_FUNCTION)
     op.execute(TRIGGER_FUNCTION)
@@ -244,6 +262,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION kpi_events_changed()")
     op.execute("DROP FUNCTION kpi_refresh_facts(bigint[])")
     op.execute("DROP VIEW kpi_facts_from_events")
+    op.drop_table("kpi_summaries")
     op.drop_index("incident_kpi_facts_received", table_name="incident_kpi_facts")
     op.drop_table("incident_kpi_facts")
     op.drop_table("incident_terms")

@@ -16,6 +16,9 @@ def test_json_and_links_to_the_incidents(client, operators, made):
     rows = {row["key"]: row for row in body["rows"]}
     a = rows[str(operators["A"])]
     assert a["received"] == 4 and a["resolved_within_limit"] == 2
+    # A time is computed over the incidents of a count; that count's link lists them.
+    assert body["figures"]["resolve_median_min"] == "resolved"
+    assert set(a["links"]) >= {"received", "resolved", "overdue_now", "duplicates_merged"}
     listed = client.get(a["links"]["resolved_within_limit"]).get_json()
     assert listed["numberMatched"] == 2
     assert sorted(i["id"] for i in listed["incidents"]) == sorted([made["I1"].id, made["I3"].id])
