@@ -102,6 +102,10 @@ CELLS = [
     ("operator webhook", lambda c, ids, role: c.put(f"/api/operators/{ids['vodokanal']}/webhook",
                                                     json={"url": "https://example.invalid/h"}),
      {"admin", "operator"}),
+    ("escalation rule", lambda c, ids, role: c.post("/api/escalation-rules", json={
+        "level": 2, "after_minutes": 30, "source": "m"}), {"admin"}),
+    ("deadline rule", lambda c, ids, role: c.post("/api/deadline-rules", json={
+        "utility": "gas", "resolve_minutes": 120, "source": "m"}), {"admin"}),
 ]  # fmt: skip
 
 
