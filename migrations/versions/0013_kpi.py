@@ -97,11 +97,12 @@ CREATE FUNCTION kpi_refresh_facts(ids bigint[]) RETURNS void LANGUAGE sql AS $$
         is_duplicate, accept_limit_min, resolve_limit_min, accept_s, resolve_s, waiting_s,
         consumers, social_objects, accept_due_at, resolve_due_at, rating
     FROM kpi_facts_from_events WHERE incident_id = ANY(ids);
-    -- The summaries of the periods these incidents were received in are out of date now.
+    -- The summaries of the periods these incidents were received in are out of date now
+    -- (those overlapping the span of their receipt: one index look-up per incident).
     UPDATE kpi_summaries s SET stale = true
-    WHERE NOT s.stale AND EXISTS (
-        SELECT 1 FROM incident_kpi_facts f WHERE f.incident_id = ANY(ids)
-          AND f.received_at >= s.period_start AND f.received_at < s.period_end);
+    FROM (SELECT min(received_at) AS lo, max(received_at) AS hi FROM incident_kpi_facts
+          WHERE incident_id = ANY(ids)) r
+    WHERE NOT s.stale AND s.period_start <= r.hi AND s.period_end > r.lo;
 $$
 """
 
