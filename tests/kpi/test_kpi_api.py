@@ -53,7 +53,7 @@ def test_operator_staff_see_their_organisation_only(client_as, operators, made):
     assert body["total"]["received"] == 4
 
 
-def test_bad_parameters(client, anon_client):
+def test_bad_parameters(client, anon_client, client_as):
     assert_error(client.get("/api/kpi?period=2021-13"), 400, "invalid_period")
     assert_error(client.get("/api/kpi?period=2021-03-10..2021-03-01"), 400, "invalid_period")
     assert_error(client.get("/api/kpi?group=street"), 400, "invalid_group")
@@ -61,3 +61,4 @@ def test_bad_parameters(client, anon_client):
     assert_error(client.get("/api/kpi?format=xlsx"), 400, "invalid_parameter")
     assert_error(client.get("/api/kpi/incidents?figure=luck"), 400, "invalid_figure")
     assert_error(anon_client.get("/api/kpi"), 401, "unauthorized")
+    assert_error(client_as("planner").get("/api/kpi?source=events"), 403, "forbidden")
