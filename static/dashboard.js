@@ -116,6 +116,34 @@
     });
   }
 
+  // The municipalities in scope on a map (no base map: a closed network), coloured by incidents
+  // per 100 km², with the overdue count in the tooltip; a click drills down like the table.
+  let map = null, outlines = null, shapes = null;
+  async function renderMap(report) {
+    if (!window.L) return;
+    if (!shapes) shapes = await getJSON(cfg.municipalities);
+    if (!map) map = L.map("muni-map", { attributionControl: false, zoomSnap: 0.25 });
+    if (outlines) outlines.remove();
+    const rows = new Map(report.rows.map((r) => [String(r.key), r]));
+    const top = Math.max(1e-9, ...report.rows.map((r) => r.received_per_100km2 || 0));
+    const shown = shapes.features.filter((f) => rows.has(String(f.id)));
+    outlines = L.geoJSON({ type: "FeatureCollection", features: shown }, {
+      style: (f) => {
+        const r = rows.get(String(f.id));
+        const share = (r.received_per_100km2 || 0) / top;
+        return { color: r.overdue_now ? "#b10026" : "#555", weight: r.overdue_now ? 3 : 1,
+          fillColor: `rgba(255, 127, 0, ${0.15 + 0.7 * share})`, fillOpacity: 1 };
+      },
+      onEachFeature: (f, layer) => {
+        const r = rows.get(String(f.id));
+        layer.bindTooltip(`${r.name}: ${fmt(r.received_per_100km2, 2)} / 100 км² · ${s.overdue}: ${fmt(r.overdue_now, 0)}`);
+        if (String(r.key) !== String(state.municipality)) layer.on("click", () => drill(r.key, r.name));
+      },
+    }).addTo(map);
+    if (shown.length) map.fitBounds(outlines.getBounds(), { padding: [8, 8] });
+    document.getElementById("muni-map").dataset.shapes = String(shown.length);
+  }
+
   function renderMunicipalities(report) {
     const body = $("#municipalities tbody");
     body.replaceChildren();
@@ -192,6 +220,7 @@
     renderOperators(ops);
     renderMunicipalities(munis);
     renderTrend(weeks);
+    await renderMap(munis);
     const url = new URL(location.href);
     url.searchParams.set("period", ops.period.value);
     if (state.municipality) url.searchParams.set("municipality", state.municipality); else url.searchParams.delete("municipality");

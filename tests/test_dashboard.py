@@ -78,6 +78,10 @@ def test_first_view_tables_and_charts_offline(page, live_server, demo_year):
     assert labels == min(15, page.locator("#operators tbody tr:not(.total)").count())
     assert page.evaluate("Chart.getChart('trend-chart').data.labels.length") >= 1
     assert page.evaluate("Chart.getChart('municipalities-chart').data.labels.length") >= 2
+    # The map: one outline per municipality row, no base map, nothing from outside.
+    rows = page.locator("#municipalities tbody tr").count()
+    assert page.locator("#muni-map").get_attribute("data-shapes") == str(rows)
+    assert page.locator("#muni-map path.leaflet-interactive").count() >= rows
     assert page.problems == []
 
 
@@ -96,6 +100,7 @@ def test_drill_down_oblast_district_operator_incidents(page, live_server, demo_y
     first.locator("td a").first.click()
     page.wait_for_selector("#incidents-section:not([hidden])")
     assert page.locator("#incidents tbody tr").count() == count
+    assert page.locator("#muni-map").get_attribute("data-shapes") == "1"  # Gatchina town
     page.click("#crumbs a:text('Вся область')")
     ready(page)
     assert "Киришский муниципальный район" in page.locator("#municipalities").inner_text()

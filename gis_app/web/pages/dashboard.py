@@ -97,6 +97,7 @@ def dashboard():
     config = {
         "lang": lang,
         "kpi": url_for("api.kpi"),
+        "municipalities": url_for("api.municipalities", simplify=200),
         "period": request.args.get("period", ""),
         "municipality": request.args.get("municipality", ""),
         "role": identity.role,
