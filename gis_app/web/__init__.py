@@ -14,12 +14,13 @@ def init_web(app: Flask) -> None:
     from gis_app.web.pages.dashboard import bp as dashboard_pages
     from gis_app.web.pages.feedback import bp as feedback_pages
     from gis_app.web.pages.maps import maps
+    from gis_app.web.pages.rules import bp as rules_pages
 
     _import_routes()
 
     access.init_app(app)
-    blueprints = (api, maps, dashboard_pages, feedback_pages, vendor.bp, auth.bp, ogc, tiles.bp)
-    for blueprint in (*blueprints, open311.bp):
+    pages = (maps, dashboard_pages, feedback_pages, rules_pages)
+    for blueprint in (api, *pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])
