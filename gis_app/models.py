@@ -396,3 +396,10 @@ from gis_app.models_incidents import (  # noqa: E402,F401
 
 # Failed logins (migration 0008) live in models_login.py; importable from here.
 from gis_app.models_login import LoginFailure  # noqa: E402,F401
+
+# Address search (issue 13, migration 0011) lives in models_addresses.py; importable from here.
+from gis_app.models_addresses import (  # noqa: E402,F401
+    Address,
+    AddressGeneration,
+    AddressStreet,
+)

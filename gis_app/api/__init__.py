@@ -5,6 +5,7 @@ from flask import Blueprint
 api = Blueprint("api", __name__, url_prefix="/api")
 
 from gis_app.api import (  # noqa: E402,F401  (routes register on import)
+    addresses,
     exports,
     imports,
     incidents,

@@ -1,0 +1,104 @@
+"""How an address is written, made comparable: the Python twin of migration 0011's SQL functions.
+
+Stored streets and house numbers are normalised in SQL (gis_street_norm, gis_housenumber_norm) at
+import; queries are normalised here. Both must agree, string for string: tests compare them.
+Folding: lower case, ё → е; street kind words ("ул.", "пр-т", "улица") and single letters ("А.
+Чехова") dropped; "1-я" → "1"; house numbers without spaces, "корпус"/"корп." → "к", "строение"
+→ "с", "литера", "дом", "д." dropped: "д. 12 корп. 1" → "12к1", "5 А" → "5а".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_FOLD = str.maketrans("ё", "е")
+STREET_WORDS = (
+    "улица|ул|проспект|просп|пркт|пр|кт|переулок|пер|шоссе|ш|бульвар|бул|площадь|пл|"
+    "набережная|наб|проезд|тупик|туп|аллея|ал|дорога|дор|микрорайон|мкр|квартал|кв|тракт|"
+    "дом|корпус|корп|строение|стр|литера|лит|город|гор|поселок|пос|деревня|дер|село|снт|"
+    "территория|тер|[а-яa-z]"
+)
+_ORDINAL = re.compile(r"([0-9])[ -]?(ая|ой|ий|ый|ое|ье|го|я|й)(?![а-я])")
+_NOT_WORD = re.compile(r"[^0-9a-zа-я]+")
+_NOT_NUMBER = re.compile(r"[^0-9a-zа-я/]+")
+_STREET_WORD = re.compile(f" ({STREET_WORDS}) ")
+_SPACES = re.compile(" +")
+
+
+def fold(text: str) -> str:
+    """Lower case with ё as е (gis_addr_fold)."""
+    return text.lower().translate(_FOLD)
+
+
+def _padded(text: str) -> str:
+    # Two spaces between tokens: a pattern " word " eats one, its neighbour keeps its own.
+    return " " + text.replace(" ", "  ") + " "
+
+
+def street_norm(text: str) -> str:
+    """The comparable form of a street name (gis_street_norm): "ул. Чехова" → "чехова"."""
+    s = _NOT_WORD.sub(" ", _ORDINAL.sub(r"\1", fold(text)))
+    return _SPACES.sub(" ", _STREET_WORD.sub(" ", _padded(s))).strip()
+
+
+def housenumber_norm(text: str) -> str:
+    """The comparable form of a house number (gis_housenumber_norm): "12 корп. 1" → "12к1"."""
+    s = _padded(_NOT_NUMBER.sub(" ", fold(text)))
+    s = re.sub(" (корпус|корп|кор) ", " к ", s)
+    s = re.sub(" (строение|стр) ", " с ", s)
+    s = re.sub(" (литера|лит|дом|д) ", " ", s)
+    return s.replace(" ", "")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A search text split into the street part (normalised) and the house number (or None)."""
+
+    street: str
+    housenumber: str | None
+
+
+_HOUSE_MARKERS = {"д", "дом"}
+_PART_MARKERS = {"к": "к", "корп": "к", "корпус": "к", "с": "с", "стр": "с", "строение": "с"}
+_LETTER_MARKERS = {"лит", "литера"}
+_NUMBERISH = re.compile(r"^[0-9]+[а-я]?([кс][0-9]+)?(/[0-9]+[а-я]?)?$")
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Split "ул. Чехова, д. 5 корп. 1" into street "чехова" and number "5к1".
+
+    The house number is the number after "д."/"дом" if there is one, else the last number that
+    is not the only word; a letter or "к 1"/"стр 2" right after it belongs to it.
+    """
+    tokens = [t for t in _NOT_NUMBER.sub(" ", _ORDINAL.sub(r"\1", fold(text))).split(" ") if t]
+    # A number after "к"/"стр" is a part of the house before it, never the house itself.
+    numeric = [
+        i
+        for i, t in enumerate(tokens)
+        if _NUMBERISH.match(t) and not (i > 0 and tokens[i - 1] in _PART_MARKERS)
+    ]
+    marked = [i for i in numeric if i > 0 and tokens[i - 1] in _HOUSE_MARKERS]
+    if marked:
+        at = marked[0]
+    elif numeric and len(tokens) > 1:
+        at = numeric[-1]
+    else:
+        return ParsedQuery(street_norm(" ".join(tokens)), None)
+    number, end = tokens[at], at + 1
+    while end < len(tokens):
+        t = tokens[end]
+        nxt = tokens[end + 1] if end + 1 < len(tokens) else ""
+        if t in _PART_MARKERS and nxt.isdigit():
+            number += _PART_MARKERS[t] + nxt
+            end += 2
+        elif t in _LETTER_MARKERS and len(nxt) == 1 and nxt.isalpha():
+            number += nxt
+            end += 2
+        elif len(t) == 1 and t.isalpha() and t not in _PART_MARKERS and t not in _HOUSE_MARKERS:
+            number += t
+            end += 1
+        else:
+            break
+    street = " ".join(tokens[:at] + tokens[end:])
+    return ParsedQuery(street_norm(street), housenumber_norm(number))

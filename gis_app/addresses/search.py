@@ -1,0 +1,241 @@
+"""Address search and reverse look-up over the current generation (PostGIS + pg_trgm).
+
+Search: the query is split in Python (normalize.parse_query) into a street and a house number;
+streets are found by trigram word similarity on their normalised name + settlement (GIN index,
+so typos and word order are tolerated), houses by exact normalised number on those streets
+(a "5" also finds "5А"/"5к1", ranked lower). The score is in 0..1; `confident` says whether
+the best candidate stands clearly above the rest. Reverse: the nearest address point, in metres.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis_app.addresses.normalize import parse_query, street_norm
+from gis_app.errors import NotFound
+
+# Street candidates read before houses are matched; a name shared by many settlements is rarer.
+STREET_CANDIDATES = 40
+# Lower bound of word similarity for a street to be a candidate at all (typo tolerance).
+WORD_SIMILARITY_MIN = 0.35
+# A confident answer: the best scores at least this and leads the next by at least the gap.
+CONFIDENT_SCORE = 0.75
+CONFIDENT_GAP = 0.1
+# Scale of the "near" preference: a candidate this far away loses about a fifth of its score.
+NEAR_SCALE_M = 5000.0
+
+
+@dataclass(frozen=True)
+class Near:
+    """A point to prefer candidates around: lon, lat in EPSG:4326."""
+
+    lon: float
+    lat: float
+
+
+_FEATURE = """
+json_build_object(
+    'type', 'Feature',
+    'id', {id},
+    'geometry', ST_AsGeoJSON({geom}, 6)::json,
+    'properties', json_build_object(
+        'kind', {kind}, 'street', st.name, 'housenumber', {number},
+        'settlement', st.settlement, 'municipality', mu.slug, 'municipality_name', mu.name_ru,
+        'label', concat_ws(', ', st.settlement, st.name, {number}),
+        'score', round(({score})::numeric, 3), 'distance_m', {distance}
+    )
+)::text
+"""
+
+_STREETS = """
+WITH cur AS (SELECT id FROM address_generations WHERE is_current)
+SELECT st.*, word_similarity(:street, st.search_key) AS ws,
+       greatest(similarity(:street, st.norm), similarity(:street, st.search_key)) AS sim
+FROM address_streets st
+WHERE st.generation = (SELECT id FROM cur) AND :street <% st.search_key {muni}
+ORDER BY ws DESC, sim DESC, st.id
+LIMIT :street_cap
+"""
+
+
+def _municipality_ids(session: Session, slug: str) -> list[int]:
+    """The municipality of `slug` and every municipality inside it (by parent)."""
+    ids = session.execute(
+        text(
+            "WITH RECURSIVE t AS (SELECT id FROM municipalities WHERE slug = :slug "
+            "UNION SELECT m.id FROM municipalities m JOIN t ON m.parent_id = t.id) "
+            "SELECT id FROM t"
+        ),
+        {"slug": slug},
+    ).scalars()
+    found = list(ids)
+    if not found:
+        raise NotFound(
+            f"Municipality '{slug}' does not exist.",
+            code="municipality_not_found",
+            municipality=slug,
+        )
+    return found
+
+
+def _text_score() -> str:
+    # Word similarity finds the street inside name + settlement; plain similarity prefers the
+    # street whose whole name was typed ("чехова" over "антона чехова").
+    return "(0.6 * st.ws + 0.4 * st.sim)"
+
+
+def search(
+    session: Session,
+    query: str,
+    near: Near | None = None,
+    municipality: str | None = None,
+    limit: int = 10,
+) -> dict:
+    """Ranked address candidates for a free-text query, as a GeoJSON FeatureCollection.
+
+    Features are houses (kind building/point) when the query has a house number found on a
+    matching street, else streets (kind street). Coordinates EPSG:4326; distance_m in metres.
+    """
+    parsed = parse_query(query)
+    params: dict = {
+        "street_cap": STREET_CANDIDATES,
+        "limit": limit,
+        "scale": NEAR_SCALE_M,
+        "thr": str(WORD_SIMILARITY_MIN),
+    }
+    muni = ""
+    if municipality:
+        params["munis"] = _municipality_ids(session, municipality)
+        muni = "AND (st.settlement_id = ANY(:munis) OR st.municipality_id = ANY(:munis))"
+    # The threshold of `<%` for this transaction only.
+    session.execute(
+        text("SELECT set_config('pg_trgm.word_similarity_threshold', :thr, true)"), params
+    )
+    if near is not None:
+        params.update(lon=near.lon, lat=near.lat)
+    features: list[str] = []
+    if parsed.housenumber and parsed.street:
+        features = _houses(session, parsed.street, parsed.housenumber, near, muni, params)
+    if not features:
+        # No house with that number (or no number): the streets themselves; "25 Октября"
+        # without a house is the street, so the whole text is tried as a street too.
+        streets = {parsed.street, street_norm(query)} - {""}
+        for street in sorted(streets, key=len, reverse=True):
+            features = _streets(session, street, near, muni, params)
+            if features:
+                break
+    parsed_features = [json.loads(f) for f in features]
+    scores = [f["properties"]["score"] for f in parsed_features]
+    confident = (
+        bool(scores)
+        and scores[0] >= CONFIDENT_SCORE
+        and (len(scores) == 1 or scores[0] - scores[1] >= CONFIDENT_GAP)
+    )
+    return {
+        "type": "FeatureCollection",
+        "query": {"q": query, "street": parsed.street, "housenumber": parsed.housenumber},
+        "confident": confident,
+        "numberReturned": len(parsed_features),
+        "features": parsed_features,
+    }
+
+
+def _near_factor(near: Near | None, geom: str) -> tuple[str, str]:
+    """SQL of (score factor, distance in metres) for a candidate geometry."""
+    if near is None:
+        return "1.0", "NULL::float"
+    # Distances in metres: geography, not degrees (a degree of longitude is ~55 km here).
+    distance = (
+        f"ST_Distance({geom}::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)"
+    )
+    return f"(0.8 + 0.2 * exp(-({distance}) / :scale))", f"round(({distance})::numeric, 1)"
+
+
+def _houses(
+    session: Session, street: str, number: str, near: Near | None, muni: str, params: dict
+) -> list[str]:
+    factor, distance = _near_factor(near, "a.geom")
+    # "5" finds "5" (1.0) and "5а", "5к1", "5/2" (0.85), never "50".
+    number_factor = "CASE WHEN a.housenumber_norm = :number THEN 1.0 ELSE 0.85 END"
+    score = f"{_text_score()} * {number_factor} * {factor}"
+    feature = _FEATURE.format(
+        id="a.id",
+        geom="a.geom",
+        kind="a.kind",
+        number="a.housenumber",
+        score=score,
+        distance=distance,
+    )
+    sql = f"""
+    WITH st AS ({_STREETS.format(muni=muni)})
+    SELECT {feature} AS f, {score} AS score
+    FROM st JOIN addresses a ON a.street_id = st.id
+    LEFT JOIN municipalities mu ON mu.id = st.municipality_id
+    WHERE a.housenumber_norm = :number
+       OR (left(a.housenumber_norm, length(:number)) = :number
+           AND substr(a.housenumber_norm, length(:number) + 1, 1) !~ '[0-9]')
+    ORDER BY score DESC, a.id
+    LIMIT :limit
+    """
+    rows = session.execute(text(sql), {**params, "street": street, "number": number})
+    return [row.f for row in rows]
+
+
+def _streets(
+    session: Session, street: str, near: Near | None, muni: str, params: dict
+) -> list[str]:
+    factor, distance = _near_factor(near, "st.geom")
+    score = f"{_text_score()} * {factor}"
+    feature = _FEATURE.format(
+        id="st.id",
+        geom="st.geom",
+        kind="'street'",
+        number="NULL::text",
+        score=score,
+        distance=distance,
+    )
+    sql = f"""
+    WITH st AS ({_STREETS.format(muni=muni)})
+    SELECT {feature} AS f, {score} AS score
+    FROM st LEFT JOIN municipalities mu ON mu.id = st.municipality_id
+    ORDER BY score DESC, st.id
+    LIMIT :limit
+    """
+    return [row.f for row in session.execute(text(sql), {**params, "street": street})]
+
+
+def reverse(session: Session, lon: float, lat: float, max_distance_m: float) -> dict | None:
+    """The address nearest to (lon, lat) within max_distance_m metres, as a GeoJSON Feature."""
+    # The index orders by degrees; the ten nearest by degrees are re-ranked by metres.
+    sql = """
+    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
+    near AS (
+        SELECT a.*, ST_Distance(a.geom::geography, (SELECT g FROM p)::geography) AS d
+        FROM addresses a
+        WHERE a.generation = (SELECT id FROM address_generations WHERE is_current)
+        ORDER BY a.geom <-> (SELECT g FROM p)
+        LIMIT 10
+    )
+    SELECT json_build_object(
+        'type', 'Feature', 'id', a.id,
+        'geometry', ST_AsGeoJSON(a.geom, 6)::json,
+        'properties', json_build_object(
+            'kind', a.kind, 'street', st.name, 'housenumber', a.housenumber,
+            'settlement', st.settlement, 'municipality', mu.slug,
+            'municipality_name', mu.name_ru,
+            'label', concat_ws(', ', st.settlement, st.name, a.housenumber),
+            'distance_m', round(a.d::numeric, 1)
+        )
+    )::text AS f
+    FROM near a JOIN address_streets st ON st.id = a.street_id
+    LEFT JOIN municipalities mu ON mu.id = st.municipality_id
+    WHERE a.d <= :max_m
+    ORDER BY a.d, a.id
+    LIMIT 1
+    """
+    row = session.execute(text(sql), {"lon": lon, "lat": lat, "max_m": max_distance_m}).first()
+    return json.loads(row.f) if row else None
