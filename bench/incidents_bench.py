@@ -141,7 +141,7 @@ def summary(latencies_ms: list[float], wall_s: float) -> dict:
 
 def in_process(url: str, points: list) -> dict:
     """find_responsible called directly: the SQL and the ranking, no HTTP."""
-    from gis_app.operators import find_responsible
+    from gis_app.operators.responsible import find_responsible
 
     registry = LayerRegistry.from_dir(ROOT / "layers")
     engine = create_engine(url)
@@ -162,7 +162,7 @@ def in_process(url: str, points: list) -> dict:
 
 def sql_only(url: str, points: list) -> dict:
     """The three statements of a look-up (features, areas, municipalities), nothing else."""
-    from gis_app.operators import (
+    from gis_app.operators.responsible import (
         _AREAS_SQL,
         _FEATURES_SQL,
         _MUNICIPALITIES_SQL,
@@ -202,7 +202,7 @@ def sql_only(url: str, points: list) -> dict:
 
 
 def make_token(url: str, username: str) -> str:
-    from gis_app.accounts import create_token
+    from gis_app.accounts.users import create_token
 
     engine = create_engine(url)
     with Session(engine) as session, session.begin():

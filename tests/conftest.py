@@ -107,7 +107,7 @@ ACCOUNTS = {
 @pytest.fixture(scope="session")
 def tokens(postgis_url) -> dict[str, str]:
     """A bearer token for each account of ACCOUNTS, by role key (committed in the test database)."""
-    from gis_app.accounts import create_token
+    from gis_app.accounts.users import create_token
 
     engine = create_engine(config.sqlalchemy_url(postgis_url))
     with Session(engine) as session, session.begin():

@@ -296,7 +296,7 @@ def test_paging_through_a_filtered_collection_returns_every_match_once(get, sess
 
 
 def test_number_matched_exact_and_estimated(get, session, monkeypatch):
-    from gis_app.ogc import views
+    from gis_app.web.ogc import views
 
     cql = "voltage_kv >= 10 AND year_built < 1980"
     expected = feature_ids(session, "power_lines", CASES[0][2])
@@ -347,9 +347,10 @@ def test_filter_crs_3857_and_4326_match_postgis(get, session):
 def test_geometry_literals_leave_the_gist_index_usable(app, session):
     """The literal is transformed once, in the statement, not each row: with sequential scans
     off, the plan reaches the features through the (layer_id, geom) GiST index."""
-    from gis_app.features import Query, layer_source, page_sql
-    from gis_app.ogc.cql import parse_filter
-    from gis_app.ogc.params import parse_crs
+    from gis_app.features.pages import Query, page_sql
+    from gis_app.features.sources import layer_source
+    from gis_app.web.ogc.cql import parse_filter
+    from gis_app.web.ogc.params import parse_crs
 
     source = layer_source(app.extensions["gis_app"].get("water_mains"))
     merc = session.execute(

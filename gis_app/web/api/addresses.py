@@ -1,0 +1,96 @@
+"""Address search for dispatchers: GET /api/addresses?q= and /api/addresses/reverse?lon=&lat=."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+
+from flask import request
+
+from gis_app.addresses import Near, reverse, search
+from gis_app.db import get_session
+from gis_app.errors import InvalidParameter, NotFound
+from gis_app.web.api import api
+from gis_app.web.params import parse_int
+
+# A spoken or typed address is short; anything longer is not an address.
+MAX_QUERY_CHARS = 200
+DEFAULT_REVERSE_M = 250
+MAX_REVERSE_M = 5000
+
+
+def parse_address_query(raw: str | None) -> str:
+    """The search text: present, at most MAX_QUERY_CHARS, no control characters."""
+    q = (raw or "").strip()
+    if not q:
+        raise InvalidParameter("q is required: an address, e.g. 'Чехова 5'", parameter="q")
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidParameter(
+            f"q is longer than {MAX_QUERY_CHARS} characters",
+            parameter="q",
+            length=len(q),
+            maximum=MAX_QUERY_CHARS,
+        )
+    bad = [i for i, ch in enumerate(q) if unicodedata.category(ch) in ("Cc", "Cf", "Cs")]
+    if bad:
+        raise InvalidParameter("q contains control characters", parameter="q", position=bad[0])
+    if not any(ch.isalnum() for ch in q):
+        raise InvalidParameter("q has no letters or digits", parameter="q")
+    return q
+
+
+def _coordinate(raw: str | None, name: str, limit: float) -> float:
+    try:
+        value = float(raw or "")
+    except ValueError:
+        raise InvalidParameter(f"{name} must be a number", parameter=name, value=raw) from None
+    if not math.isfinite(value) or not -limit <= value <= limit:
+        raise InvalidParameter(
+            f"{name} must be between {-limit} and {limit}", parameter=name, value=raw
+        )
+    return value
+
+
+def parse_near(raw: str | None) -> Near | None:
+    """`lon,lat` (EPSG:4326) → Near; None when absent."""
+    if not raw:
+        return None
+    parts = raw.split(",")
+    if len(parts) != 2:
+        raise InvalidParameter("near must be lon,lat", parameter="near", value=raw)
+    return Near(_coordinate(parts[0], "near", 180), _coordinate(parts[1], "near", 90))
+
+
+@api.get("/addresses")
+def address_search():
+    """Ranked candidates for `q`, optionally near=lon,lat or within municipality=<slug>."""
+    args = request.args
+    result = search(
+        get_session(),
+        parse_address_query(args.get("q")),
+        near=parse_near(args.get("near")),
+        municipality=args.get("municipality") or None,
+        limit=parse_int(args.get("limit"), "limit", 10, 1, 50),
+    )
+    return result, 200, {"Content-Type": "application/geo+json"}
+
+
+@api.get("/addresses/reverse")
+def address_reverse():
+    """The address nearest to lon, lat within max_distance_m (default 250 m), or 404."""
+    args = request.args
+    lon = _coordinate(args.get("lon"), "lon", 180)
+    lat = _coordinate(args.get("lat"), "lat", 90)
+    max_m = parse_int(
+        args.get("max_distance_m"), "max_distance_m", DEFAULT_REVERSE_M, 1, MAX_REVERSE_M
+    )
+    found = reverse(get_session(), lon, lat, max_m)
+    if found is None:
+        raise NotFound(
+            f"No address within {max_m} m of {lon}, {lat}.",
+            code="address_not_found",
+            lon=lon,
+            lat=lat,
+            max_distance_m=max_m,
+        )
+    return found, 200, {"Content-Type": "application/geo+json"}
