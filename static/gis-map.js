@@ -241,6 +241,7 @@
     var ready = [this.loadMunicipalities()];
     // Incidents, the queue and the report form live in incidents.js (the workbench).
     if (window.GisIncidents) ready.push(window.GisIncidents.attach(this));
+    if (window.GisAddressSearch) window.GisAddressSearch.attach(this);  // address-search.js
     reload();
     setInterval(function () { self.refreshTiles(); }, 30000);
     // A click on a drawn feature opens its popup; elsewhere the tiled layers are asked, and a

@@ -103,15 +103,28 @@ def test_near_and_municipality_narrow_and_rank(client, imported):
 
 def test_reverse_finds_the_nearest_address_in_metres(client, imported):
     lon, lat = building_centre("улица Чехова", "7")
-    r = client.get(f"/api/addresses/reverse?lon={lon + 0.0001}&lat={lat}")
-    assert r.status_code == 200 and r.mimetype == "application/geo+json"
-    props = r.get_json()["properties"]
+    body = assert_feature_collection(
+        client.get(f"/api/addresses/reverse?lon={lon + 0.0001}&lat={lat}")
+    )
+    props = body["features"][0]["properties"]
     assert props["label"] == "Гатчина, улица Чехова, 7"
     assert 4 < props["distance_m"] < 7  # 0.0001° of longitude at 59.56° N is ~5.6 m
-    far = client.get("/api/addresses/reverse?lon=32.02&lat=59.45")
-    assert_error(far, 404, "address_not_found")
+    # The address point (a node) is found as well as buildings.
+    lon, lat = building_centre("улица Радищева", "9")
+    near_point = client.get(f"/api/addresses/reverse?lon={lon}&lat={lat + 0.00005}").get_json()
+    assert near_point["features"][0]["properties"]["kind"] == "point"
+    far = assert_feature_collection(client.get("/api/addresses/reverse?lon=32.02&lat=59.45"))
+    assert far["features"] == [] and far["numberReturned"] == 0
+    wide = client.get("/api/addresses/reverse?lon=30.13&lat=59.56&max_distance_m=5000").get_json()
+    assert wide["numberReturned"] == 1
     assert_error(client.get("/api/addresses/reverse?lon=x&lat=59"), 400, "invalid_parameter")
     assert_error(client.get("/api/addresses/reverse?lon=30&lat=91"), 400, "invalid_parameter")
+    assert_error(client.get("/api/addresses/reverse?lat=59"), 400, "invalid_parameter")
+    assert_error(
+        client.get("/api/addresses/reverse?lon=30&lat=59&max_distance_m=99999"),
+        400,
+        "invalid_parameter",
+    )
 
 
 @pytest.mark.parametrize(

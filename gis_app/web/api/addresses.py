@@ -9,7 +9,7 @@ from flask import request
 
 from gis_app.addresses import Near, reverse, search
 from gis_app.db import get_session
-from gis_app.errors import InvalidParameter, NotFound
+from gis_app.errors import InvalidParameter
 from gis_app.web.api import api
 from gis_app.web.params import parse_int
 
@@ -77,7 +77,8 @@ def address_search():
 
 @api.get("/addresses/reverse")
 def address_reverse():
-    """The address nearest to lon, lat within max_distance_m (default 250 m), or 404."""
+    """The address nearest to lon, lat within max_distance_m (default 250 m): a FeatureCollection
+    of that one address, or of none (a field, a forest: not an error)."""
     args = request.args
     lon = _coordinate(args.get("lon"), "lon", 180)
     lat = _coordinate(args.get("lat"), "lat", 90)
@@ -85,12 +86,6 @@ def address_reverse():
         args.get("max_distance_m"), "max_distance_m", DEFAULT_REVERSE_M, 1, MAX_REVERSE_M
     )
     found = reverse(get_session(), lon, lat, max_m)
-    if found is None:
-        raise NotFound(
-            f"No address within {max_m} m of {lon}, {lat}.",
-            code="address_not_found",
-            lon=lon,
-            lat=lat,
-            max_distance_m=max_m,
-        )
-    return found, 200, {"Content-Type": "application/geo+json"}
+    features = [found] if found else []
+    body = {"type": "FeatureCollection", "numberReturned": len(features), "features": features}
+    return body, 200, {"Content-Type": "application/geo+json"}

@@ -182,6 +182,10 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
         "layers": layer_cfg,
         "utilities": utilities,
         "workbench": _workbench_config(lang, utilities),
+        "addresses": {
+            "search": url_for("api.address_search"),
+            "reverse": url_for("api.address_reverse"),
+        },
     }
     root = fmap.get_root()
     root.header.add_child(
@@ -190,6 +194,7 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
             f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
             f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
             f'<script src="{url_for("static", filename="incidents.js")}"></script>'
+            f'<script src="{url_for("static", filename="address-search.js")}"></script>'
         )
     )
     root.html.add_child(
@@ -229,6 +234,7 @@ def _workbench_config(lang: str, utilities: dict) -> dict:
             "incidentPoints": url_for("api.incident_points"),
             "incident": url_for("api.incident_detail", incident_id=0).replace("/0", "/__id__"),
             "responsible": url_for("api.responsible"),
+            "addressReverse": url_for("api.address_reverse"),
             "operators": url_for("api.operators"),
             "feature": url_for("api.network_feature", feature_id=0).replace("/0", "/__id__"),
             "imports": url_for("api.imports_list"),
