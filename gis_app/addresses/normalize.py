@@ -10,7 +10,10 @@ Folding: lower case, ё → е; street kind words ("ул.", "пр-т", "улиц
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+
+from gis_app.errors import InvalidParameter
 
 _FOLD = str.maketrans("ё", "е")
 STREET_WORDS = (
@@ -102,3 +105,31 @@ def parse_query(text: str) -> ParsedQuery:
             break
     street = " ".join(tokens[:at] + tokens[end:])
     return ParsedQuery(street_norm(street), housenumber_norm(number))
+
+
+# A spoken or typed address is short; anything longer is not an address.
+MAX_QUERY_CHARS = 200
+
+
+def checked_query(raw: str | None, parameter: str = "q") -> str:
+    """The search text, stripped: present, at most MAX_QUERY_CHARS, no control characters."""
+    q = (raw or "").strip()
+    if not q:
+        raise InvalidParameter(
+            f"{parameter} is required: an address, e.g. 'Чехова 5'", parameter=parameter
+        )
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidParameter(
+            f"{parameter} is longer than {MAX_QUERY_CHARS} characters",
+            parameter=parameter,
+            length=len(q),
+            maximum=MAX_QUERY_CHARS,
+        )
+    bad = [i for i, ch in enumerate(q) if unicodedata.category(ch) in ("Cc", "Cf", "Cs")]
+    if bad:
+        raise InvalidParameter(
+            f"{parameter} contains control characters", parameter=parameter, position=bad[0]
+        )
+    if not any(ch.isalnum() for ch in q):
+        raise InvalidParameter(f"{parameter} has no letters or digits", parameter=parameter)
+    return q

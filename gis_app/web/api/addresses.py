@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 
 from flask import request
 
-from gis_app.addresses import Near, reverse, search
+from gis_app.addresses import Near, checked_query, reverse, search
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter
 from gis_app.web.api import api
 from gis_app.web.params import parse_int
 
-# A spoken or typed address is short; anything longer is not an address.
-MAX_QUERY_CHARS = 200
 DEFAULT_REVERSE_M = 250
 MAX_REVERSE_M = 5000
-
-
-def parse_address_query(raw: str | None) -> str:
-    """The search text: present, at most MAX_QUERY_CHARS, no control characters."""
-    q = (raw or "").strip()
-    if not q:
-        raise InvalidParameter("q is required: an address, e.g. 'Чехова 5'", parameter="q")
-    if len(q) > MAX_QUERY_CHARS:
-        raise InvalidParameter(
-            f"q is longer than {MAX_QUERY_CHARS} characters",
-            parameter="q",
-            length=len(q),
-            maximum=MAX_QUERY_CHARS,
-        )
-    bad = [i for i, ch in enumerate(q) if unicodedata.category(ch) in ("Cc", "Cf", "Cs")]
-    if bad:
-        raise InvalidParameter("q contains control characters", parameter="q", position=bad[0])
-    if not any(ch.isalnum() for ch in q):
-        raise InvalidParameter("q has no letters or digits", parameter="q")
-    return q
 
 
 def _coordinate(raw: str | None, name: str, limit: float) -> float:
@@ -67,7 +44,7 @@ def address_search():
     args = request.args
     result = search(
         get_session(),
-        parse_address_query(args.get("q")),
+        checked_query(args.get("q")),
         near=parse_near(args.get("near")),
         municipality=args.get("municipality") or None,
         limit=parse_int(args.get("limit"), "limit", 10, 1, 50),
