@@ -1,7 +1,7 @@
 """Duplicates: a report near an open incident of the same utility, or on its feature, joins it.
 
 As outage management systems roll many calls up to one outage, without topology we group by
-distance and time (DOMAIN.md §2, §5): the nearest open incident wins, then the oldest.
+distance and time (docs/domain.md, "Many calls, one outage"): the nearest open incident wins, then the oldest.
 """
 
 from __future__ import annotations

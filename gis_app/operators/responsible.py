@@ -1,6 +1,6 @@
 """The responsible operator of a point and a utility, with the rule that decided and why.
 
-Rules, first match wins (DOMAIN.md §2: networks ignore boundaries, so the asset comes first):
+Rules, first match wins (docs/domain.md, "Routing": networks ignore boundaries, so the asset comes first):
 
 1. `selected_feature` — the feature the dispatcher clicked, if it is within its layer's
    search distance;

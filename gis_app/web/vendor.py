@@ -1,36 +1,13 @@
-"""Third-party browser assets served by the service itself, so maps work in a closed network.
-
-Leaflet comes from PyPI's XStatic-Leaflet, installed with the project; Leaflet.VectorGrid from npm
-into static/node_modules/ (`make` installs it from package-lock.json); nothing is loaded from a CDN.
-"""
+"""/vendor/<package>/<file>: the browser libraries of gis_app/web/assets.py, served by the service
+itself so the maps work in a closed network."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, send_from_directory
 
+from gis_app.web.assets import PACKAGES
+
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
-
-
-# name -> the folder a package installed; each is an XStatic package's BASE_DIR.
-def _packages() -> dict[str, str]:
-    import xstatic.pkg.leaflet
-
-    from gis_app.config import PROJECT_ROOT
-
-    return {
-        "leaflet": xstatic.pkg.leaflet.BASE_DIR,
-        "vectorgrid": str(PROJECT_ROOT / "static" / "node_modules" / "leaflet.vectorgrid" / "dist"),
-    }
-
-
-PACKAGES = _packages()
-
-
-def installed(package: str, filename: str) -> bool:
-    """Whether a vendored file is there (static/node_modules/ exists only after `make`)."""
-    from pathlib import Path
-
-    return (Path(PACKAGES.get(package, "/nonexistent")) / filename).is_file()
 
 
 @bp.get("/<package>/<path:filename>")

@@ -19,7 +19,7 @@ from gis_app.layers import layer_registry
 from gis_app.places.municipalities import extent_of_everything, municipality, municipality_list
 from gis_app.utilities import list_utilities
 from gis_app.web.access import csrf_token, current_identity
-from gis_app.web.vendor import installed
+from gis_app.web.assets import installed
 
 maps = Blueprint("maps", __name__)
 
