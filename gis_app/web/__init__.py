@@ -8,7 +8,7 @@ from flask import Flask
 
 def init_web(app: Flask) -> None:
     """Register the access check, the blueprints and the error handlers on `app`."""
-    from gis_app.web import access, auth, errors, open311, tiles, vendor
+    from gis_app.web import access, auth, basemap, errors, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
     from gis_app.web.pages.maps import maps
@@ -16,7 +16,7 @@ def init_web(app: Flask) -> None:
     _import_routes()
 
     access.init_app(app)
-    for blueprint in (api, maps, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+    for blueprint in (api, maps, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp, basemap.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])

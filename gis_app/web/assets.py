@@ -19,6 +19,8 @@ def _packages() -> dict[str, str]:
     return {
         "leaflet": xstatic.pkg.leaflet.BASE_DIR,
         "vectorgrid": str(PROJECT_ROOT / "static" / "node_modules" / "leaflet.vectorgrid" / "dist"),
+        # Draws the offline vector base map with labels (docs/basemap.md).
+        "protomaps": str(PROJECT_ROOT / "static" / "node_modules" / "protomaps-leaflet" / "dist"),
     }
 
 

@@ -25,6 +25,13 @@ STREETS = [
     ("улица Антона Чехова", [(-6, -6), (-2, -6)]),
 ]
 
+# Ways the base map draws besides streets and buildings: (tags, grid steps).
+OTHER_WAYS = [
+    ({"railway": "rail", "name": "Варшавская линия"}, [(-7, 2), (9, 2.5)]),
+    ({"natural": "water", "name": "Пруд"}, [(5, -4), (7, -4), (7, -2.5), (5, -2.5), (5, -4)]),
+    ({"place": "town", "name": "Гатчина"}, []),
+]
+
 # (street, housenumber, grid position of the building's south-west corner, as a node?)
 BUILDINGS = [
     ("улица Чехова", "5", (1, 0.2), False),
@@ -77,6 +84,20 @@ def osm_xml() -> str:
             refs.append(nid)
         wid += 1
         ways.append(_way(wid, refs, {"highway": "residential", "name": name}))
+    for tags, steps in OTHER_WAYS:
+        if not steps:  # a place node
+            nid += 1
+            nodes.append(_node(nid, *point(3, 1), tags))
+            continue
+        refs = []
+        for i, j in steps[:-1] if steps[0] == steps[-1] else steps:
+            nid += 1
+            nodes.append(_node(nid, *point(i, j)))
+            refs.append(nid)
+        if steps[0] == steps[-1]:
+            refs.append(refs[0])
+        wid += 1
+        ways.append(_way(wid, refs, tags))
     for street, number, (i, j), as_node in BUILDINGS:
         tags = {"addr:street": street, "addr:housenumber": number, "addr:city": "Гатчина"}
         if as_node:
