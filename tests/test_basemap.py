@@ -12,13 +12,13 @@ import threading
 
 import mapbox_vector_tile
 import pytest
+from addresses.osm_extract import building_centre, write_pbf
 from helpers import assert_error
 from playwright.sync_api import sync_playwright
 from test_maps import CHROMIUM_FLAGS
 from test_workbench import Session_
 from werkzeug.serving import make_server
 
-from addresses.osm_extract import building_centre, write_pbf
 from gis_app import create_app
 from gis_app.config import PROJECT_ROOT, ConfigError, load_config
 
@@ -144,9 +144,11 @@ def test_the_map_draws_the_base_map_offline(browser, basemap_server):
     page = user.page
     page.on(
         "response",
-        lambda r: tiles.append((r.status, r.url, len(r.body()) if r.status == 200 else 0))
-        if "/basemap/" in r.url
-        else None,
+        lambda r: (
+            tiles.append((r.status, r.url, len(r.body()) if r.status == 200 else 0))
+            if "/basemap/" in r.url
+            else None
+        ),
     )
     lon, lat = building_centre("улица Чехова", "5")
     page.evaluate(f"gisMap.map.setView([{lat}, {lon}], 17, {{animate: false}}) && null")
