@@ -123,6 +123,7 @@ def _copy_rows(session: Session, rows: list[tuple]) -> None:
 _PLACE_SQL = """
 CREATE TEMP TABLE addr_placed ON COMMIT DROP AS
 SELECT s.kind, s.osm_id, s.street, s.housenumber, gis_street_norm(s.street) AS norm,
+       gis_street_kind(s.street) AS street_kind,
        CASE WHEN s.kind = 'highway' THEN s.geom ELSE ST_PointOnSurface(s.geom) END AS geom,
        st.id AS settlement_id,
        coalesce(nullif(btrim(s.city), ''), st.name_ru, '') AS settlement,
@@ -144,13 +145,13 @@ WHERE s.street IS NOT NULL
 
 _STREETS_SQL = """
 INSERT INTO address_streets
-    (generation, name, norm, search_key, settlement, settlement_id, municipality_id, geom)
-SELECT :gen, mode() WITHIN GROUP (ORDER BY street), norm,
+    (generation, name, norm, kind, search_key, settlement, settlement_id, municipality_id, geom)
+SELECT :gen, mode() WITHIN GROUP (ORDER BY street), norm, street_kind,
        btrim(norm || ' ' || gis_street_norm(settlement)), nullif(settlement, ''),
        min(settlement_id), nullif(municipality_id, 0),
        coalesce(ST_Collect(geom) FILTER (WHERE kind = 'highway'), ST_Collect(geom))
 FROM addr_placed WHERE norm <> ''
-GROUP BY norm, settlement, municipality_id
+GROUP BY norm, street_kind, settlement, municipality_id
 """
 
 _ADDRESSES_SQL = """
@@ -158,7 +159,7 @@ INSERT INTO addresses (generation, street_id, kind, osm_id, housenumber, housenu
 SELECT :gen, s.id, p.kind, p.osm_id, btrim(p.housenumber), gis_housenumber_norm(p.housenumber),
        p.geom
 FROM addr_placed p
-JOIN address_streets s ON s.generation = :gen AND s.norm = p.norm
+JOIN address_streets s ON s.generation = :gen AND s.norm = p.norm AND s.kind = p.street_kind
     AND coalesce(s.settlement, '') = p.settlement
     AND coalesce(s.municipality_id, 0) = p.municipality_id
 WHERE p.kind <> 'highway' AND gis_housenumber_norm(p.housenumber) <> ''

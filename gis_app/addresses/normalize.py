@@ -27,6 +27,21 @@ _NOT_WORD = re.compile(r"[^0-9a-zа-я]+")
 _NOT_NUMBER = re.compile(r"[^0-9a-zа-я/]+")
 _STREET_WORD = re.compile(f" ({STREET_WORDS}) ")
 _SPACES = re.compile(" +")
+# The kind of street a name says (first match wins); the padded tokens have two spaces between.
+STREET_KINDS = [
+    ("улица", "улица|ул"),
+    ("проспект", "проспект|просп|пркт|пр"),
+    ("переулок", "переулок|пер"),
+    ("шоссе", "шоссе|ш"),
+    ("бульвар", "бульвар|бул|б  р"),
+    ("площадь", "площадь|пл"),
+    ("набережная", "набережная|наб"),
+    ("проезд", "проезд"),
+    ("тупик", "тупик|туп"),
+    ("аллея", "аллея|ал"),
+    ("микрорайон", "микрорайон|мкр"),
+]
+_KINDS = [(kind, re.compile(f" ({words}) ")) for kind, words in STREET_KINDS]
 
 
 def fold(text: str) -> str:
@@ -45,6 +60,15 @@ def street_norm(text: str) -> str:
     return _SPACES.sub(" ", _STREET_WORD.sub(" ", _padded(s))).strip()
 
 
+def street_kind(text: str) -> str:
+    """The canonical kind a street name says (gis_street_kind): "пр-т 25 Октября" → "проспект"."""
+    padded = _padded(_NOT_WORD.sub(" ", fold(text)))
+    for kind, pattern in _KINDS:
+        if pattern.search(padded):
+            return kind
+    return ""
+
+
 def housenumber_norm(text: str) -> str:
     """The comparable form of a house number (gis_housenumber_norm): "12 корп. 1" → "12к1"."""
     s = _padded(_NOT_NUMBER.sub(" ", fold(text)))
@@ -56,10 +80,12 @@ def housenumber_norm(text: str) -> str:
 
 @dataclass(frozen=True)
 class ParsedQuery:
-    """A search text split into the street part (normalised) and the house number (or None)."""
+    """A search text split into the street part (normalised), the house number (or None) and
+    the kind of street it names ("" when it names none)."""
 
     street: str
     housenumber: str | None
+    kind: str = ""
 
 
 _HOUSE_MARKERS = {"д", "дом"}
@@ -74,8 +100,10 @@ def parse_query(text: str) -> ParsedQuery:
     The house number is the number after "д."/"дом" if there is one, else the last number that
     is not the only word; a letter or "к 1"/"стр 2" right after it belongs to it.
     """
-    tokens = [t for t in _NOT_NUMBER.sub(" ", _ORDINAL.sub(r"\1", fold(text))).split(" ") if t]
-    # A number after "к"/"стр" is a part of the house before it, never the house itself.
+    # "2-я" is part of a street's name, never a house: marked "2qq" until the number is found.
+    marked_text = _ORDINAL.sub(r"\1qq", fold(text))
+    tokens = [t for t in _NOT_NUMBER.sub(" ", marked_text).split(" ") if t]
+    kind = street_kind(text)
     numeric = [
         i
         for i, t in enumerate(tokens)
@@ -87,7 +115,7 @@ def parse_query(text: str) -> ParsedQuery:
     elif numeric and len(tokens) > 1:
         at = numeric[-1]
     else:
-        return ParsedQuery(street_norm(" ".join(tokens)), None)
+        return ParsedQuery(street_norm(_unmarked(tokens)), None, kind)
     number, end = tokens[at], at + 1
     while end < len(tokens):
         t = tokens[end]
@@ -103,8 +131,12 @@ def parse_query(text: str) -> ParsedQuery:
             end += 1
         else:
             break
-    street = " ".join(tokens[:at] + tokens[end:])
-    return ParsedQuery(street_norm(street), housenumber_norm(number))
+    street = _unmarked(tokens[:at] + tokens[end:])
+    return ParsedQuery(street_norm(street), housenumber_norm(number), kind)
+
+
+def _unmarked(tokens: list[str]) -> str:
+    return " ".join(t[:-2] if t.endswith("qq") and t[:-2].isdigit() else t for t in tokens)
 
 
 # A spoken or typed address is short; anything longer is not an address.

@@ -21,7 +21,7 @@ from gis_app.errors import NotFound
 # Street candidates read before houses are matched; a name shared by many settlements is rarer.
 STREET_CANDIDATES = 40
 # Lower bound of word similarity for a street to be a candidate at all (typo tolerance).
-WORD_SIMILARITY_MIN = 0.35
+WORD_SIMILARITY_MIN = 0.3
 # A confident answer: the best scores at least this and leads the next by at least the gap.
 CONFIDENT_SCORE = 0.75
 CONFIDENT_GAP = 0.1
@@ -37,26 +37,30 @@ class Near:
     lat: float
 
 
+# text(): the candidates are ranked in SQL and only the best `limit` become GeoJSON there.
 _FEATURE = """
 json_build_object(
     'type', 'Feature',
-    'id', {id},
-    'geometry', ST_AsGeoJSON({geom}, 6)::json,
+    'id', h.id,
+    'geometry', ST_AsGeoJSON(h.geom, 6)::json,
     'properties', json_build_object(
-        'kind', {kind}, 'street', st.name, 'housenumber', {number},
+        'kind', h.kind, 'street', st.name, 'housenumber', h.housenumber,
         'settlement', st.settlement, 'municipality', mu.slug, 'municipality_name', mu.name_ru,
-        'label', concat_ws(', ', st.settlement, st.name, {number}),
-        'score', round(({score})::numeric, 3), 'distance_m', {distance}
+        'label', concat_ws(', ', st.settlement, st.name, h.housenumber),
+        'score', round(h.score::numeric, 3), 'distance_m', round(h.distance_m::numeric, 1)
     )
 )::text
 """
 
+# Streets whose name + settlement hold the query's street words (GIN trigram index), best first.
 _STREETS = """
-WITH cur AS (SELECT id FROM address_generations WHERE is_current)
-SELECT st.*, word_similarity(:street, st.search_key) AS ws,
-       greatest(similarity(:street, st.norm), similarity(:street, st.search_key)) AS sim
+SELECT st.id, st.geom,
+       word_similarity(:street, st.search_key) AS ws,
+       greatest(similarity(:street, st.norm), similarity(:street, st.search_key)) AS sim,
+       CASE WHEN :kind = '' OR st.kind = '' OR st.kind = :kind THEN 1.0 ELSE 0.9 END AS kf
 FROM address_streets st
-WHERE st.generation = (SELECT id FROM cur) AND :street <% st.search_key {muni}
+WHERE st.generation = (SELECT id FROM address_generations WHERE is_current)
+  AND :street <% st.search_key {muni}
 ORDER BY ws DESC, sim DESC, st.id
 LIMIT :street_cap
 """
@@ -82,10 +86,10 @@ def _municipality_ids(session: Session, slug: str) -> list[int]:
     return found
 
 
-def _text_score() -> str:
-    # Word similarity finds the street inside name + settlement; plain similarity prefers the
-    # street whose whole name was typed ("чехова" over "антона чехова").
-    return "(0.6 * st.ws + 0.4 * st.sim)"
+# Word similarity finds the street inside name + settlement; plain similarity prefers the street
+# whose whole name was typed ("чехова" over "антона чехова"); a kind named but not matching
+# ("ул." for a "переулок") costs a tenth.
+_TEXT_SCORE = "(0.6 * c.ws + 0.4 * c.sim) * c.kf"
 
 
 def search(
@@ -106,6 +110,9 @@ def search(
         "limit": limit,
         "scale": NEAR_SCALE_M,
         "thr": str(WORD_SIMILARITY_MIN),
+        "kind": parsed.kind,
+        "lon": near.lon if near else None,
+        "lat": near.lat if near else None,
     }
     muni = ""
     if municipality:
@@ -115,8 +122,6 @@ def search(
     session.execute(
         text("SELECT set_config('pg_trgm.word_similarity_threshold', :thr, true)"), params
     )
-    if near is not None:
-        params.update(lon=near.lon, lat=near.lat)
     features: list[str] = []
     if parsed.housenumber and parsed.street:
         features = _houses(session, parsed.street, parsed.housenumber, near, muni, params)
@@ -144,7 +149,7 @@ def search(
     }
 
 
-def _near_factor(near: Near | None, geom: str) -> tuple[str, str]:
+def _near(near: Near | None, geom: str) -> tuple[str, str]:
     """SQL of (score factor, distance in metres) for a candidate geometry."""
     if near is None:
         return "1.0", "NULL::float"
@@ -152,34 +157,31 @@ def _near_factor(near: Near | None, geom: str) -> tuple[str, str]:
     distance = (
         f"ST_Distance({geom}::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)"
     )
-    return f"(0.8 + 0.2 * exp(-({distance}) / :scale))", f"round(({distance})::numeric, 1)"
+    return f"(0.8 + 0.2 * exp(-({distance}) / :scale))", distance
 
 
 def _houses(
     session: Session, street: str, number: str, near: Near | None, muni: str, params: dict
 ) -> list[str]:
-    factor, distance = _near_factor(near, "a.geom")
+    factor, distance = _near(near, "a.geom")
     # "5" finds "5" (1.0) and "5а", "5к1", "5/2" (0.85), never "50".
-    number_factor = "CASE WHEN a.housenumber_norm = :number THEN 1.0 ELSE 0.85 END"
-    score = f"{_text_score()} * {number_factor} * {factor}"
-    feature = _FEATURE.format(
-        id="a.id",
-        geom="a.geom",
-        kind="a.kind",
-        number="a.housenumber",
-        score=score,
-        distance=distance,
-    )
     sql = f"""
-    WITH st AS ({_STREETS.format(muni=muni)})
-    SELECT {feature} AS f, {score} AS score
-    FROM st JOIN addresses a ON a.street_id = st.id
+    WITH c AS ({_STREETS.format(muni=muni)}),
+    h AS (
+        SELECT a.id, a.street_id, a.kind, a.housenumber, a.geom, {distance} AS distance_m,
+               {_TEXT_SCORE} * CASE WHEN a.housenumber_norm = :number THEN 1.0 ELSE 0.85 END
+               * {factor} AS score
+        FROM c JOIN addresses a ON a.street_id = c.id
+        WHERE a.housenumber_norm = :number
+           OR (left(a.housenumber_norm, length(:number)) = :number
+               AND substr(a.housenumber_norm, length(:number) + 1, 1) !~ '[0-9]')
+        ORDER BY score DESC, a.id
+        LIMIT :limit
+    )
+    SELECT {_FEATURE} AS f
+    FROM h JOIN address_streets st ON st.id = h.street_id
     LEFT JOIN municipalities mu ON mu.id = st.municipality_id
-    WHERE a.housenumber_norm = :number
-       OR (left(a.housenumber_norm, length(:number)) = :number
-           AND substr(a.housenumber_norm, length(:number) + 1, 1) !~ '[0-9]')
-    ORDER BY score DESC, a.id
-    LIMIT :limit
+    ORDER BY h.score DESC, h.id
     """
     rows = session.execute(text(sql), {**params, "street": street, "number": number})
     return [row.f for row in rows]
@@ -188,22 +190,20 @@ def _houses(
 def _streets(
     session: Session, street: str, near: Near | None, muni: str, params: dict
 ) -> list[str]:
-    factor, distance = _near_factor(near, "st.geom")
-    score = f"{_text_score()} * {factor}"
-    feature = _FEATURE.format(
-        id="st.id",
-        geom="st.geom",
-        kind="'street'",
-        number="NULL::text",
-        score=score,
-        distance=distance,
-    )
+    factor, distance = _near(near, "c.geom")
     sql = f"""
-    WITH st AS ({_STREETS.format(muni=muni)})
-    SELECT {feature} AS f, {score} AS score
-    FROM st LEFT JOIN municipalities mu ON mu.id = st.municipality_id
-    ORDER BY score DESC, st.id
-    LIMIT :limit
+    WITH c AS ({_STREETS.format(muni=muni)}),
+    h AS (
+        SELECT c.id, c.id AS street_id, 'street' AS kind, NULL::text AS housenumber, c.geom,
+               {distance} AS distance_m, {_TEXT_SCORE} * {factor} AS score
+        FROM c
+        ORDER BY score DESC, c.id
+        LIMIT :limit
+    )
+    SELECT {_FEATURE} AS f
+    FROM h JOIN address_streets st ON st.id = h.street_id
+    LEFT JOIN municipalities mu ON mu.id = st.municipality_id
+    ORDER BY h.score DESC, h.id
     """
     return [row.f for row in session.execute(text(sql), {**params, "street": street})]
 

@@ -72,6 +72,8 @@ class AddressStreet(Base):
     )
     name: Mapped[str] = mapped_column(Text)
     norm: Mapped[str] = mapped_column(Text)
+    # улица, переулок, проспект…: "улица Маркса" and "переулок Маркса" are two streets.
+    kind: Mapped[str] = mapped_column(Text, server_default="")
     # norm + settlement, the text the trigram index serves ("чехова гатчина").
     search_key: Mapped[str] = mapped_column(Text)
     settlement: Mapped[str | None] = mapped_column(Text)

@@ -1,4 +1,4 @@
-"""Address search: pg_trgm, the normalisers, address generations, streets and addresses.
+"""Address search: pg_trgm, the normalisers (street, street kind, house number), address generations, streets and addresses.
 
 Revision ID: 0011
 Revises: 0001
@@ -23,6 +23,22 @@ STREET_WORDS = (
     "территория|тер|[а-яa-z]"
 )
 
+# The kind of street a name says (first match wins), canonical: "пр-т" → "проспект".
+STREET_KINDS = [
+    ("улица", "улица|ул"),
+    ("проспект", "проспект|просп|пркт|пр"),
+    ("переулок", "переулок|пер"),
+    ("шоссе", "шоссе|ш"),
+    ("бульвар", "бульвар|бул|б  р"),
+    ("площадь", "площадь|пл"),
+    ("набережная", "набережная|наб"),
+    ("проезд", "проезд"),
+    ("тупик", "тупик|туп"),
+    ("аллея", "аллея|ал"),
+    ("микрорайон", "микрорайон|мкр"),
+]
+_KIND_CASES = " ".join(f"WHEN t ~ ' ({words}) ' THEN '{kind}'" for kind, words in STREET_KINDS)
+
 # The same steps as gis_app/addresses/normalize.py (a test compares both on many strings).
 # Each token is padded with two spaces so neighbouring words never share the space a pattern eats.
 FUNCTIONS = f"""
@@ -39,6 +55,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
       '[^0-9a-zа-я]+', ' ', 'g'), ' ', '  ') || ' ',
     ' ({STREET_WORDS}) ', ' ', 'g'),
     ' +', ' ', 'g'))
+$$;
+
+CREATE OR REPLACE FUNCTION gis_street_kind(s text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE {_KIND_CASES} ELSE '' END
+  FROM (SELECT ' ' || replace(regexp_replace(gis_addr_fold(s), '[^0-9a-zа-я]+', ' ', 'g'), ' ', '  ')
+        || ' ' AS t) p
 $$;
 
 CREATE OR REPLACE FUNCTION gis_housenumber_norm(s text) RETURNS text
@@ -86,6 +109,7 @@ def upgrade() -> None:
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("norm", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), server_default="", nullable=False),
         sa.Column("search_key", sa.Text(), nullable=False),
         sa.Column("settlement", sa.Text(), nullable=True),
         sa.Column("settlement_id", sa.Integer(), nullable=True),
@@ -151,4 +175,5 @@ def downgrade() -> None:
     op.drop_table("address_generations")
     op.execute("DROP FUNCTION IF EXISTS gis_housenumber_norm(text)")
     op.execute("DROP FUNCTION IF EXISTS gis_street_norm(text)")
+    op.execute("DROP FUNCTION IF EXISTS gis_street_kind(text)")
     op.execute("DROP FUNCTION IF EXISTS gis_addr_fold(text)")

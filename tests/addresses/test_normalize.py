@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from gis_app.addresses import housenumber_norm, parse_query, street_norm
+from gis_app.addresses.normalize import street_kind
 
 SAMPLES = [
     "ул. Чехова",
@@ -40,9 +41,10 @@ SAMPLES = [
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_python_and_sql_normalise_alike(session, sample):
     sql = session.execute(
-        text("SELECT gis_street_norm(:s), gis_housenumber_norm(:s)"), {"s": sample}
+        text("SELECT gis_street_norm(:s), gis_housenumber_norm(:s), gis_street_kind(:s)"),
+        {"s": sample},
     ).one()
-    assert tuple(sql) == (street_norm(sample), housenumber_norm(sample))
+    assert tuple(sql) == (street_norm(sample), housenumber_norm(sample), street_kind(sample))
 
 
 @pytest.mark.parametrize(
@@ -57,8 +59,27 @@ def test_python_and_sql_normalise_alike(session, sample):
         ("пр-т 25 Октября, 3к1", "25 октября", "3к1"),
         ("1-я Советская 4", "1 советская", "4"),
         ("улица Антона Чехова", "антона чехова", None),
+        ("Гатчина, 17А 2-я Рябиновая", "гатчина 2 рябиновая", "17а"),
+        ("25 Октября", "октября", "25"),
     ],
 )
 def test_query_parsing(query, street, number):
     parsed = parse_query(query)
     assert (parsed.street, parsed.housenumber) == (street, number)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("ул. Чехова", "улица"),
+        ("Зелёная улица", "улица"),
+        ("пр-т 25 Октября", "проспект"),
+        ("Красноармейский пр.", "проспект"),
+        ("б-р Победы", "бульвар"),
+        ("2-й Луговой пер.", "переулок"),
+        ("наб. реки Фонтанки", "набережная"),
+        ("Маркса", ""),
+    ],
+)
+def test_street_kind(name, kind):
+    assert street_kind(name) == kind
