@@ -246,7 +246,7 @@ def main() -> None:
                 time.sleep(0.2)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         headers = {"Authorization": f"Bearer {token}"}
-        for q, near in asked[:50]:  # warm-up: the worker's imports, the first plans
+        for q, _near in asked[:50]:  # warm-up: the worker's imports, the first plans
             conn.request("GET", f"/api/addresses?q={quote(q)}", headers=headers)
             conn.getresponse().read()
         http_times, found_right = [], 0
