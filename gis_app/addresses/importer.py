@@ -145,9 +145,10 @@ WHERE s.street IS NOT NULL
 
 _STREETS_SQL = """
 INSERT INTO address_streets
-    (generation, name, norm, kind, search_key, settlement, settlement_id, municipality_id, geom)
+    (generation, name, norm, kind, settlement_norm, settlement, settlement_id, municipality_id,
+     geom)
 SELECT :gen, mode() WITHIN GROUP (ORDER BY street), norm, street_kind,
-       btrim(norm || ' ' || gis_street_norm(settlement)), nullif(settlement, ''),
+       gis_street_norm(settlement), nullif(settlement, ''),
        min(settlement_id), nullif(municipality_id, 0),
        coalesce(ST_Collect(geom) FILTER (WHERE kind = 'highway'), ST_Collect(geom))
 FROM addr_placed WHERE norm <> ''
@@ -163,6 +164,15 @@ JOIN address_streets s ON s.generation = :gen AND s.norm = p.norm AND s.kind = p
     AND coalesce(s.settlement, '') = p.settlement
     AND coalesce(s.municipality_id, 0) = p.municipality_id
 WHERE p.kind <> 'highway' AND gis_housenumber_norm(p.housenumber) <> ''
+"""
+
+
+_NAMES_SQL = """
+INSERT INTO address_names (generation, kind, norm)
+SELECT DISTINCT :gen, 'street', norm FROM address_streets WHERE generation = :gen
+UNION
+SELECT DISTINCT :gen, 'settlement', settlement_norm FROM address_streets
+WHERE generation = :gen AND settlement_norm <> ''
 """
 
 
@@ -194,6 +204,7 @@ def load_rows(session: Session, rows: list[tuple], source: str) -> ImportSummary
     ).scalar_one()
     streets = session.execute(text(_STREETS_SQL), {"gen": gen}).rowcount
     addresses = session.execute(text(_ADDRESSES_SQL), {"gen": gen}).rowcount
+    session.execute(text(_NAMES_SQL), {"gen": gen})
     # Two steps: the unique index allows one current generation at every moment.
     session.execute(text("UPDATE address_generations SET is_current = false WHERE is_current"))
     session.execute(

@@ -56,8 +56,10 @@ def _padded(text: str) -> str:
 
 def street_norm(text: str) -> str:
     """The comparable form of a street name (gis_street_norm): "ул. Чехова" → "чехова"."""
-    s = _NOT_WORD.sub(" ", _ORDINAL.sub(r"\1", fold(text)))
-    return _SPACES.sub(" ", _STREET_WORD.sub(" ", _padded(s))).strip()
+    words = _NOT_WORD.sub(" ", _ORDINAL.sub(r"\1", fold(text)))
+    # "Набережная улица" is all kind words: then the kind words are the name.
+    kept = _SPACES.sub(" ", _STREET_WORD.sub(" ", _padded(words))).strip()
+    return kept or _SPACES.sub(" ", words).strip()
 
 
 def street_kind(text: str) -> str:

@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 from gis_app.addresses.normalize import parse_query, street_norm
 from gis_app.errors import NotFound
 
-# Street candidates read before houses are matched; a name shared by many settlements is rarer.
-STREET_CANDIDATES = 40
+# Names, then streets of those names, read before houses are matched.
+NAME_CANDIDATES = 10
+STREET_CANDIDATES = 150
+# Settlement names looked for in the query: runs of up to this many words.
+SETTLEMENT_WORDS = 3
 # Lower bound of word similarity for a street to be a candidate at all (typo tolerance).
 WORD_SIMILARITY_MIN = 0.3
 # A confident answer: the best scores at least this and leads the next by at least the gap.
@@ -52,16 +55,28 @@ json_build_object(
 )::text
 """
 
-# Streets whose name + settlement hold the query's street words (GIN trigram index), best first.
-_STREETS = """
-SELECT st.id, st.geom,
-       word_similarity(:street, st.search_key) AS ws,
-       greatest(similarity(:street, st.norm), similarity(:street, st.search_key)) AS sim,
-       CASE WHEN :kind = '' OR st.kind = '' OR st.kind = :kind THEN 1.0 ELSE 0.9 END AS kf
-FROM address_streets st
-WHERE st.generation = (SELECT id FROM address_generations WHERE is_current)
-  AND :street <% st.search_key {muni}
-ORDER BY ws DESC, sim DESC, st.id
+# Candidate streets: first the distinct names (a small dictionary: "садовая" once, not once per
+# village) holding the query's street words (GIN trigram index, typos tolerated), then the
+# streets of those names (btree), ranked by name, kind, settlement named, and nearness.
+_CANDIDATES = """
+WITH names AS (
+    SELECT n.norm, word_similarity(:street, n.norm) AS ws, similarity(:street, n.norm) AS sim
+    FROM address_names n
+    WHERE n.generation = :gen AND n.kind = 'street' AND (n.norm = :street OR :street <% n.norm)
+    ORDER BY 0.6 * word_similarity(:street, n.norm) + 0.4 * similarity(:street, n.norm) DESC,
+             n.norm
+    LIMIT :name_cap
+)
+SELECT st.id, st.geom, names.ws, names.sim,
+       CASE WHEN :kind = '' OR st.kind = '' OR st.kind = :kind THEN 1.0 ELSE 0.9 END
+       * CASE WHEN :settlement = '' OR st.settlement_norm = :settlement THEN 1.0 ELSE 0.8 END
+       AS kf
+FROM names JOIN address_streets st ON st.generation = :gen AND st.norm = names.norm
+WHERE true {muni}
+ORDER BY (0.6 * names.ws + 0.4 * names.sim)
+         * CASE WHEN :kind = '' OR st.kind = '' OR st.kind = :kind THEN 1.0 ELSE 0.9 END
+         * CASE WHEN :settlement = '' OR st.settlement_norm = :settlement THEN 1.0 ELSE 0.8 END
+         {near_order} DESC, st.id
 LIMIT :street_cap
 """
 
@@ -88,8 +103,33 @@ def _municipality_ids(session: Session, slug: str) -> list[int]:
 
 # Word similarity finds the street inside name + settlement; plain similarity prefers the street
 # whose whole name was typed ("чехова" over "антона чехова"); a kind named but not matching
-# ("ул." for a "переулок") costs a tenth.
+# ("ул." for a "переулок") costs a tenth, a street of another settlement than the one named a fifth.
 _TEXT_SCORE = "(0.6 * c.ws + 0.4 * c.sim) * c.kf"
+
+
+def _split_settlement(session: Session, gen: int, street: str) -> tuple[str, str]:
+    """(settlement named in the street words or "", the street words without it)."""
+    tokens = street.split()
+    if len(tokens) < 2:
+        return "", street
+    runs = {
+        " ".join(tokens[i : i + n]): (i, n)
+        for n in range(1, SETTLEMENT_WORDS + 1)
+        for i in range(len(tokens) - n + 1)
+        if n < len(tokens)
+    }
+    found = session.execute(
+        text(
+            "SELECT norm FROM address_names WHERE generation = :gen AND kind = 'settlement' "
+            "AND norm = ANY(:runs)"
+        ),
+        {"gen": gen, "runs": list(runs)},
+    ).scalars()
+    best = max(found, key=lambda norm: (runs[norm][1], -runs[norm][0]), default=None)
+    if best is None:
+        return "", street
+    i, n = runs[best]
+    return best, " ".join(tokens[:i] + tokens[i + n :])
 
 
 def search(
@@ -105,7 +145,14 @@ def search(
     matching street, else streets (kind street). Coordinates EPSG:4326; distance_m in metres.
     """
     parsed = parse_query(query)
+    gen = session.execute(
+        text("SELECT id FROM address_generations WHERE is_current")
+    ).scalar_one_or_none()
+    features: list[str] = []
+    muni = ""
     params: dict = {
+        "gen": gen,
+        "name_cap": NAME_CANDIDATES,
         "street_cap": STREET_CANDIDATES,
         "limit": limit,
         "scale": NEAR_SCALE_M,
@@ -114,25 +161,26 @@ def search(
         "lon": near.lon if near else None,
         "lat": near.lat if near else None,
     }
-    muni = ""
     if municipality:
         params["munis"] = _municipality_ids(session, municipality)
         muni = "AND (st.settlement_id = ANY(:munis) OR st.municipality_id = ANY(:munis))"
-    # The threshold of `<%` for this transaction only.
-    session.execute(
-        text("SELECT set_config('pg_trgm.word_similarity_threshold', :thr, true)"), params
-    )
-    features: list[str] = []
-    if parsed.housenumber and parsed.street:
-        features = _houses(session, parsed.street, parsed.housenumber, near, muni, params)
-    if not features:
-        # No house with that number (or no number): the streets themselves; "25 Октября"
-        # without a house is the street, so the whole text is tried as a street too.
-        streets = {parsed.street, street_norm(query)} - {""}
-        for street in sorted(streets, key=len, reverse=True):
-            features = _streets(session, street, near, muni, params)
-            if features:
-                break
+    if gen is not None:
+        # The threshold of `<%` for this transaction only.
+        session.execute(
+            text("SELECT set_config('pg_trgm.word_similarity_threshold', :thr, true)"), params
+        )
+        settlement, street = _split_settlement(session, gen, parsed.street)
+        params["settlement"] = settlement
+        if parsed.housenumber and street:
+            features = _houses(session, street, parsed.housenumber, near, muni, params)
+        if not features:
+            # No house with that number (or no number): the streets themselves; "25 Октября"
+            # without a house is the street, so the whole text is tried as a street too.
+            streets = {street, street_norm(query)} - {""}
+            for candidate in sorted(streets, key=len, reverse=True):
+                features = _streets(session, candidate, near, muni, params)
+                if features:
+                    break
     parsed_features = [json.loads(f) for f in features]
     scores = [f["properties"]["score"] for f in parsed_features]
     confident = (
@@ -147,6 +195,18 @@ def search(
         "numberReturned": len(parsed_features),
         "features": parsed_features,
     }
+
+
+def _candidates(near: Near | None, muni: str) -> str:
+    """The candidate streets' SQL; with `near`, nearer streets of equal names rank first."""
+    near_order = ""
+    if near is not None:
+        # Degrees × 111 km: a cheap stand-in for metres, only to choose which streets go on.
+        near_order = (
+            "* (0.8 + 0.2 * exp(-(st.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+            " * 111000 / :scale))"
+        )
+    return _CANDIDATES.format(muni=muni, near_order=near_order)
 
 
 def _near(near: Near | None, geom: str) -> tuple[str, str]:
@@ -166,7 +226,7 @@ def _houses(
     factor, distance = _near(near, "a.geom")
     # "5" finds "5" (1.0) and "5а", "5к1", "5/2" (0.85), never "50".
     sql = f"""
-    WITH c AS ({_STREETS.format(muni=muni)}),
+    WITH c AS ({_candidates(near, muni)}),
     h AS (
         SELECT a.id, a.street_id, a.kind, a.housenumber, a.geom, {distance} AS distance_m,
                {_TEXT_SCORE} * CASE WHEN a.housenumber_norm = :number THEN 1.0 ELSE 0.85 END
@@ -192,7 +252,7 @@ def _streets(
 ) -> list[str]:
     factor, distance = _near(near, "c.geom")
     sql = f"""
-    WITH c AS ({_STREETS.format(muni=muni)}),
+    WITH c AS ({_candidates(near, muni)}),
     h AS (
         SELECT c.id, c.id AS street_id, 'street' AS kind, NULL::text AS housenumber, c.geom,
                {distance} AS distance_m, {_TEXT_SCORE} * {factor} AS score

@@ -1,7 +1,13 @@
 """The data model, one module per aggregate over base.py; every class is importable from here."""
 
 from gis_app.models.accounts import ROLES, ApiToken, LoginFailure, User, user_municipalities
-from gis_app.models.addresses import ADDRESS_KINDS, Address, AddressGeneration, AddressStreet
+from gis_app.models.addresses import (
+    ADDRESS_KINDS,
+    Address,
+    AddressGeneration,
+    AddressName,
+    AddressStreet,
+)
 from gis_app.models.base import Base
 from gis_app.models.incidents import (
     INCIDENT_KINDS,
@@ -29,6 +35,7 @@ __all__ = [
     "ADDRESS_KINDS",
     "Address",
     "AddressGeneration",
+    "AddressName",
     "AddressStreet",
     "EDIT_ACTIONS",
     "IMPORT_MODES",

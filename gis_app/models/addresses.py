@@ -1,7 +1,7 @@
 """Tables of the address search (issue 13): imports (generations), streets, addresses.
 
 Every import writes a new generation and makes it current in the same transaction, so searches
-never see a half-loaded or empty set. Migration 0011 creates them, pg_trgm and the two SQL
+never see a half-loaded or empty set. Migration 0011 creates them (and address_names), pg_trgm and the two SQL
 normalisers (gis_street_norm, gis_housenumber_norm) that gis_app/addresses/normalize.py mirrors.
 """
 
@@ -56,12 +56,7 @@ class AddressStreet(Base):
 
     __tablename__ = "address_streets"
     __table_args__ = (
-        Index(
-            "address_streets_key_trgm",
-            "search_key",
-            postgresql_using="gin",
-            postgresql_ops={"search_key": "gin_trgm_ops"},
-        ),
+        Index("address_streets_norm", "generation", "norm"),
         Index("address_streets_generation", "generation"),
         Index("address_streets_geom_idx", "geom", postgresql_using="gist"),
     )
@@ -74,8 +69,7 @@ class AddressStreet(Base):
     norm: Mapped[str] = mapped_column(Text)
     # улица, переулок, проспект…: "улица Маркса" and "переулок Маркса" are two streets.
     kind: Mapped[str] = mapped_column(Text, server_default="")
-    # norm + settlement, the text the trigram index serves ("чехова гатчина").
-    search_key: Mapped[str] = mapped_column(Text)
+    settlement_norm: Mapped[str] = mapped_column(Text, server_default="")
     settlement: Mapped[str | None] = mapped_column(Text)
     settlement_id: Mapped[int | None] = mapped_column(
         ForeignKey("municipalities.id", ondelete="SET NULL")
@@ -84,6 +78,28 @@ class AddressStreet(Base):
         ForeignKey("municipalities.id", ondelete="SET NULL")
     )
     geom = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False)
+
+
+class AddressName(Base):
+    """The distinct normalised names of one generation (streets, settlements): the small
+    dictionary fuzzy matching runs on, so a name shared by 300 villages is compared once."""
+
+    __tablename__ = "address_names"
+    __table_args__ = (
+        CheckConstraint("kind IN ('street', 'settlement')", name="address_name_kind"),
+        Index(
+            "address_names_trgm",
+            "norm",
+            postgresql_using="gin",
+            postgresql_ops={"norm": "gin_trgm_ops"},
+        ),
+    )
+
+    generation: Mapped[int] = mapped_column(
+        ForeignKey("address_generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    norm: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
 class Address(Base):

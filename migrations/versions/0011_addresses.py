@@ -49,12 +49,13 @@ $$;
 
 CREATE OR REPLACE FUNCTION gis_street_norm(s text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT btrim(regexp_replace(regexp_replace(
-    ' ' || replace(regexp_replace(regexp_replace(gis_addr_fold(s),
+  SELECT coalesce(
+    nullif(btrim(regexp_replace(regexp_replace(' ' || replace(w, ' ', '  ') || ' ',
+      ' ({STREET_WORDS}) ', ' ', 'g'), ' +', ' ', 'g')), ''),
+    btrim(regexp_replace(w, ' +', ' ', 'g')))
+  FROM (SELECT regexp_replace(regexp_replace(gis_addr_fold(s),
       '([0-9])[ -]?(ая|ой|ий|ый|ое|ье|го|я|й)(?![а-я])', '\\1', 'g'),
-      '[^0-9a-zа-я]+', ' ', 'g'), ' ', '  ') || ' ',
-    ' ({STREET_WORDS}) ', ' ', 'g'),
-    ' +', ' ', 'g'))
+      '[^0-9a-zа-я]+', ' ', 'g') AS w) p
 $$;
 
 CREATE OR REPLACE FUNCTION gis_street_kind(s text) RETURNS text
@@ -110,7 +111,7 @@ def upgrade() -> None:
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("norm", sa.Text(), nullable=False),
         sa.Column("kind", sa.Text(), server_default="", nullable=False),
-        sa.Column("search_key", sa.Text(), nullable=False),
+        sa.Column("settlement_norm", sa.Text(), server_default="", nullable=False),
         sa.Column("settlement", sa.Text(), nullable=True),
         sa.Column("settlement_id", sa.Integer(), nullable=True),
         sa.Column("municipality_id", sa.Integer(), nullable=True),
@@ -130,12 +131,22 @@ def upgrade() -> None:
     op.create_index(
         "address_streets_geom_idx", "address_streets", ["geom"], postgresql_using="gist"
     )
+    op.create_index("address_streets_norm", "address_streets", ["generation", "norm"])
+    op.create_table(
+        "address_names",
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("norm", sa.Text(), nullable=False),
+        sa.CheckConstraint("kind IN ('street', 'settlement')", name="address_name_kind"),
+        sa.ForeignKeyConstraint(["generation"], ["address_generations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("generation", "kind", "norm"),
+    )
     op.create_index(
-        "address_streets_key_trgm",
-        "address_streets",
-        ["search_key"],
+        "address_names_trgm",
+        "address_names",
+        ["norm"],
         postgresql_using="gin",
-        postgresql_ops={"search_key": "gin_trgm_ops"},
+        postgresql_ops={"norm": "gin_trgm_ops"},
     )
     op.create_table(
         "addresses",
@@ -170,6 +181,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop what upgrade made (pg_trgm stays: other schemas may use it)."""
     op.drop_table("addresses")
+    op.drop_table("address_names")
     op.drop_table("address_streets")
     op.drop_index("address_generations_one_current", table_name="address_generations")
     op.drop_table("address_generations")

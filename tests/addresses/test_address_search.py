@@ -173,3 +173,28 @@ def test_a_failed_import_leaves_the_current_addresses(session, imported, osm_fil
         text("SELECT id FROM address_generations WHERE is_current")
     ).scalar_one()
     assert current == imported.generation
+
+
+def test_a_settlement_named_or_a_point_near_picks_among_same_named_streets(
+    client, session, osm_file
+):
+    import shapely
+
+    # Chekhova street 5 also in Kirishi (demo town at 32.02, 59.45).
+    kirishi = shapely.to_wkb(
+        shapely.set_srid(shapely.Point(32.02, 59.45), 4326), hex=True, include_srid=True
+    )
+    rows = [*read_osm(osm_file), ("building", "900", "улица Чехова", "5", "Кириши", kirishi)]
+    load_rows(session, rows, "two-towns.osm")
+    named = client.get("/api/addresses?q=Кириши, ул. Чехова 5").get_json()
+    assert _labels(named)[0] == "Кириши, улица Чехова, 5" and named["confident"] is True
+    named_last = client.get("/api/addresses?q=Чехова 5 Кириши").get_json()
+    assert _labels(named_last)[0] == "Кириши, улица Чехова, 5"
+    near = client.get("/api/addresses?q=Чехова 5&near=32.03,59.44").get_json()
+    assert _labels(near)[0] == "Кириши, улица Чехова, 5"
+    near_gatchina = client.get("/api/addresses?q=Чехова 5&near=30.12,59.56").get_json()
+    assert _labels(near_gatchina)[0] == "Гатчина, улица Чехова, 5"
+    # Without either, both towns' houses are candidates and the answer is not sure.
+    both = client.get("/api/addresses?q=Чехова 5").get_json()
+    assert {"Гатчина, улица Чехова, 5", "Кириши, улица Чехова, 5"} <= set(_labels(both))
+    assert both["confident"] is False
