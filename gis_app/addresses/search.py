@@ -1,10 +1,12 @@
 """Address search and reverse look-up over the current generation (PostGIS + pg_trgm).
 
-Search: the query is split in Python (normalize.parse_query) into a street and a house number;
-streets are found by trigram word similarity on their normalised name + settlement (GIN index,
-so typos and word order are tolerated), houses by exact normalised number on those streets
-(a "5" also finds "5А"/"5к1", ranked lower). The score is in 0..1; `confident` says whether
-the best candidate stands clearly above the rest. Reverse: the nearest address point, in metres.
+Search: the query is split in Python (normalize.parse_query) into a street, a house number and a
+street kind; a settlement named in it is recognised (exact, from the names dictionary). Street
+names are matched by trigram word similarity on the distinct names (GIN index; typos and word
+order tolerated), then the streets of those names (btree) ranked by name, kind, settlement and
+nearness, then houses by exact normalised number ("5" also finds "5А"/"5к1", ranked lower). The
+score is in 0..1; `confident` says whether the best stands clearly above the rest. Reverse: the
+nearest address point, in metres.
 """
 
 from __future__ import annotations
