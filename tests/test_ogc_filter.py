@@ -352,9 +352,9 @@ def test_filter_crs_3857_and_4326_match_postgis(get, session):
 def test_geometry_literals_leave_the_gist_index_usable(app, session):
     """The literal is transformed once, in the statement, not each row: with sequential scans
     off, the plan reaches the features through the (layer_id, geom) GiST index."""
+    from gis_app.features.cql import parse_filter
     from gis_app.features.pages import Query, page_sql
     from gis_app.features.sources import layer_source
-    from gis_app.web.ogc.cql import parse_filter
     from gis_app.web.ogc.params import parse_crs
 
     source = layer_source(app.extensions["gis_app"].get("water_mains"))

@@ -27,7 +27,7 @@ class Query:
     time_from: dt.datetime | None = None
     time_to: dt.datetime | None = None
     crs: Crs = CRSES[CRS84]
-    # A CQL2 filter as a SQL condition (gis_app.web.ogc.cql) and its bound values.
+    # A CQL2 filter as a SQL condition (gis_app.features.cql) and its bound values.
     filter_sql: str | None = None
     filter_params: dict = field(default_factory=dict)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from flask import url_for
 
 from gis_app.config import VERSION as __version__
+from gis_app.features.cql import DEFAULT_LANG, LANGS
 from gis_app.features.sources import CRS84, CRSES, Source
 from gis_app.layers import layer_registry
 from gis_app.web.ogc.collections import JSON_TYPES, title
-from gis_app.web.ogc.cql import DEFAULT_LANG, LANGS
 from gis_app.web.ogc.params import DEFAULT_LIMIT, MAX_LIMIT
 
 GEOJSON = "application/geo+json"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from werkzeug.datastructures import MultiDict
 
 from gis_app.errors import InvalidParameter
+from gis_app.features.cql import filter_lang, parse_filter
 from gis_app.features.pages import Query
 from gis_app.features.sources import CRS84, CRSES, Crs, Source
-from gis_app.web.ogc.cql import filter_lang, parse_filter
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000

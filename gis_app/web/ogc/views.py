@@ -10,6 +10,7 @@ from flask import Response, render_template, request, url_for
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.features import edits
+from gis_app.features.cql import CONFORMANCE as PART3
 from gis_app.features.pages import (
     PageCount,
     Query,
@@ -26,7 +27,6 @@ from gis_app.features.sources import Source
 from gis_app.layers import layer_registry
 from gis_app.web.ogc import ogc
 from gis_app.web.ogc.collections import collection_json, get_source, queryables_json, sources, title
-from gis_app.web.ogc.cql import CONFORMANCE as PART3
 from gis_app.web.ogc.openapi import PART4, openapi
 from gis_app.web.ogc.params import Page, encode_cursor, parse_crs, parse_page, parse_query
 from gis_app.web.streaming import dumps, make_etag, not_modified, request_key, stream
@@ -39,7 +39,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
-    *PART3,  # filter, features-filter, queryables; the CQL2 classes (gis_app.web.ogc.cql)
+    *PART3,  # filter, features-filter, queryables; the CQL2 classes (gis_app.features.cql)
     *PART4,  # create, replace, update, delete (gis_app.web.ogc.crud)
 ]
 # Below this many features a collection is counted exactly on every page (cheap); above it the
