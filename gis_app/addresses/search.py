@@ -22,7 +22,7 @@ from gis_app.errors import NotFound
 
 # Names, then streets of those names, read before houses are matched.
 NAME_CANDIDATES = 10
-STREET_CANDIDATES = 150
+STREET_CANDIDATES = 60
 # Settlement names looked for in the query: runs of up to this many words.
 SETTLEMENT_WORDS = 3
 # Lower bound of word similarity for a street to be a candidate at all (typo tolerance).
@@ -61,24 +61,24 @@ json_build_object(
 # village) holding the query's street words (GIN trigram index, typos tolerated), then the
 # streets of those names (btree), ranked by name, kind, settlement named, and nearness.
 _CANDIDATES = """
-WITH names AS (
-    SELECT n.norm, word_similarity(:street, n.norm) AS ws, similarity(:street, n.norm) AS sim
+WITH names AS MATERIALIZED (
+    SELECT n.norm,
+           0.6 * word_similarity(:street, n.norm) + 0.4 * similarity(:street, n.norm) AS score
     FROM address_names n
     WHERE n.generation = :gen AND n.kind = 'street' AND (n.norm = :street OR :street <% n.norm)
-    ORDER BY 0.6 * word_similarity(:street, n.norm) + 0.4 * similarity(:street, n.norm) DESC,
-             n.norm
+    ORDER BY score DESC, n.norm
     LIMIT :name_cap
 )
-SELECT st.id, st.geom, names.ws, names.sim,
-       CASE WHEN :kind = '' OR st.kind = '' OR st.kind = :kind THEN 1.0 ELSE 0.9 END
-       * CASE WHEN :settlement = '' OR st.settlement_norm = :settlement THEN 1.0 ELSE 0.8 END
-       AS kf
-FROM names JOIN address_streets st ON st.generation = :gen AND st.norm = names.norm
-WHERE true {muni}
-ORDER BY (0.6 * names.ws + 0.4 * names.sim)
-         * CASE WHEN :kind = '' OR st.kind = '' OR st.kind = :kind THEN 1.0 ELSE 0.9 END
-         * CASE WHEN :settlement = '' OR st.settlement_norm = :settlement THEN 1.0 ELSE 0.8 END
-         {near_order} DESC, st.id
+SELECT id, geom, base FROM (
+    SELECT st.id, st.geom, s.base, s.base {near_order} AS rank
+    FROM names JOIN address_streets st ON st.generation = :gen AND st.norm = names.norm
+    CROSS JOIN LATERAL (SELECT names.score
+        * CASE WHEN :kind = '' OR st.kind = '' OR st.kind = :kind THEN 1.0 ELSE 0.9 END
+        * CASE WHEN :settlement = '' OR st.settlement_norm = :settlement THEN 1.0 ELSE 0.8 END
+        AS base) s
+    WHERE true {muni}
+) ranked
+ORDER BY rank DESC, id
 LIMIT :street_cap
 """
 
@@ -106,7 +106,7 @@ def _municipality_ids(session: Session, slug: str) -> list[int]:
 # Word similarity finds the street inside name + settlement; plain similarity prefers the street
 # whose whole name was typed ("чехова" over "антона чехова"); a kind named but not matching
 # ("ул." for a "переулок") costs a tenth, a street of another settlement than the one named a fifth.
-_TEXT_SCORE = "(0.6 * c.ws + 0.4 * c.sim) * c.kf"
+_TEXT_SCORE = "c.base"
 
 
 def _split_settlement(session: Session, gen: int, street: str) -> tuple[str, str]:
@@ -203,9 +203,10 @@ def _candidates(near: Near | None, muni: str) -> str:
     """The candidate streets' SQL; with `near`, nearer streets of equal names rank first."""
     near_order = ""
     if near is not None:
-        # Degrees × 111 km: a cheap stand-in for metres, only to choose which streets go on.
+        # Box distance in degrees × 111 km: a cheap stand-in for metres, only to choose which
+        # streets go on (the final score uses metres).
         near_order = (
-            "* (0.8 + 0.2 * exp(-(st.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+            "* (0.8 + 0.2 * exp(-(st.geom <#> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
             " * 111000 / :scale))"
         )
     return _CANDIDATES.format(muni=muni, near_order=near_order)
@@ -228,7 +229,7 @@ def _houses(
     factor, distance = _near(near, "a.geom")
     # "5" finds "5" (1.0) and "5а", "5к1", "5/2" (0.85), never "50".
     sql = f"""
-    WITH c AS ({_candidates(near, muni)}),
+    WITH c AS MATERIALIZED ({_candidates(near, muni)}),
     h AS (
         SELECT a.id, a.street_id, a.kind, a.housenumber, a.geom, {distance} AS distance_m,
                {_TEXT_SCORE} * CASE WHEN a.housenumber_norm = :number THEN 1.0 ELSE 0.85 END
@@ -254,7 +255,7 @@ def _streets(
 ) -> list[str]:
     factor, distance = _near(near, "c.geom")
     sql = f"""
-    WITH c AS ({_candidates(near, muni)}),
+    WITH c AS MATERIALIZED ({_candidates(near, muni)}),
     h AS (
         SELECT c.id, c.id AS street_id, 'street' AS kind, NULL::text AS housenumber, c.geom,
                {distance} AS distance_m, {_TEXT_SCORE} * {factor} AS score
