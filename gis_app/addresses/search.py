@@ -109,28 +109,39 @@ def _municipality_ids(session: Session, slug: str) -> list[int]:
 _TEXT_SCORE = "c.base"
 
 
-def _split_settlement(session: Session, gen: int, street: str) -> tuple[str, str]:
-    """(settlement named in the street words or "", the street words without it)."""
+def _settlement_runs(street: str) -> dict[str, tuple[int, int]]:
+    """Runs of up to SETTLEMENT_WORDS words of the street part (never all of it): start, length."""
     tokens = street.split()
-    if len(tokens) < 2:
-        return "", street
-    runs = {
+    return {
         " ".join(tokens[i : i + n]): (i, n)
-        for n in range(1, SETTLEMENT_WORDS + 1)
+        for n in range(1, min(SETTLEMENT_WORDS, len(tokens) - 1) + 1)
         for i in range(len(tokens) - n + 1)
-        if n < len(tokens)
     }
-    found = session.execute(
+
+
+def _prepare(session: Session, street: str, threshold: float) -> tuple[int | None, list[str]]:
+    """One round trip: the current generation, the settlements named among the street words,
+    and the `<%` threshold set for this transaction."""
+    row = session.execute(
         text(
-            "SELECT norm FROM address_names WHERE generation = :gen AND kind = 'settlement' "
-            "AND norm = ANY(:runs)"
+            "SELECT set_config('pg_trgm.word_similarity_threshold', :thr, true), g.id, "
+            "ARRAY(SELECT norm FROM address_names WHERE generation = g.id "
+            "AND kind = 'settlement' AND norm = ANY(:runs)) "
+            "FROM (SELECT (SELECT id FROM address_generations WHERE is_current) AS id) g"
         ),
-        {"gen": gen, "runs": list(runs)},
-    ).scalars()
+        {"thr": str(threshold), "runs": list(_settlement_runs(street))},
+    ).one()
+    return row[1], list(row[2])
+
+
+def _split_settlement(street: str, found: list[str]) -> tuple[str, str]:
+    """(the settlement named in the street words or "", the street words without it)."""
+    runs = _settlement_runs(street)
     best = max(found, key=lambda norm: (runs[norm][1], -runs[norm][0]), default=None)
     if best is None:
         return "", street
     i, n = runs[best]
+    tokens = street.split()
     return best, " ".join(tokens[:i] + tokens[i + n :])
 
 
@@ -147,9 +158,7 @@ def search(
     matching street, else streets (kind street). Coordinates EPSG:4326; distance_m in metres.
     """
     parsed = parse_query(query)
-    gen = session.execute(
-        text("SELECT id FROM address_generations WHERE is_current")
-    ).scalar_one_or_none()
+    gen, settlements = _prepare(session, parsed.street, WORD_SIMILARITY_MIN)
     features: list[str] = []
     muni = ""
     params: dict = {
@@ -158,7 +167,6 @@ def search(
         "street_cap": STREET_CANDIDATES,
         "limit": limit,
         "scale": NEAR_SCALE_M,
-        "thr": str(WORD_SIMILARITY_MIN),
         "kind": parsed.kind,
         "lon": near.lon if near else None,
         "lat": near.lat if near else None,
@@ -167,11 +175,7 @@ def search(
         params["munis"] = _municipality_ids(session, municipality)
         muni = "AND (st.settlement_id = ANY(:munis) OR st.municipality_id = ANY(:munis))"
     if gen is not None:
-        # The threshold of `<%` for this transaction only.
-        session.execute(
-            text("SELECT set_config('pg_trgm.word_similarity_threshold', :thr, true)"), params
-        )
-        settlement, street = _split_settlement(session, gen, parsed.street)
+        settlement, street = _split_settlement(parsed.street, settlements)
         params["settlement"] = settlement
         if parsed.housenumber and street:
             features = _houses(session, street, parsed.housenumber, near, muni, params)
