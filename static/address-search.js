@@ -99,7 +99,9 @@
       return;
     }
     var c = f.geometry.coordinates, latlng = L.latLng(c[1], c[0]);
-    this.map.setView(latlng, 18);
+    // The house a little below the centre: the report form opens above it, under the header.
+    var centre = this.map.unproject(this.map.project(latlng, 18).subtract([0, 160]), 18);
+    this.map.setView(centre, 18, { animate: false });
     document.body.dataset.addressFound = f.properties.label;
     var opened = window.GisIncidents && window.GisIncidents.openReport &&
       window.GisIncidents.openReport(latlng, { address: f.properties.label });
