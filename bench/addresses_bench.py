@@ -11,7 +11,8 @@ the generation swap; only the OSM reading is left out), then asks 1,000 queries 
 dispatchers write them (type words, "д.", typos, word order; half with near=lon,lat) through
 gunicorn (1 worker, kept-alive connection). The floor is one hand-written SQL statement per
 query (trigram match on the names, their streets, the exact number), on a kept psycopg2
-connection, no HTTP, no ranking.
+connection, no HTTP, no ranking; and GET /api/utilities (a token login, Flask, one tiny query)
+shows what any request of the service costs on the same server.
 Writes bench/results-addresses.json and prints it.
 """
 
@@ -266,6 +267,14 @@ def main() -> None:
             features = json.loads(body)["features"]
             labels = [f["properties"]["label"] for f in features]
             found_right += f"{a['settlement']}, {a['street']}, {a['number']}" in labels
+        # The service's own floor per request (login by token, Flask, one tiny query).
+        trivial = []
+        for _ in range(len(asked)):
+            t0 = time.perf_counter()
+            conn.request("GET", "/api/utilities", headers=headers)
+            conn.getresponse().read()
+            trivial.append(time.perf_counter() - t0)
+        result["http_trivial_endpoint"] = summary(trivial)
         conn.close()
     finally:
         server.terminate()
