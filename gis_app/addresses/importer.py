@@ -120,6 +120,17 @@ def _copy_rows(session: Session, rows: list[tuple]) -> None:
 
 
 # text(): bulk set-based SQL over temporary tables; nothing here comes from a request.
+# Boundaries cut into pieces of at most 255 vertices, with a GiST index: a point-in-polygon test
+# against a district's full outline (thousands of vertices) for each of 500,000 houses is slow.
+_PARTS_SQL = """
+CREATE TEMP TABLE addr_muni_parts ON COMMIT DROP AS
+SELECT m.id, m.kind, m.name_ru, ST_Area(m.geom) AS area, ST_Subdivide(m.geom, 255) AS geom
+FROM municipalities m
+WHERE m.kind = ANY(:settlement_kinds) OR m.kind = ANY(:municipality_kinds);
+CREATE INDEX ON addr_muni_parts USING gist (geom);
+ANALYZE addr_muni_parts;
+"""
+
 _PLACE_SQL = """
 CREATE TEMP TABLE addr_placed ON COMMIT DROP AS
 SELECT s.kind, s.osm_id, s.street, s.housenumber, gis_street_norm(s.street) AS norm,
@@ -131,14 +142,14 @@ SELECT s.kind, s.osm_id, s.street, s.housenumber, gis_street_norm(s.street) AS n
 FROM addr_stage s
 CROSS JOIN LATERAL (SELECT ST_PointOnSurface(s.geom) AS pos) p
 LEFT JOIN LATERAL (
-    SELECT m.id, m.name_ru FROM municipalities m
+    SELECT m.id, m.name_ru FROM addr_muni_parts m
     WHERE m.kind = ANY(:settlement_kinds) AND ST_Intersects(m.geom, p.pos)
-    ORDER BY ST_Area(m.geom) LIMIT 1
+    ORDER BY m.area LIMIT 1
 ) st ON true
 LEFT JOIN LATERAL (
-    SELECT m.id FROM municipalities m
+    SELECT m.id FROM addr_muni_parts m
     WHERE m.kind = ANY(:municipality_kinds) AND ST_Intersects(m.geom, p.pos)
-    ORDER BY ST_Area(m.geom) LIMIT 1
+    ORDER BY m.area LIMIT 1
 ) mu ON true
 WHERE s.street IS NOT NULL
 """
@@ -192,13 +203,14 @@ def load_rows(session: Session, rows: list[tuple], source: str) -> ImportSummary
         )
     )
     _copy_rows(session, rows)
-    session.execute(
-        text(_PLACE_SQL),
-        {
-            "settlement_kinds": list(SETTLEMENT_KINDS),
-            "municipality_kinds": list(MUNICIPALITY_KINDS),
-        },
-    )
+    kinds = {
+        "settlement_kinds": list(SETTLEMENT_KINDS),
+        "municipality_kinds": list(MUNICIPALITY_KINDS),
+    }
+    for statement in _PARTS_SQL.split(";"):
+        if statement.strip():
+            session.execute(text(statement), kinds)
+    session.execute(text(_PLACE_SQL), kinds)
     gen = session.execute(
         text("INSERT INTO address_generations (source) VALUES (:s) RETURNING id"), {"s": source}
     ).scalar_one()
@@ -216,7 +228,7 @@ def load_rows(session: Session, rows: list[tuple], source: str) -> ImportSummary
     )
     # The old generations' rows go with them (ON DELETE CASCADE), in this same transaction.
     session.execute(text("DELETE FROM address_generations WHERE id <> :gen"), {"gen": gen})
-    session.execute(text("DROP TABLE addr_placed, addr_stage"))
+    session.execute(text("DROP TABLE addr_placed, addr_stage, addr_muni_parts"))
     return ImportSummary(gen, streets, addresses, time.monotonic() - started)
 
 
