@@ -43,6 +43,7 @@
     this.input.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter") { ev.preventDefault(); clearTimeout(self.timer); self.find(true); }
       if (ev.key === "Escape") { self.list.textContent = ""; }
+      if (ev.key === "ArrowDown") { ev.preventDefault(); self.focusItem(0); }
     });
   };
 
@@ -82,8 +83,21 @@
       li.title = f.properties.municipality_name || "";
       li.dataset.score = f.properties.score;
       li.addEventListener("click", function () { self.go(f); });
-      li.addEventListener("keydown", function (ev) { if (ev.key === "Enter") self.go(f); });
+      li.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter") self.go(f);
+        if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+          ev.preventDefault();
+          var items = Array.prototype.slice.call(self.list.querySelectorAll(".gis-address-item"));
+          var at = items.indexOf(li) + (ev.key === "ArrowDown" ? 1 : -1);
+          if (at < 0) self.input.focus(); else self.focusItem(at);
+        }
+      });
     });
+  };
+
+  AddressSearch.prototype.focusItem = function (i) {
+    var items = this.list.querySelectorAll(".gis-address-item");
+    if (items.length) items[Math.min(i, items.length - 1)].focus();
   };
 
   // Jump to a candidate; a house opens the report form there (dispatchers), a street fits its extent.

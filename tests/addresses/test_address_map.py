@@ -80,6 +80,12 @@ def test_search_box_jumps_to_the_address_and_opens_the_report(
     items.first.wait_for(timeout=10_000)
     assert items.first.inner_text() == "Гатчина, улица Чехова, 5"
     assert "Уточните" in page.locator(".gis-address-results").inner_text()
+    # The keyboard picks a candidate too: arrow down, Enter.
+    box.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.locator("form.gis-report").wait_for(timeout=10_000)
+    address = page.locator("form.gis-report input[name=address]")
+    assert address.input_value() == "Гатчина, улица Чехова, 5"
     assert dispatcher.problems == [], dispatcher.problems
     dispatcher.context.close()
 
