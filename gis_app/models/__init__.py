@@ -9,6 +9,7 @@ from gis_app.models.addresses import (
     AddressStreet,
 )
 from gis_app.models.base import Base
+from gis_app.models.changes import AdminChange
 from gis_app.models.incidents import (
     INCIDENT_KINDS,
     INCIDENT_STATUSES,
@@ -37,6 +38,7 @@ __all__ = [
     "AddressGeneration",
     "AddressName",
     "AddressStreet",
+    "AdminChange",
     "EDIT_ACTIONS",
     "IMPORT_MODES",
     "INCIDENT_KINDS",
