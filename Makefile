@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: nginx-package qgis-package run test setup js-packages os-packages browser-package db demo stop-db lint clean help
+.PHONY: basemap-tools nginx-package qgis-package run test setup js-packages os-packages browser-package db demo stop-db lint clean help
 
 help:
 	@echo "make run      set up (OS packages, .venv, local PostGIS, migrations, the demo unless GIS_APP_DEMO says no) and serve on http://$(HOST):$(PORT)/"
@@ -25,7 +25,7 @@ run: setup demo
 	@echo "Demo login, local use only: dispatcher-gatchina / demo-2026 (every demo account: README)"
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - wsgi:app
 
-test: setup demo browser-package qgis-package nginx-package
+test: setup demo browser-package qgis-package nginx-package basemap-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: os-packages $(STAMP) js-packages db
@@ -69,6 +69,13 @@ nginx-package:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { echo "Installing OS package: nginx-light"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light; }
+
+# tilemaker and osmium-tool (Debian's): make the offline base map from an OSM extract
+# (docs/basemap.md); the tests build a tiny one from their own extract.
+basemap-tools:
+	@command -v tilemaker >/dev/null && command -v osmium >/dev/null || { echo "Installing OS packages: tilemaker osmium-tool"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tilemaker osmium-tool; }
 
 # QGIS (Debian's, with its OGC API - Features provider), the planners' desktop GIS: the tests
 # load every collection through it, with the system Python that PyQGIS belongs to.

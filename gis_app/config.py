@@ -29,6 +29,11 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "© OpenStreetMap contributors",
         "attribution of the base tiles",
     ),
+    "GIS_APP_BASEMAP_FILE": (
+        "",
+        "local base-map archive (.mbtiles or .pmtiles, vector or raster) served at /basemap/ "
+        "and drawn under the networks; wins over GIS_APP_BASEMAP_URL; empty: none",
+    ),
     "GIS_APP_LOCAL_PG_PORT": (54329, "first port tried for the project-local PostgreSQL cluster"),
     "GIS_APP_TILES_FROM": (
         20000,
@@ -170,6 +175,13 @@ def validate(config: dict) -> None:
         raise ConfigError("DATABASE_URL must be a postgresql:// URL")
     if not Path(str(config["GIS_APP_LAYERS_DIR"])).is_dir():
         raise ConfigError(f"GIS_APP_LAYERS_DIR: no such folder {config['GIS_APP_LAYERS_DIR']}")
+    basemap = str(config.get("GIS_APP_BASEMAP_FILE") or "")
+    if basemap and (
+        not Path(basemap).is_file() or Path(basemap).suffix not in (".mbtiles", ".pmtiles")
+    ):
+        raise ConfigError(
+            f"GIS_APP_BASEMAP_FILE must name an existing .mbtiles or .pmtiles file, got {basemap!r}"
+        )
     if not 0 <= int(config["GIS_APP_PROXY_HOPS"]) <= 5:
         raise ConfigError("GIS_APP_PROXY_HOPS must be between 0 and 5")
     if config["GIS_APP_DEMO"] not in ("auto", "always", "never"):

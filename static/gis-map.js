@@ -238,9 +238,11 @@
     this.map.on("overlayadd", function (e) {
       self.cfg.layers.forEach(function (l) { if (window[l.group] === e.layer) self.loadLayer(l); });
     });
+    if (window.GisBasemap) window.GisBasemap.attach(this);  // basemap.js: the offline base map
     var ready = [this.loadMunicipalities()];
     // Incidents, the queue and the report form live in incidents.js (the workbench).
     if (window.GisIncidents) ready.push(window.GisIncidents.attach(this));
+    if (window.GisAddressSearch) window.GisAddressSearch.attach(this);  // address-search.js
     reload();
     setInterval(function () { self.refreshTiles(); }, 30000);
     // A click on a drawn feature opens its popup; elsewhere the tiled layers are asked, and a

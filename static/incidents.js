@@ -292,6 +292,12 @@
     var description = el("textarea"); description.name = "description"; description.rows = 3; description.maxLength = 4000;
     var address = el("input"); address.name = "address"; address.maxLength = 500;
     var contact = el("input"); contact.name = "reporter_contact"; contact.maxLength = 500;
+    // The address: the one searched for (address-search.js), else the nearest known (reverse).
+    address.value = preset.address || "";
+    if (!address.value && cfg.urls.addressReverse) {
+      self.request("GET", cfg.urls.addressReverse + "?lon=" + latlng.lng.toFixed(6) + "&lat=" + latlng.lat.toFixed(6))
+        .then(function (res) { var f = res.data.features[0]; if (f && !address.value) address.value = f.properties.label; }).catch(function () {});
+    }
     [[t.utility, utility], [t.kind, kind], [t.priority, priority], [t.category, category],
      [t.description, description], [t.address, address], [t.contact, contact]].forEach(function (f) {
       form.appendChild(field(f[0], f[1]));
@@ -611,6 +617,13 @@
 
   window.GisIncidents = {
     attach: function (gis) { var w = new Workbench(gis); window.gisWorkbench = w; return w.start(); },
+    // Open the report form at latlng (preset: address, utility, featureId); false if the user may not report.
+    openReport: function (latlng, preset) {
+      var w = window.gisWorkbench;
+      if (!w || !w.canCreate()) return false;
+      w.openForm(latlng, preset);
+      return true;
+    },
     T: T
   };
 })();

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gis_app import create_app
 from gis_app.accounts.users import disable_user, list_users
+from gis_app.cli.addresses import addresses_group
 from gis_app.cli.imports import import_command
 from gis_app.cli.kpi import kpi_group
 from gis_app.cli.municipalities import municipalities_group
@@ -43,6 +44,7 @@ for group in (localdb, db_group, demo, layers, users, tokens):
     main.add_command(group)
 main.add_command(import_command)
 main.add_command(notify_group)
+main.add_command(addresses_group)
 main.add_command(municipalities_group)
 for command in SETUP_COMMANDS:  # cli/operators.py: the oblast's set-up
     main.add_command(command)

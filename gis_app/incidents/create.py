@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.accounts.identity import Identity
+from gis_app.addresses import reverse as nearest_address
 from gis_app.errors import Forbidden, InvalidParameter
 from gis_app.incidents import deadlines, duplicates, notify, outages, reporter, terms
 from gis_app.incidents.lifecycle import record
@@ -36,6 +37,23 @@ class DuplicatePolicy:
         return cls(
             float(config["GIS_APP_DUPLICATE_DISTANCE_M"]), int(config["GIS_APP_DUPLICATE_HOURS"])
         )
+
+
+# An incident without an address is named by the nearest known house within this many metres.
+NEAREST_ADDRESS_M = 100
+# Farther than this, the address says how far ("≈ 40 м"): the incident is not at the door.
+AT_ADDRESS_M = 25
+
+
+def _nearest_address(session: Session, lon: float, lat: float) -> str | None:
+    """The label of the nearest address (reverse look-up), or None where none is near."""
+    found = nearest_address(session, lon, lat, NEAREST_ADDRESS_M)
+    if found is None:
+        return None
+    props = found["properties"]
+    if props["distance_m"] <= AT_ADDRESS_M:
+        return props["label"]
+    return f"{props['label']} (≈ {round(props['distance_m'])} м)"
 
 
 def create_incident(
@@ -108,7 +126,7 @@ def create_incident(
         status=status,
         priority=data["priority"],
         reporter_contact=data["reporter_contact"],
-        address=data["address"],
+        address=data["address"] or _nearest_address(session, lon, lat),
         municipality_id=muni_id,
         operator_id=found.operator_id,
         feature_id=found.feature_id,

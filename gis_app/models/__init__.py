@@ -1,6 +1,13 @@
 """The data model, one module per aggregate over base.py; every class is importable from here."""
 
 from gis_app.models.accounts import ROLES, ApiToken, LoginFailure, User, user_municipalities
+from gis_app.models.addresses import (
+    ADDRESS_KINDS,
+    Address,
+    AddressGeneration,
+    AddressName,
+    AddressStreet,
+)
 from gis_app.models.base import Base
 from gis_app.models.changes import AdminChange
 from gis_app.models.incidents import (
@@ -33,6 +40,11 @@ from gis_app.models.places import MUNICIPALITY_KINDS, Municipality, Utility
 from gis_app.models.records import EDIT_ACTIONS, IMPORT_MODES, FeatureEdit, Import
 
 __all__ = [
+    "ADDRESS_KINDS",
+    "Address",
+    "AddressGeneration",
+    "AddressName",
+    "AddressStreet",
     "AdminChange",
     "ESCALATION_TARGETS",
     "EscalationRule",

@@ -8,7 +8,7 @@ from flask import Flask
 
 def init_web(app: Flask) -> None:
     """Register the access check, the blueprints and the error handlers on `app`."""
-    from gis_app.web import access, auth, errors, open311, tiles, vendor
+    from gis_app.web import access, auth, basemap, errors, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
     from gis_app.web.pages.admin import admin_pages
@@ -21,7 +21,7 @@ def init_web(app: Flask) -> None:
 
     access.init_app(app)
     pages = (maps, admin_pages, dashboard_pages, feedback_pages, rules_pages)
-    for blueprint in (api, *pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+    for blueprint in (api, *pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp, basemap.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])
@@ -38,6 +38,7 @@ def init_web(app: Flask) -> None:
 def _import_routes() -> None:
     """Import the route modules of the api and ogc blueprints: their views register on import."""
     from gis_app.web.api import (  # noqa: F401
+        addresses,
         admin,
         exports,
         features,

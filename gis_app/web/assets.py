@@ -20,6 +20,8 @@ def _packages() -> dict[str, str]:
         "leaflet": xstatic.pkg.leaflet.BASE_DIR,
         "vectorgrid": str(PROJECT_ROOT / "static" / "node_modules" / "leaflet.vectorgrid" / "dist"),
         "chartjs": str(PROJECT_ROOT / "static" / "node_modules" / "chart.js" / "dist"),
+        # Draws the offline vector base map with labels (docs/basemap.md).
+        "protomaps": str(PROJECT_ROOT / "static" / "node_modules" / "protomaps-leaflet" / "dist"),
     }
 
 

@@ -1,10 +1,11 @@
 """Open311 GeoReport v2 under /open311/v2, so citizen apps and feedback platforms send reports in.
 
-JSON only: the specification makes XML the required format, and this service declares that it
-does not serve it (discovery lists JSON only; a .xml URL answers 400). Services are the utilities.
+XML (the specification's required format) and JSON with the same content: every path ends in
+.xml or .json (gis_app/web/open311_xml.py writes the XML). Services are the utilities.
 Errors are the specification's list of {code, description}. Reading is public (no contact data is
 shown); POST needs an api_key from GIS_APP_OPEN311_API_KEYS. A posted request is routed like any
-incident but stays `new` for a dispatcher to check (FOR_TRIAGE), with the operator proposed.
+incident but stays `new` for a dispatcher to check (FOR_TRIAGE), with the operator proposed; a
+request with only address_string is placed by the address search (gis_app/addresses).
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
+from gis_app.addresses import Geocoded, geocode
 from gis_app.db import get_session
 from gis_app.errors import AppError
 from gis_app.incidents import queries
 from gis_app.incidents import validate as v
 from gis_app.incidents.create import DuplicatePolicy, create_incident
+from gis_app.incidents.geocoded import record_geocoding
 from gis_app.layers import layer_registry
 from gis_app.utilities import list_utilities
 from gis_app.web.access import public
+from gis_app.web.open311_xml import to_xml
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -34,10 +38,21 @@ class Open311Error(AppError):
     """An error answered in the specification's format."""
 
 
-def _errors(status: int, description: str):
-    response = jsonify([{"code": status, "description": description}])
+def _wants_xml() -> bool:
+    return request.path.endswith(".xml")
+
+
+def _answer(data: object, root: str, status: int = 200) -> Response:
+    """JSON, or the same content as XML under `root` when the path ends in .xml."""
+    if _wants_xml():
+        return Response(to_xml(root, data), status=status, mimetype="text/xml")
+    response = jsonify(data)
     response.status_code = status
     return response
+
+
+def _errors(status: int, description: str):
+    return _answer([{"code": status, "description": description}], "errors", status)
 
 
 @bp.errorhandler(AppError)
@@ -60,11 +75,11 @@ def _services(session) -> list[dict]:
     ]
 
 
-@bp.get("/discovery.json")
+@bp.get("/discovery.<any(json, xml):fmt>")
 @public
-def discovery():
-    """Where the endpoint is and what it speaks (JSON only)."""
-    return {
+def discovery(fmt: str):
+    """Where the endpoint is and what it speaks (XML and JSON)."""
+    data = {
         "changeset": "2026-11-26T00:00:00Z",
         "contact": "ЦУР Ленинградской области",
         "key_service": "API keys are issued by the service's administrator.",
@@ -74,26 +89,27 @@ def discovery():
                 "url": request.url_root.rstrip("/") + bp.url_prefix,
                 "changeset": "2026-11-26T00:00:00Z",
                 "type": "production",
-                "formats": ["application/json"],
+                "formats": ["text/xml", "application/json"],
             }
         ],
     }
+    return _answer(data, "discovery")
 
 
-@bp.get("/services.json")
+@bp.get("/services.<any(json, xml):fmt>")
 @public
-def services():
+def services(fmt: str):
     """The services: one per utility."""
-    return jsonify(_services(get_session()))
+    return _answer(_services(get_session()), "services")
 
 
-@bp.get("/services/<code>.json")
+@bp.get("/services/<code>.<any(json, xml):fmt>")
 @public
-def service_definition(code: str):
+def service_definition(code: str, fmt: str):
     """The attributes a request of this service may carry."""
     if code not in {s["service_code"] for s in _services(get_session())}:
         return _errors(404, f"service_code {code!r} not found")
-    return {
+    data = {
         "service_code": code,
         "attributes": [
             {
@@ -111,6 +127,7 @@ def service_definition(code: str):
             }
         ],
     }
+    return _answer(data, "service_definition")
 
 
 def _as_request(incident: dict) -> dict:
@@ -148,9 +165,9 @@ def _date(name: str) -> datetime | None:
         raise Open311Error(exc.message) from None
 
 
-@bp.get("/requests.json")
+@bp.get("/requests.<any(json, xml):fmt>")
 @public
-def request_list():
+def request_list(fmt: str):
     """Requests, newest first: by service_request_id, or service_code, dates and status."""
     session = get_session()
     ids = request.args.get("service_request_id")
@@ -179,17 +196,17 @@ def request_list():
             reported_to=end,
             limit=MAX_ROWS,
         )
-    return jsonify([_as_request(i) for i in queries.list_incidents(session, f)])
+    return _answer([_as_request(i) for i in queries.list_incidents(session, f)], "service_requests")
 
 
-@bp.get("/requests/<int:request_id>.json")
+@bp.get("/requests/<int:request_id>.<any(json, xml):fmt>")
 @public
-def request_detail(request_id: int):
+def request_detail(request_id: int, fmt: str):
     """One request, as a list of one (as the specification has it)."""
     incident = queries.get_incident(get_session(), request_id)
     if incident is None:
         return _errors(404, f"service_request_id {request_id} not found")
-    return jsonify([_as_request(incident)])
+    return _answer([_as_request(incident)], "service_requests")
 
 
 def _checked_key() -> None:
@@ -199,24 +216,52 @@ def _checked_key() -> None:
         raise Open311Error("api_key is missing or not valid")
 
 
-@bp.post("/requests.json")
+def _geocoded(session, address: str | None) -> Geocoded:
+    """Place a request sent with address_string only (400 when nothing matches)."""
+    if not address:
+        raise Open311Error("lat and long, or address_string, are required")
+    found = geocode(session, address)
+    if found is None:
+        raise Open311Error(f"address_string {address!r} was not found; send lat and long")
+    return found
+
+
+def _geocoding_notice(found: Geocoded | None) -> str:
+    if found is None:
+        return ""
+    if found.confident:
+        return f"адрес найден: {found.label} (оценка {found.score})"
+    return (
+        f"адрес неоднозначен ({len(found.candidates)} вариантов, лучший: {found.label}, "
+        f"оценка {found.score}): место проверит диспетчер"
+    )
+
+
+@bp.post("/requests.<any(json, xml):fmt>")
 @public
-def request_create():
-    """Create a request (form-encoded, api_key required); it waits for a dispatcher's triage."""
+def request_create(fmt: str):
+    """Create a request (form-encoded, api_key required); it waits for a dispatcher's triage.
+
+    Without lat/long the address_string is geocoded by the address search: a confident match
+    places it, an ambiguous one places it at the best guess with the candidates recorded.
+    """
     try:
         _checked_key()
     except Open311Error as exc:
         return _errors(403, exc.message)
     form = request.form
     session = get_session()
-    if not form.get("lat") or not form.get("long"):
-        raise Open311Error("lat and long are required (address_string is not geocoded here)")
+    found = None
+    lon, lat = form.get("long"), form.get("lat")
+    if not lat or not lon:
+        found = _geocoded(session, form.get("address_string"))
+        lon, lat = found.lon, found.lat
     parts = (form.get(k, "").strip() for k in ("first_name", "last_name", "phone", "email"))
     contact = " ".join(p for p in parts if p)
     service = form.get("service_code")
     payload = {
-        "lon": form.get("long"),
-        "lat": form.get("lat"),
+        "lon": lon,
+        "lat": lat,
         "utility": service,
         "kind": form.get("attribute[kind]") or "incident",
         "description": form.get("description") or f"Open311: {service}",
@@ -229,20 +274,18 @@ def request_create():
     incident_id = create_incident(
         session, layer_registry(), None, data, source="open311", policy=policy
     )
+    if found is not None:
+        record_geocoding(
+            session, incident_id, form["address_string"], found.confident, found.candidates
+        )
     session.commit()
     incident = _as_request(queries.get_incident(session, incident_id))
+    notice = "; ".join(n for n in (incident["service_notice"], _geocoding_notice(found)) if n)
     body = [
         {
             "service_request_id": incident["service_request_id"],
-            "service_notice": incident["service_notice"],
+            "service_notice": notice,
             "account_id": None,
         }
     ]
-    return jsonify(body), 201
-
-
-@bp.route("/<path:anything>.xml", methods=["GET", "POST"])
-@public
-def xml_not_served(anything: str):
-    """XML is not served: a declared deviation from the specification."""
-    return _errors(400, "format xml is not served by this endpoint; use .json")
+    return _answer(body, "service_requests", 201)

@@ -28,7 +28,7 @@ def assert_open311_error(response, status: int) -> str:
 
 def test_discovery_and_services_are_public_json(open311):
     disc = open311.get("/open311/v2/discovery.json").get_json()
-    assert disc["endpoints"][0]["formats"] == ["application/json"]
+    assert disc["endpoints"][0]["formats"] == ["text/xml", "application/json"]
     services = open311.get("/open311/v2/services.json").get_json()
     assert {s["service_code"] for s in services} >= {"water", "heat", "electricity", "gas"}
     assert set(services[0]) >= {
@@ -43,7 +43,8 @@ def test_discovery_and_services_are_public_json(open311):
     attr = definition["attributes"][0]
     assert attr["code"] == "kind" and {v["key"] for v in attr["values"]} == {"accident", "incident"}
     assert_open311_error(open311.get("/open311/v2/services/steam.json"), 404)
-    assert "xml" in assert_open311_error(open311.get("/open311/v2/services.xml"), 400)
+    assert open311.get("/open311/v2/services.xml").mimetype == "text/xml"
+    assert open311.get("/open311/v2/services.csv").status_code == 404
 
 
 def test_post_a_request_then_read_it_back(open311, session):

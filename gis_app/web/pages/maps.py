@@ -20,6 +20,7 @@ from gis_app.places.municipalities import extent_of_everything, municipality, mu
 from gis_app.utilities import list_utilities
 from gis_app.web.access import csrf_token, current_identity
 from gis_app.web.assets import installed
+from gis_app.web.basemap_config import client_config
 
 maps = Blueprint("maps", __name__)
 
@@ -108,7 +109,17 @@ def _new_map(bounds: list[float]) -> "folium.Map":  # noqa: F821
         [[south, west], [north, east]], padding_top_left=(20, 20), padding_bottom_right=(350, 20)
     )
     basemap = current_app.config["GIS_APP_BASEMAP_URL"]
-    if basemap:
+    local = client_config()
+    if local is not None:
+        # The local archive (static/basemap.js draws it); vector tiles need protomaps-leaflet.
+        if local["vector"]:
+            fmap.default_js.append(
+                (
+                    "protomaps",
+                    url_for("vendor.asset", package="protomaps", filename="protomaps-leaflet.js"),
+                )
+            )
+    elif basemap:
         folium.TileLayer(
             basemap,
             attr=current_app.config["GIS_APP_BASEMAP_ATTRIBUTION"],
@@ -182,6 +193,11 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
         "layers": layer_cfg,
         "utilities": utilities,
         "workbench": _workbench_config(lang, utilities),
+        "basemap": client_config(),
+        "addresses": {
+            "search": url_for("api.address_search"),
+            "reverse": url_for("api.address_reverse"),
+        },
     }
     root = fmap.get_root()
     root.header.add_child(
@@ -190,6 +206,8 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
             f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
             f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
             f'<script src="{url_for("static", filename="incidents.js")}"></script>'
+            f'<script src="{url_for("static", filename="address-search.js")}"></script>'
+            f'<script src="{url_for("static", filename="basemap.js")}"></script>'
         )
     )
     root.html.add_child(
@@ -229,6 +247,7 @@ def _workbench_config(lang: str, utilities: dict) -> dict:
             "incidentPoints": url_for("api.incident_points"),
             "incident": url_for("api.incident_detail", incident_id=0).replace("/0", "/__id__"),
             "responsible": url_for("api.responsible"),
+            "addressReverse": url_for("api.address_reverse"),
             "operators": url_for("api.operators"),
             "feature": url_for("api.network_feature", feature_id=0).replace("/0", "/__id__"),
             "imports": url_for("api.imports_list"),
