@@ -312,13 +312,17 @@
     var marker = L.circleMarker(latlng, { radius: 6, color: "#000", fillColor: "#fff", fillOpacity: 1 }).addTo(this.highlight);
     popup.on("remove", function () { self.highlight.removeLayer(marker); });
 
+    // Answers may come back out of order (a utility changed while the first look-up runs): only
+    // the latest question's answer is shown.
+    var asked = 0;
     var showResponsible = function () {
       var url = cfg.urls.responsible + "?lon=" + latlng.lng.toFixed(6) + "&lat=" + latlng.lat.toFixed(6) +
         "&utility=" + encodeURIComponent(utility.value) + (preset.featureId ? "&feature_id=" + preset.featureId : "");
+      var mine = ++asked;
       preview.textContent = "…";
       self.request("GET", url).then(function (res) {
-        self.renderResponsible(preview, res.data);
-      }).catch(function (err) { preview.textContent = t.failed + err.message; });
+        if (mine === asked) self.renderResponsible(preview, res.data);
+      }).catch(function (err) { if (mine === asked) preview.textContent = t.failed + err.message; });
     };
     utility.addEventListener("change", showResponsible);
     showResponsible();
