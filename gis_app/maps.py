@@ -59,6 +59,16 @@ STRINGS = {
     },
 }
 
+# The workbench, in load order: words, core, then one file per job (see docs/workbench.md).
+WORKBENCH_SCRIPTS = (
+    "incidents-words.js",
+    "incidents.js",
+    "incidents-report.js",
+    "incidents-card.js",
+    "incidents-queue.js",
+    "incidents-panels.js",
+)
+
 # Network layers are fetched by bbox only from this zoom on; below it the view holds too much.
 NETWORK_MIN_ZOOM = 12
 # A layer drawn from vector tiles shows from this zoom (a town); tiles stay small there.
@@ -197,15 +207,19 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
             f'<link rel="icon" href="{url_for("static", filename="favicon.svg")}">'
             f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
             f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
-            f'<script src="{url_for("static", filename="incidents.js")}"></script>'
+            + "".join(
+                f'<script src="{url_for("static", filename=name)}"></script>'
+                for name in WORKBENCH_SCRIPTS
+            )
         )
     )
     root.html.add_child(
         folium.Element(
             _header_html(s, lang, focus)
             + _legend_html(s, lang, layers, utilities)
-            + '<aside class="gis-panel" id="gis-panel"><div id="gis-card" class="gis-card" hidden>'
-            '</div><div id="gis-queue" class="gis-queue"></div></aside>'
+            + '<aside class="gis-panel" id="gis-panel"><div id="gis-form" class="gis-form" hidden>'
+            '</div><div id="gis-card" class="gis-card" hidden></div>'
+            '<div id="gis-queue" class="gis-queue"></div></aside>'
         )
     )
     # The config is JSON inside a script: escape "</" so no value can close the tag.
@@ -237,6 +251,7 @@ def _workbench_config(lang: str, utilities: dict) -> dict:
             "incidentPoints": url_for("api.incident_points"),
             "incident": url_for("api.incident_detail", incident_id=0).replace("/0", "/__id__"),
             "responsible": url_for("api.responsible"),
+            "reportPoint": url_for("api.report_point"),
             "operators": url_for("api.operators"),
             "feature": url_for("api.network_feature", feature_id=0).replace("/0", "/__id__"),
             "imports": url_for("api.imports_list"),

@@ -102,7 +102,7 @@
     });
   };
 
-  GisMap.prototype.popupFor = function (layer, feature) {
+  GisMap.prototype.popupFor = function (layer, feature, clicked) {
     var p = feature.properties, t = this.t;
     var rows = [[t.operator, p.operator], [t.externalId, p.external_id]];
     layer.properties.forEach(function (prop) {
@@ -111,7 +111,7 @@
       if (v !== undefined && v !== null) rows.push([prop.title + (prop.unit ? ", " + prop.unit : ""), v]);
     });
     var box = table(p.name || layer.title, rows);
-    if (this.onFeaturePopup) this.onFeaturePopup(box, layer, feature);
+    if (this.onFeaturePopup) this.onFeaturePopup(box, layer, feature, clicked || this.lastClick);
     return box;
   };
 
@@ -166,7 +166,7 @@
       var hits = found.filter(Boolean);
       if (!hits.length) return false;
       var box = el("div", "gis-identify");
-      hits.forEach(function (hit) { box.appendChild(self.popupFor(hit[0], hit[1])); });
+      hits.forEach(function (hit) { box.appendChild(self.popupFor(hit[0], hit[1], e.latlng)); });
       L.popup({ maxHeight: 320 }).setLatLng(e.latlng).setContent(box).openOn(map);
       return true;
     });
@@ -218,9 +218,14 @@
         style: function (f) { return styleFor(layer, f.properties); },
         pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(layer, f.properties)); },
         onEachFeature: function (f, lyr) {
+          // Tell the map's own click handler that this click was on a feature; remember where it
+          // was, so a report on this feature lands there (not on one of its vertices).
+          lyr.on("click", function (e) {
+            self.lastClick = e.latlng;
+            if (e.originalEvent) e.originalEvent.gisFeature = true;
+          });
+          // After the handler above: the popup's content is built on the same click.
           lyr.bindPopup(function () { return self.popupFor(layer, f); });
-          // Tell the map's own click handler that this click was on a feature.
-          lyr.on("click", function (e) { if (e.originalEvent) e.originalEvent.gisFeature = true; });
         }
       }));
       self.counts[layer.id] = features.length;

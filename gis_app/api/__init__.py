@@ -12,5 +12,6 @@ from gis_app.api import (  # noqa: E402,F401  (routes register on import)
     network,
     outages,
     places,
+    report_point,
     responsible,
 )

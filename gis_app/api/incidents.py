@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 from flask import current_app, request, url_for
-from sqlalchemy import text
 
 from gis_app import layer_registry
 from gis_app.access import current_identity
@@ -74,19 +73,21 @@ def _list_param(name: str, allowed: list[str] | tuple[str, ...], code: str) -> l
     return values or None
 
 
-def _municipality_param(session) -> int | None:
-    raw = request.args.get("municipality")
+def _municipality_param(session) -> list[int] | None:
+    """`municipality`: one or several slugs or ids, comma-separated; each must exist."""
+    raw = [r for r in request.args.get("municipality", "").split(",") if r]
     if not raw:
         return None
-    found = session.execute(
-        text("SELECT id FROM municipalities WHERE slug = :raw OR CAST(id AS text) = :raw"),
-        {"raw": raw},
-    ).scalar_one_or_none()
-    if found is None:
+    found = queries.municipality_ids(session, raw)
+    missing = [r for r in raw if r not in found]
+    if missing:
         raise InvalidParameter(
-            f"unknown municipality {raw!r}", code="unknown_municipality", parameter="municipality"
+            f"unknown municipality {missing[0]!r}",
+            code="unknown_municipality",
+            parameter="municipality",
+            value=missing[0],
         )
-    return found
+    return sorted(set(found.values()))
 
 
 def _bool_param(name: str) -> bool | None:
@@ -114,7 +115,11 @@ def _filter(default_limit: int) -> queries.IncidentFilter:
             if request.args.get("operator")
             else None
         ),
-        municipality_id=_municipality_param(session),
+        municipality_ids=_municipality_param(session),
+        search=(request.args.get("q") or "").strip()[:200] or None,
+        sort=_list_param("sort", queries.SORTS, "invalid_sort")[0]
+        if request.args.get("sort")
+        else "id",
         bbox=parse_bbox(request.args.get("bbox")),
         reported_from=reported_from,
         reported_to=reported_to,
@@ -130,12 +135,13 @@ def _filter(default_limit: int) -> queries.IncidentFilter:
 
 @api.get("/incidents")
 def incident_list():
-    """Incidents as JSON, newest first; filters: status, utility, operator, municipality, bbox,
-    from, to, overdue; paged by `after` (the last id)."""
+    """Incidents as JSON, newest first (or `sort=urgency`); filters: status, utility, operator,
+    municipality (one or several, comma-separated), q (a number or words of the address), bbox,
+    from, to, overdue; paged by `after` (the last id, with the default sort)."""
     f = _filter(100)
     items = queries.list_incidents(get_session(), f)
     links = []
-    if len(items) == f.limit:
+    if len(items) == f.limit and f.sort == "id":
         args = {**request.args.to_dict(), "after": items[-1]["id"]}
         links.append({"rel": "next", "href": url_for("api.incident_list", _external=True, **args)})
     return {"incidents": items, "numberReturned": len(items), "links": links}
@@ -167,8 +173,11 @@ def incident_create():
 
 @api.get("/incidents/<int:incident_id>")
 def incident_detail(incident_id: int):
-    """One incident with its ETag."""
-    return _answer(incident_id)
+    """One incident with its ETag; 304 when If-None-Match names its version (the live card)."""
+    incident, status, headers = _answer(incident_id)
+    if request.if_none_match.contains_weak(etag(incident).strip('"')):
+        return "", 304, headers
+    return incident, status, headers
 
 
 @api.patch("/incidents/<int:incident_id>")

@@ -121,6 +121,12 @@ class IncidentFilter:
     utilities: list[str] | None = None
     operator_id: int | None = None
     municipality_id: int | None = None
+    # Several municipalities (a dispatcher's charge), each with everything inside it.
+    municipality_ids: list[int] | None = None
+    # A number (the incident's id) or words of its address or description.
+    search: str | None = None
+    # "id" (newest first) or "urgency" (overdue first, then the nearest deadline, priority, age).
+    sort: str = "id"
     bbox: BBox | None = None
     reported_from: datetime | None = None
     reported_to: datetime | None = None
@@ -129,6 +135,18 @@ class IncidentFilter:
     ids: list[int] | None = None
     after_id: int | None = None
     limit: int = 100
+
+
+# Urgency: overdue first, then the nearest deadline (accepting while assigned, resolving while
+# open), then priority (1 is critical) and age; a resolved incident waits only to be closed.
+_ORDER = {
+    "id": "i.id DESC",
+    "urgency": f"COALESCE({OVERDUE_SQL}, false) DESC,"
+    " CASE WHEN i.status = 'assigned' THEN i.accept_due_at"
+    " WHEN i.status = 'resolved' THEN NULL ELSE i.resolve_due_at END ASC NULLS LAST,"
+    " i.priority, i.reported_at, i.id",
+}
+SORTS = tuple(_ORDER)
 
 
 def list_incidents(session: Session, f: IncidentFilter) -> list[dict]:
@@ -151,6 +169,20 @@ def list_incidents(session: Session, f: IncidentFilter) -> list[dict]:
             " SELECT id FROM t)"
         )
         params["muni"] = f.municipality_id
+    if f.municipality_ids is not None:
+        where.append(
+            "i.municipality_id IN (WITH RECURSIVE t AS (SELECT id FROM municipalities"
+            " WHERE id = ANY(:munis) UNION SELECT c.id FROM municipalities c"
+            " JOIN t ON c.parent_id = t.id) SELECT id FROM t)"
+        )
+        params["munis"] = f.municipality_ids
+    if f.search:
+        if f.search.lstrip("№#").isdigit():
+            where.append("i.id = :search_id")
+            params["search_id"] = int(f.search.lstrip("№#"))
+        else:
+            where.append("(i.address ILIKE :search OR i.description ILIKE :search)")
+            params["search"] = "%" + f.search.replace("%", r"\%").replace("_", r"\_") + "%"
     if f.bbox is not None:
         where.append(f"i.geom && {ENVELOPE}")
         params.update(f.bbox.params())
@@ -171,7 +203,7 @@ def list_incidents(session: Session, f: IncidentFilter) -> list[dict]:
     if f.after_id is not None:
         where.append("i.id < :after")
         params["after"] = f.after_id
-    sql = _SELECT + f" WHERE {' AND '.join(where)} ORDER BY i.id DESC LIMIT :limit"
+    sql = _SELECT + f" WHERE {' AND '.join(where)} ORDER BY {_ORDER[f.sort]} LIMIT :limit"
     return [to_json(r) for r in session.execute(text(sql), params)]
 
 
@@ -212,3 +244,15 @@ def events(session: Session, incident_id: int) -> list[dict]:
         {"id": incident_id},
     ).mappings()
     return [{**dict(r), "at": _iso(r["at"])} for r in rows]
+
+
+def municipality_ids(session: Session, keys: list[str]) -> dict[str, int]:
+    """The ids of municipalities named by slug or id: {key as given: id}, unknown keys left out."""
+    rows = session.execute(
+        text(
+            "SELECT k, m.id FROM unnest(CAST(:keys AS text[])) AS k"
+            " JOIN municipalities m ON m.slug = k OR CAST(m.id AS text) = k"
+        ),
+        {"keys": keys},
+    )
+    return {k: i for k, i in rows}
