@@ -146,7 +146,7 @@
     var self = this, t = this.t, card = this.card;
     var box = el("form", "gis-restoration");
     var expected = el("input"); expected.type = "datetime-local"; expected.name = "expected_at"; expected.value = localInput(inc.expected_at);
-    var consumers = el("input"); consumers.type = "number"; consumers.min = 0; consumers.name = "consumers_cut_off";
+    var consumers = el("input"); consumers.type = "number"; consumers.title = t.consumers; consumers.min = 0; consumers.name = "consumers_cut_off";
     consumers.value = inc.consumers_cut_off === null || inc.consumers_cut_off === undefined ? "" : inc.consumers_cut_off;
     box.appendChild(field(t.expected, expected));
     box.appendChild(field(t.consumers, consumers));
