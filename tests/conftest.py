@@ -194,3 +194,15 @@ def counts(engine) -> dict[str, int]:
         found["incidents"] = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
         found["municipalities"] = conn.execute(text("SELECT count(*) FROM municipalities")).scalar()
     return found
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Debian Chromium for the workbench's browser tests (never downloaded)."""
+    from playwright.sync_api import sync_playwright
+    from test_maps import CHROMIUM_FLAGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

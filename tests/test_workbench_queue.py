@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from sqlalchemy import create_engine, text
-from test_workbench import Session_, browser  # noqa: F401  (the module's browser fixture)
+from test_workbench import Session_
 
 from gis_app import config
 from gis_app.accounts import identity_for_user
@@ -88,8 +88,9 @@ def expected_queue(engine) -> dict[int, str]:
     return {r.id: "overdue" if r.overdue else GROUP_OF[r.status] for r in rows}
 
 
-def test_queue_has_each_open_incident_once_in_its_group(browser, live_server, tokens, engine,  # noqa: F811
-                                                        gatchina_spot):  # fmt: skip
+def test_queue_has_each_open_incident_once_in_its_group(
+    chromium, live_server, tokens, engine, gatchina_spot
+):
     made = [report(live_server, tokens, gatchina_spot, 60 * k) for k in range(1, 6)]
     assert made[4]["status"] == "assigned"
     with engine.begin() as conn:
@@ -100,7 +101,7 @@ def test_queue_has_each_open_incident_once_in_its_group(browser, live_server, to
             )
     expected = expected_queue(engine)
     assert set(expected.values()) == {"overdue", "new", "assigned", "working", "resolved"}
-    dispatcher = Session_(browser, live_server, "dispatcher-gatchina")
+    dispatcher = Session_(chromium, live_server, "dispatcher-gatchina")
     page = dispatcher.page
     page.wait_for_selector(".gis-queue-item", timeout=10_000)
     shown = page.evaluate(
@@ -135,15 +136,16 @@ def test_queue_has_each_open_incident_once_in_its_group(browser, live_server, to
     dispatcher.context.close()
 
 
-def test_open_card_follows_the_operator_and_takes_the_expected_time(browser, live_server,  # noqa: F811
-                                                                    tokens, gatchina_spot):  # fmt: skip
+def test_open_card_follows_the_operator_and_takes_the_expected_time(
+    chromium, live_server, tokens, gatchina_spot
+):
     inc = report(live_server, tokens, gatchina_spot, -200)
     assert inc["status"] == "assigned" and inc["operator"] is not None
-    dispatcher = Session_(browser, live_server, "dispatcher-gatchina")
+    dispatcher = Session_(chromium, live_server, "dispatcher-gatchina")
     dispatcher.page.evaluate(f"gisWorkbench.openCard({inc['id']})")
     dispatcher.card_status("assigned")
     # The operator's staff accept it with an expected restoration time, in their own browser.
-    staff = Session_(browser, live_server, "operator-vodokanal-gatchina")
+    staff = Session_(chromium, live_server, "operator-vodokanal-gatchina")
     staff.page.evaluate(f"gisWorkbench.showIncident({inc['id']})")
     staff.card_status("assigned")
     staff.page.fill("#gis-card input[name=expected_at]", "2030-01-02T15:30")

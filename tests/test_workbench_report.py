@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, text
-from test_workbench import Session_, browser  # noqa: F401  (the module's browser fixture)
+from test_workbench import Session_
 
 from gis_app import config
 
@@ -81,10 +81,10 @@ def metres_between(engine, a: tuple[float, float], b: tuple[float, float]) -> fl
 
 
 def test_report_on_an_asset_lands_where_clicked_on_the_pipe(
-    browser, live_server, engine, main_point
+    chromium, live_server, engine, main_point
 ):  # noqa: F811
     fid, lon, lat = main_point
-    dispatcher = Session_(browser, live_server, "dispatcher-gatchina")
+    dispatcher = Session_(chromium, live_server, "dispatcher-gatchina")
     page = dispatcher.page
     only_layers(page, ("water_mains",))
     page.evaluate(f"gisMap.map.setView([{lat}, {lon}], 18, {{animate: false}}) && null")
@@ -134,13 +134,13 @@ def test_report_on_an_asset_lands_where_clicked_on_the_pipe(
 
 
 def test_utility_must_be_chosen_away_from_assets_and_typing_survives_stray_clicks(
-    browser,  # noqa: F811
+    chromium,
     live_server,
     engine,
     main_point,
 ):
     fid, lon, lat = main_point
-    dispatcher = Session_(browser, live_server, "dispatcher-gatchina")
+    dispatcher = Session_(chromium, live_server, "dispatcher-gatchina")
     page = dispatcher.page
     only_layers(page, ())
     page.evaluate(f"gisMap.map.setView([{lat}, {lon}], 18, {{animate: false}}) && null")
