@@ -6,16 +6,16 @@
   var T = {
     ru: {
       loading: "Загрузка…", zoomIn: "Приблизьте карту, чтобы увидеть сети", failed: "Ошибка загрузки: ",
-      features: "объектов", more: "показаны первые", operator: "Оператор", externalId: "Код объекта",
+      more: "показаны первые", operator: "Оператор", externalId: "Код объекта",
       status: "Статус", reported: "Поступил", reason: "Причина выбора", distance: "Расстояние, м",
       statuses: { new: "Новый", assigned: "Назначен", accepted: "Принят", in_progress: "В работе",
         resolved: "Устранён", closed: "Закрыт", rejected: "Отклонён", duplicate: "Дубликат" },
       kinds: { accident: "Авария", incident: "Инцидент", planned_outage: "Плановое отключение" },
-      yes: "да", no: "нет"
+      yes: "да", no: "нет", featureForms: ["объект", "объекта", "объектов"]
     },
     en: {
       loading: "Loading…", zoomIn: "Zoom in to see the networks", failed: "Failed to load: ",
-      features: "features", more: "showing the first", operator: "Operator", externalId: "Asset id",
+      more: "showing the first", operator: "Operator", externalId: "Asset id",
       status: "Status", reported: "Reported", reason: "Why this operator", distance: "Distance, m",
       statuses: { new: "New", assigned: "Assigned", accepted: "Accepted", in_progress: "In progress",
         resolved: "Resolved", closed: "Closed", rejected: "Rejected", duplicate: "Duplicate" },
@@ -67,6 +67,9 @@
     this.status = document.getElementById("gis-status");
     this.pending = {};
     this.counts = {};
+    // Hovered features of the identify popup are drawn above the lines, below the incidents.
+    this.map.createPane("gis-hover").style.zIndex = 450;
+    this.hover = L.layerGroup().addTo(this.map);
   }
 
   GisMap.prototype.say = function (text) { if (this.status) this.status.textContent = text; };
@@ -149,27 +152,98 @@
     }).then(function () { layer.loadingTiles = false; });
   };
 
-  /* A click on the map asks each tiled layer for the feature under the pointer (a 10-pixel box)
-     from /ogc: the tiles lie under the GeoJSON layers' canvas, which would swallow their clicks,
-     and low-zoom tiles carry only ids anyway. */
-  GisMap.prototype.identifyTiled = function (e) {
-    var self = this, map = this.map, p = map.latLngToContainerPoint(e.latlng);
-    var sw = map.containerPointToLatLng([p.x - 5, p.y + 5]), ne = map.containerPointToLatLng([p.x + 5, p.y - 5]);
+  /* Pixels from a layer point to a drawn feature (a circle marker or a line), for the identify
+     popup: every feature within a few pixels of the click is listed, not only the top one. */
+  function pixelDistance(map, lyr, p) {
+    if (lyr.getLatLng) {
+      return Math.max(0, p.distanceTo(map.latLngToLayerPoint(lyr.getLatLng())) - (lyr.getRadius ? lyr.getRadius() : 0));
+    }
+    if (!lyr.getLatLngs) return Infinity;
+    var best = Infinity, lines = lyr.getLatLngs();
+    if (L.LineUtil.isFlat(lines)) lines = [lines];
+    lines.forEach(function (line) {
+      var prev = null;
+      line.forEach(function (ll) {
+        var q = map.latLngToLayerPoint(ll);
+        if (prev) best = Math.min(best, L.LineUtil.pointToSegmentDistance(p, prev, q));
+        prev = q;
+      });
+    });
+    return best;
+  }
+
+  var PICK_PX = 7;
+
+  /* Features drawn from GeoJSON within PICK_PX pixels of the click, nearest first. */
+  GisMap.prototype.identifyDrawn = function (latlng) {
+    var map = this.map, p = map.latLngToLayerPoint(latlng), hits = [];
+    var box = L.latLngBounds(map.layerPointToLatLng(p.subtract([PICK_PX, PICK_PX])), map.layerPointToLatLng(p.add([PICK_PX, PICK_PX])));
+    this.cfg.layers.forEach(function (layer) {
+      var group = window[layer.group];
+      if (layer.grid || !map.hasLayer(group)) return;
+      group.eachLayer(function (gj) {
+        if (!gj.eachLayer) return;
+        gj.eachLayer(function (lyr) {
+          var b = lyr.getBounds ? lyr.getBounds() : L.latLngBounds([lyr.getLatLng()]);
+          if (!b.pad(0.01).intersects(box) && !(lyr.getLatLng && box.contains(lyr.getLatLng()))) return;
+          var d = pixelDistance(map, lyr, p);
+          if (d <= PICK_PX) hits.push({ layer: layer, feature: lyr.feature, d: d });
+        });
+      });
+    });
+    return hits.sort(function (a, b) { return a.d - b.d; });
+  };
+
+  /* Tiled layers: the features under the pointer (a box of PICK_PX pixels) from /ogc; the tiles
+     carry only ids at low zoom, and a canvas of tiles cannot tell what was clicked. */
+  GisMap.prototype.identifyTiled = function (latlng) {
+    var self = this, map = this.map, p = map.latLngToContainerPoint(latlng);
+    var sw = map.containerPointToLatLng([p.x - PICK_PX, p.y + PICK_PX]), ne = map.containerPointToLatLng([p.x + PICK_PX, p.y - PICK_PX]);
     var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) { return v.toFixed(6); }).join(",");
     var asked = this.cfg.layers.filter(function (layer) { return layer.grid && map.hasLayer(window[layer.group]); });
-    // One popup listing what each tiled layer has under the pointer, in layer order.
     return Promise.all(asked.map(function (layer) {
-      return self.fetchJson(layer.items + "?limit=1&bbox=" + bbox)
-        .then(function (fc) { return fc.features.length ? [layer, fc.features[0]] : null; })
-        .catch(function (err) { self.say(self.t.failed + err.message); return null; });
-    })).then(function (found) {
-      var hits = found.filter(Boolean);
+      return self.fetchJson(layer.items + "?limit=5&bbox=" + bbox)
+        .then(function (fc) { return fc.features.map(function (f) { return { layer: layer, feature: f, d: PICK_PX }; }); })
+        .catch(function (err) { self.say(self.t.failed + err.message); return []; });
+    })).then(function (lists) { return [].concat.apply([], lists); });
+  };
+
+  /* One popup listing every feature under the click; hovering an entry highlights its feature,
+     so lines a few metres apart can be told apart. False when nothing is there. */
+  GisMap.prototype.identify = function (latlng) {
+    var self = this, map = this.map, drawn = this.identifyDrawn(latlng);
+    return this.identifyTiled(latlng).then(function (tiled) {
+      var hits = drawn.concat(tiled);
       if (!hits.length) return false;
       var box = el("div", "gis-identify");
-      hits.forEach(function (hit) { box.appendChild(self.popupFor(hit[0], hit[1], e.latlng)); });
-      L.popup({ maxHeight: 320 }).setLatLng(e.latlng).setContent(box).openOn(map);
+      if (hits.length > 1) box.appendChild(el("p", "gis-identify-count", self.plural(hits.length, self.t.featureForms)));
+      hits.forEach(function (hit, i) {
+        var entry = self.popupFor(hit.layer, hit.feature, latlng);
+        entry.dataset.feature = hit.feature.id;
+        entry.dataset.layer = hit.layer.id;
+        entry.addEventListener("mouseenter", function () { self.showHover(hit); });
+        entry.addEventListener("mouseleave", function () { self.hover.clearLayers(); delete document.body.dataset.hovered; });
+        box.appendChild(entry);
+      });
+      L.popup({ maxHeight: 320, minWidth: 240 }).setLatLng(latlng).setContent(box).openOn(map);
       return true;
     });
+  };
+
+  GisMap.prototype.showHover = function (hit) {
+    this.hover.clearLayers();
+    this.hover.addLayer(L.geoJSON(hit.feature, {
+      pane: "gis-hover", interactive: false,
+      style: { color: "#ff00ff", weight: 10, opacity: 0.75 },
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, { pane: "gis-hover", radius: 12, color: "#ff00ff", weight: 5, fill: false }); }
+    }));
+    document.body.dataset.hovered = String(hit.feature.id);
+  };
+
+  GisMap.prototype.plural = function (n, forms) {
+    var rule = new Intl.PluralRules(this.cfg.lang === "en" ? "en" : "ru").select(n);
+    var i = this.cfg.lang === "en" ? (rule === "one" ? 0 : 1) : { one: 0, few: 1, many: 2 }[rule];
+    return n + " " + forms[i === undefined ? forms.length - 1 : i];
   };
 
   GisMap.prototype.refreshTiles = function () {
@@ -218,18 +292,11 @@
         style: function (f) { return styleFor(layer, f.properties); },
         pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(layer, f.properties)); },
         onEachFeature: function (f, lyr) {
-          // Tell the map's own click handler that this click was on a feature; remember where it
-          // was, so a report on this feature lands there (not on one of its vertices).
-          lyr.on("click", function (e) {
-            self.lastClick = e.latlng;
-            if (e.originalEvent) e.originalEvent.gisFeature = true;
-          });
-          // After the handler above: the popup's content is built on the same click.
-          lyr.bindPopup(function () { return self.popupFor(layer, f); });
+          // The click goes on to the map, whose identify popup lists every feature near it.
         }
       }));
       self.counts[layer.id] = features.length;
-      self.say(layer.title + ": " + features.length + " " + self.t.features + (truncated ? " (" + self.t.more + ")" : ""));
+      self.say(layer.title + ": " + self.plural(features.length, self.t.featureForms) + (truncated ? " (" + self.t.more + ")" : ""));
       document.body.dataset["layer_" + layer.id] = String(features.length);
     }).catch(function (err) {
       if (err.name !== "AbortError") self.say(self.t.failed + layer.title + ": " + err.message);
@@ -251,8 +318,9 @@
     // A click on a drawn feature opens its popup; elsewhere the tiled layers are asked, and a
     // click on nothing lets the workbench (onEmptyClick) open the report form.
     this.map.on("click", function (e) {
-      if (e.originalEvent && e.originalEvent.gisFeature) return;
-      self.identifyTiled(e).then(function (hit) { if (!hit && self.onEmptyClick) self.onEmptyClick(e); });
+      if (e.originalEvent && e.originalEvent.gisIncident) return;
+      self.lastClick = e.latlng;
+      self.identify(e.latlng).then(function (hit) { if (!hit && self.onEmptyClick) self.onEmptyClick(e); });
     });
     Promise.all(ready).then(function () { document.body.dataset.ready = "1"; })
       .catch(function (err) { self.say(self.t.failed + err.message); });

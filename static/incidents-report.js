@@ -128,7 +128,8 @@
   ReportForm.prototype.showResponsible = function () {
     var self = this, w = this.w, p = this.point;
     this.preview.textContent = "";
-    if (!this.utility.value) { this.preview.dataset.rule = ""; return; }
+    this.preview.dataset.rule = "";  // pending: tests and people wait for the answer
+    if (!this.utility.value) return;
     var url = w.cfg.urls.responsible + "?lon=" + p.lon.toFixed(7) + "&lat=" + p.lat.toFixed(7) +
       "&utility=" + encodeURIComponent(this.utility.value) + (this.featureId ? "&feature_id=" + this.featureId : "");
     this.preview.textContent = "…";

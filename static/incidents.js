@@ -148,7 +148,8 @@
         marker = L.marker([c[1], c[0]], { icon: icon, pane: "gis-incidents", keyboard: false, riseOnHover: true })
           .bindTooltip(tip, { direction: "top", offset: [0, -8] });
         marker.on("click", function (e) {
-          if (e.originalEvent) { e.originalEvent.gisFeature = true; L.DomEvent.stop(e.originalEvent); }
+          if (e.originalEvent) e.originalEvent.gisIncident = true;
+          L.DomEvent.stopPropagation(e);  // markers do not bubble to the map; say so anyway
           self.openCard(f.id);
         });
         marker.addTo(self.map);

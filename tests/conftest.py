@@ -196,9 +196,10 @@ def counts(engine) -> dict[str, int]:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless Debian Chromium for the workbench's browser tests (never downloaded)."""
+    """A headless Debian Chromium per test module (never downloaded; module scope, because
+    Playwright's sync API allows one running instance and other modules start their own)."""
     from playwright.sync_api import sync_playwright
     from test_maps import CHROMIUM_FLAGS
 
