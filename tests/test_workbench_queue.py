@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from test_workbench import Session_
 
 from gis_app import config
-from gis_app.accounts import identity_for_user
+from gis_app.accounts.users import identity_for_user
 
 GROUP_OF = {
     "new": "new",

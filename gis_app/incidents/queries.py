@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis_app.geometry import COORD_DECIMALS, ENVELOPE, BBox
 from gis_app.incidents.deadlines import OPEN_STATUSES, OVERDUE_SQL
-from gis_app.spatial import ENVELOPE, BBox
 
 _SELECT = f"""
 SELECT i.id, i.kind, i.utility_code, i.category, i.description, i.status, i.priority,
@@ -246,13 +246,38 @@ def events(session: Session, incident_id: int) -> list[dict]:
     return [{**dict(r), "at": _iso(r["at"])} for r in rows]
 
 
-def municipality_ids(session: Session, keys: list[str]) -> dict[str, int]:
-    """The ids of municipalities named by slug or id: {key as given: id}, unknown keys left out."""
-    rows = session.execute(
+def map_points_stamp(session: Session, statuses: list[str]) -> str:
+    """A cheap fingerprint of the incidents the map shows: count, last change, overdue count.
+
+    Overdue flips with the clock, not with a write, so its count is part of the fingerprint.
+    """
+    row = session.execute(
         text(
-            "SELECT k, m.id FROM unnest(CAST(:keys AS text[])) AS k"
-            " JOIN municipalities m ON m.slug = k OR CAST(m.id AS text) = k"
+            f"SELECT count(*), max(i.updated_at), count(*) FILTER (WHERE {OVERDUE_SQL}), max(i.id)"
+            " FROM incidents i WHERE i.status = ANY(:statuses)"
         ),
-        {"keys": keys},
-    )
-    return {k: i for k, i in rows}
+        {"statuses": statuses},
+    ).one()
+    return f"{row[0]}-{row[1].timestamp() if row[1] else 0}-{row[2]}-{row[3] or 0}"
+
+
+def map_points_geojson(session: Session, statuses: list[str]) -> str:
+    """The incidents the map draws, as FeatureCollection text built by PostGIS: a point, the
+    status, kind, utility, priority and whether overdue (the card loads the rest on a click)."""
+    # text(): one statement builds the collection; OVERDUE_SQL is a constant of deadlines.py.
+    return session.execute(
+        text(
+            f"""
+            SELECT json_build_object('type', 'FeatureCollection', 'features',
+                coalesce(json_agg(json_build_object(
+                    'type', 'Feature', 'id', i.id,
+                    'geometry', ST_AsGeoJSON(i.geom, {COORD_DECIMALS})::json,
+                    'properties', json_build_object(
+                        'status', i.status, 'kind', i.kind, 'utility', i.utility_code,
+                        'priority', i.priority, 'overdue', {OVERDUE_SQL})
+                ) ORDER BY i.id), '[]'::json))::text
+            FROM incidents i WHERE i.status = ANY(:statuses)
+            """
+        ),
+        {"statuses": statuses},
+    ).scalar_one()
