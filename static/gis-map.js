@@ -11,7 +11,8 @@
       statuses: { new: "Новый", assigned: "Назначен", accepted: "Принят", in_progress: "В работе",
         resolved: "Устранён", closed: "Закрыт", rejected: "Отклонён", duplicate: "Дубликат" },
       kinds: { accident: "Авария", incident: "Инцидент", planned_outage: "Плановое отключение" },
-      yes: "да", no: "нет", featureForms: ["объект", "объекта", "объектов"]
+      yes: "да", no: "нет", featureForms: ["объект", "объекта", "объектов"],
+      openForms: ["открытый", "открытых", "открытых"], overdue: "просрочено"
     },
     en: {
       loading: "Loading…", zoomIn: "Zoom in to see the networks", failed: "Failed to load: ",
@@ -82,27 +83,77 @@
       });
   };
 
+  /* The municipalities frame the map. The oblast's own outline is drawn but never interactive
+     (it lies over every district and would take their hover and clicks); on the overview a click
+     on a district opens its map, and each district is labelled with its open and overdue
+     incidents. */
   GisMap.prototype.loadMunicipalities = function () {
-    var self = this, m = this.cfg.municipalities, group = window[m.group];
+    var self = this, m = this.cfg.municipalities, group = window[m.group], overview = !m.focus;
+    var open = function (slug) {
+      var lang = self.cfg.lang === "en" ? "?lang=en" : "";
+      window.location.href = m.mapUrl.replace("__slug__", slug) + lang;
+    };
     return this.fetchJson(m.url).then(function (fc) {
       var focus = null;
       var layer = L.geoJSON(fc, {
+        interactive: true,
         style: function (f) {
-          var own = f.properties.slug === m.focus;
-          return { color: own ? "#08519c" : "#6b6b6b", weight: own ? 3 : 1, fill: true,
-            fillOpacity: own ? 0.02 : 0.04, fillColor: "#6baed6", dashArray: f.properties.kind === "oblast" ? "4 4" : null };
+          var own = f.properties.slug === m.focus, root = f.properties.kind === "oblast";
+          return { color: own ? "#08519c" : root ? "#444" : "#6b6b6b", weight: own || root ? 3 : 1, fill: !root,
+            fillOpacity: own ? 0.02 : 0.04, fillColor: "#6baed6", dashArray: root ? "4 4" : null,
+            interactive: !root };
         },
         onEachFeature: function (f, lyr) {
+          if (f.properties.kind === "oblast") { lyr.options.interactive = false; return; }
           var name = self.cfg.lang === "en" ? f.properties.name_en : f.properties.name_ru;
           lyr.bindTooltip(name, { sticky: true });
           if (f.properties.slug === m.focus) focus = lyr;
-          lyr.on("dblclick", function () { window.location.href = m.mapUrl.replace("__slug__", f.properties.slug); });
+          lyr.on("dblclick", function (e) { L.DomEvent.stop(e); open(f.properties.slug); });
+          if (overview && f.properties.kind !== "urban_settlement") {
+            lyr.on("click", function (e) {
+              if (self.map.getZoom() >= 11) return;  // zoomed in: clicks are for the networks
+              if (e.originalEvent) e.originalEvent.gisHandled = true;
+              open(f.properties.slug);
+            });
+          }
         }
       });
       group.addLayer(layer);
       layer.bringToBack();
+      if (overview && m.byDistrictUrl) self.districtLabels();
       return focus;
     });
+  };
+
+  /* "Гатчинский МО · 9 открытых · 8 просрочено" at a point inside each district. */
+  GisMap.prototype.districtLabels = function () {
+    var self = this, t = this.t, m = this.cfg.municipalities;
+    if (!this.labels) this.labels = L.layerGroup().addTo(this.map);
+    return this.fetchJson(m.byDistrictUrl).then(function (answer) {
+      self.labels.clearLayers();
+      answer.districts.forEach(function (d) {
+        var box = el("div", "gis-district" + (d.overdue ? " has-overdue" : ""));
+        box.dataset.slug = d.slug;
+        var name = self.cfg.lang === "en" ? d.name_en : d.name_ru;
+        box.title = name;
+        // The district's own word ("Гатчинский"), the kind is in the tooltip.
+        box.appendChild(el("b", null, name.split(" ")[0]));
+        box.appendChild(el("span", "open", self.plural(d.open, t.openForms)));
+        if (d.overdue) box.appendChild(el("span", "late", t.overdue + " " + d.overdue));
+        box.dataset.open = d.open;
+        box.dataset.overdue = d.overdue;
+        var marker = L.marker([d.lat, d.lon], {
+          icon: L.divIcon({ className: "gis-district-label", html: "", iconSize: null }), keyboard: false
+        });
+        marker.on("add", function () { var n = marker.getElement(); n.textContent = ""; n.appendChild(box); });
+        marker.on("click", function () {
+          var lang = self.cfg.lang === "en" ? "?lang=en" : "";
+          window.location.href = m.mapUrl.replace("__slug__", d.slug) + lang;
+        });
+        self.labels.addLayer(marker);
+      });
+      document.body.dataset.districts = String(answer.districts.length);
+    }).catch(function (err) { self.say(self.t.failed + err.message); });
   };
 
   GisMap.prototype.popupFor = function (layer, feature, clicked) {
@@ -318,7 +369,7 @@
     // A click on a drawn feature opens its popup; elsewhere the tiled layers are asked, and a
     // click on nothing lets the workbench (onEmptyClick) open the report form.
     this.map.on("click", function (e) {
-      if (e.originalEvent && e.originalEvent.gisIncident) return;
+      if (e.originalEvent && (e.originalEvent.gisIncident || e.originalEvent.gisHandled)) return;
       self.lastClick = e.latlng;
       self.identify(e.latlng).then(function (hit) { if (!hit && self.onEmptyClick) self.onEmptyClick(e); });
     });

@@ -33,6 +33,7 @@ def init_web(app: Flask) -> None:
 def _import_routes() -> None:
     """Import the route modules of the api and ogc blueprints: their views register on import."""
     from gis_app.web.api import (  # noqa: F401
+        board,
         exports,
         features,
         imports,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 from markupsafe import escape
 
 from gis_app.db import get_session
 from gis_app.errors import NotFound
 from gis_app.features.pages import layer_counts
+from gis_app.incidents.board import charge_by_open
 from gis_app.layers import layer_registry
 from gis_app.places.municipalities import extent_of_everything, municipality, municipality_list
 from gis_app.utilities import list_utilities
@@ -30,6 +31,7 @@ STRINGS = {
         "municipalities": "Муниципальные образования",
         "incidents": "Инциденты",
         "choose": "Муниципальное образование…",
+        "mine": "Мои районы",
         "legend": "Условные обозначения",
         "demo": "Демонстрационные данные: организации и сети вымышлены.",
         "other_lang": "English",
@@ -47,6 +49,7 @@ STRINGS = {
         "municipalities": "Municipalities",
         "incidents": "Incidents",
         "choose": "Municipality…",
+        "mine": "My districts",
         "legend": "Legend",
         "demo": "Demo data: the organisations and networks are invented.",
         "other_lang": "Русский",
@@ -183,6 +186,7 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
             "url": url_for("api.municipalities", simplify=30),
             "focus": focus["slug"] if focus else None,
             "mapUrl": url_for("maps.municipality_map", slug="__slug__"),
+            "byDistrictUrl": url_for("api.incidents_by_district"),
         },
         "incidents": {
             "group": incidents.get_name(),
@@ -293,9 +297,9 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
     other = "ru" if lang == "en" else "en"
     return (
         '<header class="gis-header">'
-        f'<a class="gis-brand" href="{url_for("maps.index", lang=lang if lang == "en" else None)}">'
-        f"{escape(s['title'])}</a>"
-        f'<span class="gis-place">{escape(place)}</span>'
+        f'<a class="gis-brand" href="{url_for("maps.index", lang=lang if lang == "en" else None)}"'
+        f' title="{escape(s["oblast"])}">{escape(s["title"])}</a>'
+        f'<span class="gis-place">{escape(place)}</span>{_mine_html(s, lang, focus)}'
         f'<select class="gis-muni" aria-label="{escape(s["choose"])}" '
         'onchange="if(this.value){location.href=this.value}">'
         f'<option value="">{escape(s["choose"])}</option>{"".join(options)}</select>'
@@ -303,6 +307,23 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
         f'<span class="gis-status" id="gis-status" role="status"></span>{user}'
         "</header>"
     )
+
+
+def _mine_html(s: dict, lang: str, focus: dict | None) -> str:
+    """A dispatcher's municipalities with their open incidents, each one click away."""
+    identity = current_identity()
+    if identity.role != "dispatcher" or not identity.municipality_ids:
+        return ""
+    links = []
+    for m in charge_by_open(get_session(), identity.user_id)[:4]:
+        href = url_for("maps.municipality_map", slug=m["slug"], lang=lang if lang == "en" else None)
+        here = ' aria-current="page"' if focus and focus["slug"] == m["slug"] else ""
+        name = m["name_ru"] if lang == "ru" else m["name_en"]
+        links.append(
+            f'<a href="{escape(href)}"{here} data-slug="{escape(m["slug"])}">{escape(name)}'
+            f" <b>{m['open']}</b></a>"
+        )
+    return f'<nav class="gis-mine" aria-label="{escape(s["mine"])}">{"".join(links)}</nav>'
 
 
 def _legend_html(s: dict, lang: str, layers, utilities: dict) -> str:
@@ -323,6 +344,20 @@ def _legend_html(s: dict, lang: str, layers, utilities: dict) -> str:
 
 def _page(html: str) -> Response:
     return Response(html, mimetype="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@maps.get("/start")
+def start():
+    """Where a login without a destination leads: a dispatcher of some municipalities to the one
+    with the most open incidents (the others are one click away in the header), others to the
+    oblast overview."""
+    identity = current_identity()
+    lang = "en" if _lang() == "en" else None
+    if identity.role == "dispatcher" and identity.municipality_ids:
+        charge = charge_by_open(get_session(), identity.user_id)
+        if charge:
+            return redirect(url_for("maps.municipality_map", slug=charge[0]["slug"], lang=lang))
+    return redirect(url_for("maps.index", lang=lang))
 
 
 @maps.get("/")
