@@ -120,6 +120,7 @@
       });
       group.addLayer(layer);
       layer.bringToBack();
+      self.frame = layer;
       if (overview && m.byDistrictUrl) self.districtLabels();
       return focus;
     });
@@ -361,7 +362,19 @@
     this.map.on("overlayadd", function (e) {
       self.cfg.layers.forEach(function (l) { if (window[l.group] === e.layer) self.loadLayer(l); });
     });
-    var ready = [this.loadMunicipalities()];
+    var ready = [this.loadMunicipalities().then(function (focus) {
+      // The page was fitted for a desktop (room for the panel on the right); a phone or a tablet
+      // fits the municipality (or the oblast) to its own screen.
+      var frame = focus || self.frame;
+      var fit = function () {
+        self.map.invalidateSize(false);
+        self.map.fitBounds(frame.getBounds(), { padding: [8, 8], animate: false });
+      };
+      if (!frame || self.map.getContainer().clientWidth > 900) return focus;
+      // Folium's own fit may still be zooming: its end would undo ours, so wait for it.
+      if (!self.map._animatingZoom) { fit(); return focus; }
+      return new Promise(function (resolve) { self.map.once("zoomend", function () { fit(); resolve(focus); }); });
+    })];
     // Incidents, the queue and the report form live in incidents.js (the workbench).
     if (window.GisIncidents) ready.push(window.GisIncidents.attach(this));
     reload();

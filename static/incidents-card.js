@@ -84,7 +84,7 @@
     card.dataset.version = inc.version;
     this.cardEtag = etag || '"' + inc.version + '"';
     this.expectedInput = null;
-    this.panel.classList.add("open");
+    this.openPanel(true);
     var head = el("div", "gis-card-head");
     head.appendChild(el("h3", null, this.word("kinds", inc.kind) + " №" + inc.id));
     var x = el("button", "gis-close", "×"); x.type = "button"; x.title = t.close; x.setAttribute("aria-label", t.close);

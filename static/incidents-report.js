@@ -84,6 +84,7 @@
     w.formBox.appendChild(form);
     w.formBox.hidden = false;
     w.panel.classList.add("reporting");
+    w.openPanel(true);
     document.body.classList.add("gis-reporting");
     this.marker = L.circleMarker([point.lat, point.lon], { radius: 7, color: "#000", weight: 3, fillColor: "#fff",
       fillOpacity: 1, pane: "gis-incidents", interactive: false }).addTo(w.map);
@@ -177,6 +178,7 @@
     w.formBox.textContent = "";
     w.formBox.hidden = true;
     w.panel.classList.remove("reporting");
+    if (window.innerWidth <= 600 && this.w.card.hidden) w.openPanel(false);
     document.body.classList.remove("gis-reporting");
     w.highlight.clearLayers();
     w.report = null;

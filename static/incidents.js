@@ -55,7 +55,35 @@
     // municipalities: HTML markers, so a click on one is never taken by a canvas below it.
     this.pane = this.map.getPane("gis-incidents") || this.map.createPane("gis-incidents");
     this.pane.style.zIndex = 620;
+    this.compactControls();
   }
+
+  /* Phones and tablets: the panel and the legend fold away behind buttons in the header; a card
+     or a report form opens the panel by itself (a bottom sheet on a phone). */
+  Workbench.prototype.compactControls = function () {
+    var self = this, header = document.querySelector(".gis-header"), legend = document.querySelector(".gis-legend");
+    if (!header) return;
+    var toggle = el("button", "gis-panel-toggle", this.t.panel);
+    toggle.type = "button";
+    toggle.setAttribute("aria-controls", "gis-panel");
+    toggle.addEventListener("click", function () { self.openPanel(!document.body.classList.contains("panel-open")); });
+    header.insertBefore(toggle, header.querySelector(".gis-lang"));
+    if (legend) {
+      var title = legend.querySelector("h2");
+      if (title) {
+        title.setAttribute("role", "button");
+        title.tabIndex = 0;
+        title.addEventListener("click", function () { legend.classList.toggle("collapsed"); });
+      }
+      if (window.innerWidth <= 900) legend.classList.add("collapsed");
+    }
+  };
+
+  Workbench.prototype.openPanel = function (open) {
+    document.body.classList.toggle("panel-open", open !== false);
+    var toggle = document.querySelector(".gis-panel-toggle");
+    if (toggle) toggle.setAttribute("aria-expanded", String(open !== false));
+  };
 
   Workbench.prototype.request = function (method, url, body, headers) {
     var h = { Accept: "application/json" };
