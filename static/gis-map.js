@@ -21,7 +21,8 @@
       statuses: { new: "New", assigned: "Assigned", accepted: "Accepted", in_progress: "In progress",
         resolved: "Resolved", closed: "Closed", rejected: "Rejected", duplicate: "Duplicate" },
       kinds: { accident: "Accident", incident: "Incident", planned_outage: "Planned outage" },
-      yes: "yes", no: "no"
+      yes: "yes", no: "no", featureForms: ["feature", "features"],
+      openForms: ["open", "open"], overdue: "overdue"
     }
   };
   var MAX_PAGES = 4;
@@ -163,6 +164,7 @@
     layer.properties.forEach(function (prop) {
       var v = p[prop.name];
       if (typeof v === "boolean") v = v ? t.yes : t.no;
+      else if (prop.values && prop.values[String(v)]) v = prop.values[String(v)];
       if (v !== undefined && v !== null) rows.push([prop.title + (prop.unit ? ", " + prop.unit : ""), v]);
     });
     var box = table(p.name || layer.title, rows);

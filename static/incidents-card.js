@@ -117,7 +117,8 @@
     card.appendChild(table);
     var resp = el("div", "gis-preview");
     var r = inc.responsible || {};
-    this.renderResponsible(resp, { operator: inc.operator, rule: r.rule, reason: r.reason, distance_m: r.distance_m,
+    this.renderResponsible(resp, { operator: inc.operator, rule: r.rule, reason: r.reason, reason_en: r.reason_en,
+      distance_m: r.distance_m,
       feature_id: r.feature_id, candidates: r.candidates });
     card.appendChild(resp);
     var history = el("div", "gis-history");
@@ -127,7 +128,7 @@
       var ol = el("ol");
       res.data.events.forEach(function (e) {
         // System steps carry Russian words the server wrote; the English page says them from the data.
-        var system = ["duplicate", "duplicate_linked", "closed_with", "overdue"].indexOf(e.action) >= 0 ||
+        var system = ["created", "duplicate", "duplicate_linked", "closed_with", "overdue"].indexOf(e.action) >= 0 ||
           (e.data && e.data.automatic);
         var note = e.comment && !(self.lang === "en" && system) ? " — " + e.comment : "";
         if (self.lang === "en" && e.data && (e.data.duplicate_of || e.data.duplicate_id)) {

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.geometry import COORD_DECIMALS, ENVELOPE, BBox
 from gis_app.incidents.deadlines import OPEN_STATUSES, OVERDUE_SQL
+from gis_app.operators.responsible import reason_of
 
 _SELECT = f"""
 SELECT i.id, i.kind, i.utility_code, i.category, i.description, i.status, i.priority,
@@ -53,6 +54,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _reason_en(r) -> str | None:
+    if r.responsible_rule in (None, "manual"):
+        return None
+    try:
+        return reason_of(r.responsible_candidates)[1]
+    except (TypeError, ValueError, KeyError):  # an older stored shape: the Russian line stays
+        return None
+
+
 def to_json(r) -> dict:
     """One incident row as the API's JSON object."""
     data = {
@@ -76,6 +86,8 @@ def to_json(r) -> dict:
         "responsible": {
             "rule": r.responsible_rule,
             "reason": r.responsible_reason,
+            # The same line in English for the English page (the winner's words, rebuilt).
+            "reason_en": _reason_en(r),
             "distance_m": None
             if r.responsible_distance_m is None
             else round(r.responsible_distance_m, 1),

@@ -167,6 +167,10 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
                         "name": p.name,
                         "title": p.title_ru if lang == "ru" else p.title_en,
                         "unit": p.unit,
+                        # Words for the allowed values (cast_iron → чугун), from the layer file.
+                        "values": {
+                            code: p.value_title(code, lang) for code, _, _ in p.allowed_titles
+                        },
                     }
                     for p in layer.properties
                 ],
@@ -198,8 +202,10 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
         "workbench": _workbench_config(lang, utilities),
     }
     root = fmap.get_root()
+    place = (focus["name_ru"] if lang == "ru" else focus["name_en"]) if focus else s["oblast"]
     root.header.add_child(
         folium.Element(
+            f"<title>{escape(place)} — {escape(s['title'])}</title>"
             f'<link rel="icon" href="{url_for("static", filename="favicon.svg")}">'
             f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
             f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
