@@ -72,6 +72,8 @@
     // Hovered features of the identify popup are drawn above the lines, below the incidents.
     this.map.createPane("gis-hover").style.zIndex = 450;
     this.hover = L.layerGroup().addTo(this.map);
+    var hover = this.hover;
+    this.map.on("popupclose", function () { hover.clearLayers(); delete document.body.dataset.hovered; });
   }
 
   GisMap.prototype.say = function (text) { if (this.status) this.status.textContent = text; };

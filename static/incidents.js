@@ -135,6 +135,15 @@
     return pad;
   };
 
+  /* Put the point in the middle of the part of the map the panels leave free. */
+  Workbench.prototype.centreInView = function (latlng, zoom) {
+    var p = this.freePadding(), size = this.map.getSize();
+    var shift = L.point((p.left - p.right) / 2, (p.top - p.bottom) / 2);
+    var centre = this.map.unproject(this.map.project(latlng, zoom).subtract(shift), zoom);
+    this.map.setView(centre, zoom, { animate: false });
+    return size;
+  };
+
   Workbench.prototype.keepInView = function (latlng) {
     var p = this.freePadding();
     this.map.panInside(latlng, { paddingTopLeft: [p.left, p.top], paddingBottomRight: [p.right, p.bottom], animate: false });
@@ -251,11 +260,7 @@
   Workbench.prototype.showIncident = function (id) {
     var self = this;
     return this.openCard(id).then(function (inc) {
-      if (inc) {
-        var ll = L.latLng(inc.lat, inc.lon);
-        if (self.map.getZoom() < 15) self.map.setView(ll, 15, { animate: false });
-        self.keepInView(ll);
-      }
+      if (inc) self.centreInView(L.latLng(inc.lat, inc.lon), Math.max(self.map.getZoom(), 15));
       return inc;
     });
   };
