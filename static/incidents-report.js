@@ -52,6 +52,21 @@
     this.description = el("textarea"); this.description.name = "description"; this.description.rows = 2; this.description.maxLength = 4000;
     this.address = el("input"); this.address.name = "address"; this.address.maxLength = 500;
     this.contact = el("input"); this.contact.name = "reporter_contact"; this.contact.maxLength = 500;
+    // One click per utility (the list needs two): the chips set the list's value.
+    this.chips = el("div", "gis-utility-chips");
+    w.cfg.utilities.forEach(function (x) {
+      var chip = el("button", "gis-chip", x.name);
+      chip.type = "button";
+      chip.dataset.utility = x.code;
+      chip.tabIndex = -1;
+      chip.addEventListener("click", function () {
+        self.utility.value = x.code;
+        self.utility.dispatchEvent(new Event("change"));
+        self.description.focus({ preventScroll: true });
+      });
+      self.chips.appendChild(chip);
+    });
+    form.appendChild(this.chips);
     var grid = el("div", "gis-report-grid");
     [[t.utility, this.utility, "wide"], [t.kind, this.kind], [t.priority, this.priority], [t.category, this.category, "wide"],
      [t.description, this.description, "wide"], [t.address, this.address, "wide"], [t.contact, this.contact, "wide"]]
@@ -116,6 +131,14 @@
     (this.utility.value ? this.description : this.utility).focus({ preventScroll: true });
   };
 
+  ReportForm.prototype.markChip = function () {
+    var code = this.utility.value;
+    Array.prototype.forEach.call(this.chips.children, function (c) {
+      c.classList.toggle("on", c.dataset.utility === code);
+      c.setAttribute("aria-pressed", String(c.dataset.utility === code));
+    });
+  };
+
   ReportForm.prototype.fillCategories = function () {
     var t = this.t, keep = this.category.value, codes = W.CATEGORIES[this.utility.value] || ["other"];
     this.category.textContent = "";
@@ -123,7 +146,8 @@
       var opt = el("option", null, o[1]); opt.value = o[0]; this.category.appendChild(opt);
     }, this);
     if (codes.indexOf(keep) >= 0) this.category.value = keep;
-    this.form && (this.form.dataset.utility = this.utility.value);
+    this.form.dataset.utility = this.utility.value;
+    this.markChip();
   };
 
   ReportForm.prototype.showResponsible = function () {

@@ -184,7 +184,9 @@ def test_utility_must_be_chosen_away_from_assets_and_typing_survives_stray_click
         timeout=5_000,
     )
     assert description.input_value() == "Нет воды в доме 5"
-    form.locator("select[name=utility]").select_option("water")
+    # One click on the utility's chip chooses it.
+    form.locator(".gis-chip[data-utility='water']").click()
+    assert form.locator("select[name=utility]").input_value() == "water"
     # Each operator once among the candidates, with the rules that named it.
     page.wait_for_selector(
         "#gis-report .gis-preview[data-rule]:not([data-rule=''])", state="attached"
