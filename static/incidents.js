@@ -50,6 +50,8 @@
     this.card = document.getElementById("gis-card");
     this.formBox = document.getElementById("gis-form");
     this.markers = {};
+    // The page's "Incidents" group (the layer control switches it), drawn in the pane below.
+    this.group = window[gis.cfg.incidents.group] || L.layerGroup().addTo(this.map);
     this.mine = {};  // incidents created in this tab: no "new arrival" flash for them
     // Incidents get a pane of their own above the network lines (overlayPane 400) and the
     // municipalities: HTML markers, so a click on one is never taken by a canvas below it.
@@ -166,6 +168,15 @@
       }).then(function (fc) { if (fc) self.draw(fc); });
   };
 
+  function decorate(marker) {
+    var node = marker.getElement(), f = marker.gisFacts;
+    if (!node || !f) return;
+    node.dataset.incident = f.id;
+    node.dataset.status = f.status;
+    node.style.setProperty("--c", STATUS_COLORS[f.status] || "#000");
+    node.setAttribute("aria-label", f.tip);
+  }
+
   Workbench.prototype.draw = function (fc) {
     var self = this, t = this.t, seen = {};
     fc.features.forEach(function (f) {
@@ -189,20 +200,17 @@
           L.DomEvent.stopPropagation(e);  // markers do not bubble to the map; say so anyway
           self.openCard(f.id);
         });
-        marker.addTo(self.map);
+        // The element is made when the marker is shown (and again after the group was off).
+        marker.on("add", function () { decorate(marker); });
+        self.group.addLayer(marker);
         self.markers[f.id] = marker;
       }
-      var node = marker.getElement();
-      if (node) {
-        node.dataset.incident = f.id;
-        node.dataset.status = p.status;
-        node.style.setProperty("--c", STATUS_COLORS[p.status] || "#000");
-        node.setAttribute("aria-label", tip);
-      }
+      marker.gisFacts = { id: f.id, status: p.status, tip: tip };
+      decorate(marker);
       marker.gisKey = key;
     });
     Object.keys(this.markers).forEach(function (id) {
-      if (!seen[id]) { self.map.removeLayer(self.markers[id]); delete self.markers[id]; }
+      if (!seen[id]) { self.group.removeLayer(self.markers[id]); delete self.markers[id]; }
     });
     document.body.dataset.incidents = String(fc.features.length);
   };
