@@ -68,9 +68,13 @@
     });
     form.appendChild(this.chips);
     var grid = el("div", "gis-report-grid");
-    [[t.utility, this.utility, "wide"], [t.kind, this.kind], [t.priority, this.priority], [t.category, this.category, "wide"],
+    [[t.utility, this.utility, "wide gis-utility-field"], [t.kind, this.kind], [t.priority, this.priority], [t.category, this.category, "wide"],
      [t.description, this.description, "wide"], [t.address, this.address, "wide"], [t.contact, this.contact, "wide"]]
-      .forEach(function (f) { var lab = field(f[0], f[1]); if (f[2]) lab.classList.add(f[2]); grid.appendChild(lab); });
+      .forEach(function (f) {
+        var lab = field(f[0], f[1]);
+        if (f[2]) f[2].split(" ").forEach(function (c) { lab.classList.add(c); });
+        grid.appendChild(lab);
+      });
     form.appendChild(grid);
     this.preview = el("div", "gis-preview");
     form.appendChild(this.preview);
