@@ -11,12 +11,13 @@ def init_web(app: Flask) -> None:
     from gis_app.web import access, auth, errors, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
+    from gis_app.web.pages.admin import admin_pages
     from gis_app.web.pages.maps import maps
 
     _import_routes()
 
     access.init_app(app)
-    for blueprint in (api, maps, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+    for blueprint in (api, maps, admin_pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])
@@ -33,12 +34,14 @@ def init_web(app: Flask) -> None:
 def _import_routes() -> None:
     """Import the route modules of the api and ogc blueprints: their views register on import."""
     from gis_app.web.api import (  # noqa: F401
+        admin,
         board,
         exports,
         features,
         imports,
         incidents,
         layers,
+        municipalities,
         operators,
         outages,
         places,
