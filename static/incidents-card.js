@@ -93,7 +93,8 @@
     });
     head.appendChild(x);
     card.appendChild(head);
-    var status = el("p", "gis-status-line", this.word("statuses", inc.status) + (inc.overdue ? " · " + t.overdueMark : ""));
+    var status = el("p", "gis-status-line", this.word("statuses", inc.status) + (inc.overdue ? " · " + t.overdueMark : "") +
+      (inc.escalation_level ? " · " + t.escalation[inc.escalation_level] : ""));
     status.style.setProperty("--c", u.STATUS_COLORS[inc.status]);
     card.appendChild(status);
     this.renderActions(inc, this.cardEtag);

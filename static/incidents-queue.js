@@ -172,6 +172,8 @@
     }
     line.appendChild(left);
     b.appendChild(line);
+    // The escalation ladder's step (issue 15).
+    if (inc.escalation_level) b.appendChild(el("small", "gis-escalation", t.escalation[inc.escalation_level]));
     var age = W.duration(t, (now - new Date(inc.reported_at).getTime()) / 60000) + " " + t.age;
     b.appendChild(el("small", null, age + " · " + (inc.address || inc.description || this.word("categories", inc.category) || "") +
       (inc.operator ? " · " + inc.operator.name : "")));

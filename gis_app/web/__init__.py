@@ -12,12 +12,16 @@ def init_web(app: Flask) -> None:
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
     from gis_app.web.pages.admin import admin_pages
+    from gis_app.web.pages.dashboard import bp as dashboard_pages
+    from gis_app.web.pages.feedback import bp as feedback_pages
     from gis_app.web.pages.maps import maps
+    from gis_app.web.pages.rules import bp as rules_pages
 
     _import_routes()
 
     access.init_app(app)
-    for blueprint in (api, maps, admin_pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+    pages = (maps, admin_pages, dashboard_pages, feedback_pages, rules_pages)
+    for blueprint in (api, *pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])
@@ -40,6 +44,7 @@ def _import_routes() -> None:
         features,
         imports,
         incidents,
+        kpi,
         layers,
         municipalities,
         operators,
@@ -47,5 +52,6 @@ def _import_routes() -> None:
         places,
         report_point,
         responsible,
+        rules,
     )
     from gis_app.web.ogc import crud, views  # noqa: F401
