@@ -65,6 +65,15 @@ class PropertyDef:
     # How an import reads a list such as OpenStreetMap's "330000;330000" (several circuits):
     # "max", "min" or "first" value; None: a list is not a value of this attribute.
     list_values: str | None = None
+    # Words for the allowed values: (value as text, Russian, English); the map shows these.
+    allowed_titles: tuple[tuple[str, str, str], ...] = ()
+
+    def value_title(self, value: object, lang: str) -> str:
+        """The word for an allowed value in `lang` ("ru" or "en"); the value itself otherwise."""
+        for code, ru, en in self.allowed_titles:
+            if code == str(value):
+                return ru if lang == "ru" else en
+        return str(value)
 
     def factor(self, unit: str) -> float | None:
         """The factor from `unit` into this attribute's unit (1 for its own), or None."""
@@ -116,6 +125,8 @@ class LayerDef:
                     "unit": p.unit,
                     "required": p.required,
                     "allowed": list(p.allowed) or None,
+                    "allowed_titles": {c: {"ru": ru, "en": en} for c, ru, en in p.allowed_titles}
+                    or None,
                     "minimum": p.minimum,
                     "maximum": p.maximum,
                     "convert": dict(p.convert) or None,
@@ -157,6 +168,7 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
         "unit",
         "required",
         "allowed",
+        "allowed_titles",
         "minimum",
         "maximum",
         "max_length",
@@ -169,6 +181,7 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
     for value in allowed:
         if _check_value(PropertyDef(name, ptype, "", ""), value) is not None:
             raise LayerFileError(f"{where}: key 'allowed' holds {value!r}, not of type {ptype}")
+    titles = _allowed_titles(raw.get("allowed_titles", {}), allowed, where)
     convert = raw.get("convert", {})
     if convert and (ptype not in ("int", "float") or not raw.get("unit")):
         raise LayerFileError(f"{where}: key 'convert' needs a numeric type and a 'unit'")
@@ -191,8 +204,33 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
         maximum=raw.get("maximum"),
         max_length=int(raw.get("max_length", 500)),
         convert=tuple((str(u), float(f)) for u, f in convert.items()),
+        allowed_titles=titles,
         list_values=list_values,
     )
+
+
+def _allowed_titles(raw: object, allowed: tuple, where: str) -> tuple[tuple[str, str, str], ...]:
+    """`allowed_titles = { cast_iron = { ru = "чугун", en = "cast iron" } }`: each key one of the
+    allowed values, each with a Russian and an English word."""
+    if not isinstance(raw, dict):
+        raise LayerFileError(f"{where}: key 'allowed_titles' must map values to {{ru, en}}")
+    codes = {str(v) for v in allowed}
+    titles = []
+    for code, words in raw.items():
+        if code not in codes:
+            raise LayerFileError(
+                f"{where}: key 'allowed_titles' names {code!r}, not one of 'allowed'"
+            )
+        if (
+            not isinstance(words, dict)
+            or set(words) != {"ru", "en"}
+            or not all(isinstance(w, str) and w for w in words.values())
+        ):
+            raise LayerFileError(
+                f'{where}: key \'allowed_titles.{code}\' must be {{ ru = "…", en = "…" }}'
+            )
+        titles.append((code, words["ru"], words["en"]))
+    return tuple(titles)
 
 
 def parse_layer_file(path: Path) -> LayerDef:

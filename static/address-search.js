@@ -1,6 +1,6 @@
 /* Address search box of the map (Russian first): type "Чехова 5", pick a candidate, the map
    jumps there and — for a dispatcher — the report form opens at the address with the responsible
-   operator shown at once (GisIncidents.openReport, the workbench's documented entry point).
+   operator shown at once (GisWorkbench.openReportAt, the workbench's documented entry point).
    Attached by GisMap.start() when this script is on the page; config: cfg.addresses. */
 (function () {
   "use strict";
@@ -117,8 +117,10 @@
     var centre = this.map.unproject(this.map.project(latlng, 18).subtract([0, 160]), 18);
     this.map.setView(centre, 18, { animate: false });
     document.body.dataset.addressFound = f.properties.label;
-    var opened = window.GisIncidents && window.GisIncidents.openReport &&
-      window.GisIncidents.openReport(latlng, { address: f.properties.label });
+    // The workbench's documented entry point (docs/workbench.md); it answers null when this user
+    // may not report.
+    var opened = window.GisWorkbench && window.GisWorkbench.openReportAt(latlng.lng, latlng.lat,
+      { address: f.properties.label });
     if (!opened) {
       L.marker(latlng, { title: f.properties.label }).addTo(this.marker)
         .bindPopup(f.properties.label).openPopup();

@@ -6,21 +6,23 @@
   var T = {
     ru: {
       loading: "Загрузка…", zoomIn: "Приблизьте карту, чтобы увидеть сети", failed: "Ошибка загрузки: ",
-      features: "объектов", more: "показаны первые", operator: "Оператор", externalId: "Код объекта",
+      more: "показаны первые", operator: "Оператор", externalId: "Код объекта",
       status: "Статус", reported: "Поступил", reason: "Причина выбора", distance: "Расстояние, м",
       statuses: { new: "Новый", assigned: "Назначен", accepted: "Принят", in_progress: "В работе",
         resolved: "Устранён", closed: "Закрыт", rejected: "Отклонён", duplicate: "Дубликат" },
       kinds: { accident: "Авария", incident: "Инцидент", planned_outage: "Плановое отключение" },
-      yes: "да", no: "нет"
+      yes: "да", no: "нет", featureForms: ["объект", "объекта", "объектов"],
+      openForms: ["открытый", "открытых", "открытых"], overdue: "просрочено"
     },
     en: {
       loading: "Loading…", zoomIn: "Zoom in to see the networks", failed: "Failed to load: ",
-      features: "features", more: "showing the first", operator: "Operator", externalId: "Asset id",
+      more: "showing the first", operator: "Operator", externalId: "Asset id",
       status: "Status", reported: "Reported", reason: "Why this operator", distance: "Distance, m",
       statuses: { new: "New", assigned: "Assigned", accepted: "Accepted", in_progress: "In progress",
         resolved: "Resolved", closed: "Closed", rejected: "Rejected", duplicate: "Duplicate" },
       kinds: { accident: "Accident", incident: "Incident", planned_outage: "Planned outage" },
-      yes: "yes", no: "no"
+      yes: "yes", no: "no", featureForms: ["feature", "features"],
+      openForms: ["open", "open"], overdue: "overdue"
     }
   };
   var MAX_PAGES = 4;
@@ -67,6 +69,11 @@
     this.status = document.getElementById("gis-status");
     this.pending = {};
     this.counts = {};
+    // Hovered features of the identify popup are drawn above the lines, below the incidents.
+    this.map.createPane("gis-hover").style.zIndex = 450;
+    this.hover = L.layerGroup().addTo(this.map);
+    var hover = this.hover;
+    this.map.on("popupclose", function () { hover.clearLayers(); delete document.body.dataset.hovered; });
   }
 
   GisMap.prototype.say = function (text) { if (this.status) this.status.textContent = text; };
@@ -79,39 +86,91 @@
       });
   };
 
+  /* The municipalities frame the map. The oblast's own outline is drawn but never interactive
+     (it lies over every district and would take their hover and clicks); on the overview a click
+     on a district opens its map, and each district is labelled with its open and overdue
+     incidents. */
   GisMap.prototype.loadMunicipalities = function () {
-    var self = this, m = this.cfg.municipalities, group = window[m.group];
+    var self = this, m = this.cfg.municipalities, group = window[m.group], overview = !m.focus;
+    var open = function (slug) {
+      var lang = self.cfg.lang === "en" ? "?lang=en" : "";
+      window.location.href = m.mapUrl.replace("__slug__", slug) + lang;
+    };
     return this.fetchJson(m.url).then(function (fc) {
       var focus = null;
       var layer = L.geoJSON(fc, {
+        interactive: true,
         style: function (f) {
-          var own = f.properties.slug === m.focus;
-          return { color: own ? "#08519c" : "#6b6b6b", weight: own ? 3 : 1, fill: true,
-            fillOpacity: own ? 0.02 : 0.04, fillColor: "#6baed6", dashArray: f.properties.kind === "oblast" ? "4 4" : null };
+          var own = f.properties.slug === m.focus, root = f.properties.kind === "oblast";
+          return { color: own ? "#08519c" : root ? "#444" : "#6b6b6b", weight: own || root ? 3 : 1, fill: !root,
+            fillOpacity: own ? 0.02 : 0.04, fillColor: "#6baed6", dashArray: root ? "4 4" : null,
+            interactive: !root };
         },
         onEachFeature: function (f, lyr) {
+          if (f.properties.kind === "oblast") { lyr.options.interactive = false; return; }
           var name = self.cfg.lang === "en" ? f.properties.name_en : f.properties.name_ru;
           lyr.bindTooltip(name, { sticky: true });
           if (f.properties.slug === m.focus) focus = lyr;
-          lyr.on("dblclick", function () { window.location.href = m.mapUrl.replace("__slug__", f.properties.slug); });
+          lyr.on("dblclick", function (e) { L.DomEvent.stop(e); open(f.properties.slug); });
+          if (overview && f.properties.kind !== "urban_settlement") {
+            lyr.on("click", function (e) {
+              if (self.map.getZoom() >= 11) return;  // zoomed in: clicks are for the networks
+              if (e.originalEvent) e.originalEvent.gisHandled = true;
+              open(f.properties.slug);
+            });
+          }
         }
       });
       group.addLayer(layer);
       layer.bringToBack();
+      self.frame = layer;
+      if (overview && m.byDistrictUrl) self.districtLabels();
       return focus;
     });
   };
 
-  GisMap.prototype.popupFor = function (layer, feature) {
+  /* "Гатчинский МО · 9 открытых · 8 просрочено" at a point inside each district. */
+  GisMap.prototype.districtLabels = function () {
+    var self = this, t = this.t, m = this.cfg.municipalities;
+    if (!this.labels) this.labels = L.layerGroup().addTo(this.map);
+    return this.fetchJson(m.byDistrictUrl).then(function (answer) {
+      self.labels.clearLayers();
+      answer.districts.forEach(function (d) {
+        var box = el("div", "gis-district" + (d.overdue ? " has-overdue" : ""));
+        box.dataset.slug = d.slug;
+        var name = self.cfg.lang === "en" ? d.name_en : d.name_ru;
+        box.title = name;
+        // The district's own word ("Гатчинский"), the kind is in the tooltip.
+        box.appendChild(el("b", null, name.split(" ")[0]));
+        box.appendChild(el("span", "open", self.plural(d.open, t.openForms)));
+        if (d.overdue) box.appendChild(el("span", "late", t.overdue + " " + d.overdue));
+        box.dataset.open = d.open;
+        box.dataset.overdue = d.overdue;
+        var marker = L.marker([d.lat, d.lon], {
+          icon: L.divIcon({ className: "gis-district-label", html: "", iconSize: null }), keyboard: false
+        });
+        marker.on("add", function () { var n = marker.getElement(); n.textContent = ""; n.appendChild(box); });
+        marker.on("click", function () {
+          var lang = self.cfg.lang === "en" ? "?lang=en" : "";
+          window.location.href = m.mapUrl.replace("__slug__", d.slug) + lang;
+        });
+        self.labels.addLayer(marker);
+      });
+      document.body.dataset.districts = String(answer.districts.length);
+    }).catch(function (err) { self.say(self.t.failed + err.message); });
+  };
+
+  GisMap.prototype.popupFor = function (layer, feature, clicked) {
     var p = feature.properties, t = this.t;
     var rows = [[t.operator, p.operator], [t.externalId, p.external_id]];
     layer.properties.forEach(function (prop) {
       var v = p[prop.name];
       if (typeof v === "boolean") v = v ? t.yes : t.no;
+      else if (prop.values && prop.values[String(v)]) v = prop.values[String(v)];
       if (v !== undefined && v !== null) rows.push([prop.title + (prop.unit ? ", " + prop.unit : ""), v]);
     });
     var box = table(p.name || layer.title, rows);
-    if (this.onFeaturePopup) this.onFeaturePopup(box, layer, feature);
+    if (this.onFeaturePopup) this.onFeaturePopup(box, layer, feature, clicked || this.lastClick);
     return box;
   };
 
@@ -149,27 +208,98 @@
     }).then(function () { layer.loadingTiles = false; });
   };
 
-  /* A click on the map asks each tiled layer for the feature under the pointer (a 10-pixel box)
-     from /ogc: the tiles lie under the GeoJSON layers' canvas, which would swallow their clicks,
-     and low-zoom tiles carry only ids anyway. */
-  GisMap.prototype.identifyTiled = function (e) {
-    var self = this, map = this.map, p = map.latLngToContainerPoint(e.latlng);
-    var sw = map.containerPointToLatLng([p.x - 5, p.y + 5]), ne = map.containerPointToLatLng([p.x + 5, p.y - 5]);
+  /* Pixels from a layer point to a drawn feature (a circle marker or a line), for the identify
+     popup: every feature within a few pixels of the click is listed, not only the top one. */
+  function pixelDistance(map, lyr, p) {
+    if (lyr.getLatLng) {
+      return Math.max(0, p.distanceTo(map.latLngToLayerPoint(lyr.getLatLng())) - (lyr.getRadius ? lyr.getRadius() : 0));
+    }
+    if (!lyr.getLatLngs) return Infinity;
+    var best = Infinity, lines = lyr.getLatLngs();
+    if (L.LineUtil.isFlat(lines)) lines = [lines];
+    lines.forEach(function (line) {
+      var prev = null;
+      line.forEach(function (ll) {
+        var q = map.latLngToLayerPoint(ll);
+        if (prev) best = Math.min(best, L.LineUtil.pointToSegmentDistance(p, prev, q));
+        prev = q;
+      });
+    });
+    return best;
+  }
+
+  var PICK_PX = 7;
+
+  /* Features drawn from GeoJSON within PICK_PX pixels of the click, nearest first. */
+  GisMap.prototype.identifyDrawn = function (latlng) {
+    var map = this.map, p = map.latLngToLayerPoint(latlng), hits = [];
+    var box = L.latLngBounds(map.layerPointToLatLng(p.subtract([PICK_PX, PICK_PX])), map.layerPointToLatLng(p.add([PICK_PX, PICK_PX])));
+    this.cfg.layers.forEach(function (layer) {
+      var group = window[layer.group];
+      if (layer.grid || !map.hasLayer(group)) return;
+      group.eachLayer(function (gj) {
+        if (!gj.eachLayer) return;
+        gj.eachLayer(function (lyr) {
+          var b = lyr.getBounds ? lyr.getBounds() : L.latLngBounds([lyr.getLatLng()]);
+          if (!b.pad(0.01).intersects(box) && !(lyr.getLatLng && box.contains(lyr.getLatLng()))) return;
+          var d = pixelDistance(map, lyr, p);
+          if (d <= PICK_PX) hits.push({ layer: layer, feature: lyr.feature, d: d });
+        });
+      });
+    });
+    return hits.sort(function (a, b) { return a.d - b.d; });
+  };
+
+  /* Tiled layers: the features under the pointer (a box of PICK_PX pixels) from /ogc; the tiles
+     carry only ids at low zoom, and a canvas of tiles cannot tell what was clicked. */
+  GisMap.prototype.identifyTiled = function (latlng) {
+    var self = this, map = this.map, p = map.latLngToContainerPoint(latlng);
+    var sw = map.containerPointToLatLng([p.x - PICK_PX, p.y + PICK_PX]), ne = map.containerPointToLatLng([p.x + PICK_PX, p.y - PICK_PX]);
     var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) { return v.toFixed(6); }).join(",");
     var asked = this.cfg.layers.filter(function (layer) { return layer.grid && map.hasLayer(window[layer.group]); });
-    // One popup listing what each tiled layer has under the pointer, in layer order.
     return Promise.all(asked.map(function (layer) {
-      return self.fetchJson(layer.items + "?limit=1&bbox=" + bbox)
-        .then(function (fc) { return fc.features.length ? [layer, fc.features[0]] : null; })
-        .catch(function (err) { self.say(self.t.failed + err.message); return null; });
-    })).then(function (found) {
-      var hits = found.filter(Boolean);
+      return self.fetchJson(layer.items + "?limit=5&bbox=" + bbox)
+        .then(function (fc) { return fc.features.map(function (f) { return { layer: layer, feature: f, d: PICK_PX }; }); })
+        .catch(function (err) { self.say(self.t.failed + err.message); return []; });
+    })).then(function (lists) { return [].concat.apply([], lists); });
+  };
+
+  /* One popup listing every feature under the click; hovering an entry highlights its feature,
+     so lines a few metres apart can be told apart. False when nothing is there. */
+  GisMap.prototype.identify = function (latlng) {
+    var self = this, map = this.map, drawn = this.identifyDrawn(latlng);
+    return this.identifyTiled(latlng).then(function (tiled) {
+      var hits = drawn.concat(tiled);
       if (!hits.length) return false;
       var box = el("div", "gis-identify");
-      hits.forEach(function (hit) { box.appendChild(self.popupFor(hit[0], hit[1])); });
-      L.popup({ maxHeight: 320 }).setLatLng(e.latlng).setContent(box).openOn(map);
+      if (hits.length > 1) box.appendChild(el("p", "gis-identify-count", self.plural(hits.length, self.t.featureForms)));
+      hits.forEach(function (hit, i) {
+        var entry = self.popupFor(hit.layer, hit.feature, latlng);
+        entry.dataset.feature = hit.feature.id;
+        entry.dataset.layer = hit.layer.id;
+        entry.addEventListener("mouseenter", function () { self.showHover(hit); });
+        entry.addEventListener("mouseleave", function () { self.hover.clearLayers(); delete document.body.dataset.hovered; });
+        box.appendChild(entry);
+      });
+      L.popup({ maxHeight: 320, minWidth: 240 }).setLatLng(latlng).setContent(box).openOn(map);
       return true;
     });
+  };
+
+  GisMap.prototype.showHover = function (hit) {
+    this.hover.clearLayers();
+    this.hover.addLayer(L.geoJSON(hit.feature, {
+      pane: "gis-hover", interactive: false,
+      style: { color: "#ff00ff", weight: 10, opacity: 0.75 },
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, { pane: "gis-hover", radius: 12, color: "#ff00ff", weight: 5, fill: false }); }
+    }));
+    document.body.dataset.hovered = String(hit.feature.id);
+  };
+
+  GisMap.prototype.plural = function (n, forms) {
+    var rule = new Intl.PluralRules(this.cfg.lang === "en" ? "en" : "ru").select(n);
+    var i = this.cfg.lang === "en" ? (rule === "one" ? 0 : 1) : { one: 0, few: 1, many: 2 }[rule];
+    return n + " " + forms[i === undefined ? forms.length - 1 : i];
   };
 
   GisMap.prototype.refreshTiles = function () {
@@ -218,13 +348,11 @@
         style: function (f) { return styleFor(layer, f.properties); },
         pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(layer, f.properties)); },
         onEachFeature: function (f, lyr) {
-          lyr.bindPopup(function () { return self.popupFor(layer, f); });
-          // Tell the map's own click handler that this click was on a feature.
-          lyr.on("click", function (e) { if (e.originalEvent) e.originalEvent.gisFeature = true; });
+          // The click goes on to the map, whose identify popup lists every feature near it.
         }
       }));
       self.counts[layer.id] = features.length;
-      self.say(layer.title + ": " + features.length + " " + self.t.features + (truncated ? " (" + self.t.more + ")" : ""));
+      self.say(layer.title + ": " + self.plural(features.length, self.t.featureForms) + (truncated ? " (" + self.t.more + ")" : ""));
       document.body.dataset["layer_" + layer.id] = String(features.length);
     }).catch(function (err) {
       if (err.name !== "AbortError") self.say(self.t.failed + layer.title + ": " + err.message);
@@ -239,7 +367,19 @@
       self.cfg.layers.forEach(function (l) { if (window[l.group] === e.layer) self.loadLayer(l); });
     });
     if (window.GisBasemap) window.GisBasemap.attach(this);  // basemap.js: the offline base map
-    var ready = [this.loadMunicipalities()];
+    var ready = [this.loadMunicipalities().then(function (focus) {
+      // The page was fitted for a desktop (room for the panel on the right); a phone or a tablet
+      // fits the municipality (or the oblast) to its own screen.
+      var frame = focus || self.frame;
+      var fit = function () {
+        self.map.invalidateSize(false);
+        self.map.fitBounds(frame.getBounds(), { padding: [8, 8], animate: false });
+      };
+      if (!frame || self.map.getContainer().clientWidth > 900) return focus;
+      // Folium's own fit may still be zooming: its end would undo ours, so wait for it.
+      if (!self.map._animatingZoom) { fit(); return focus; }
+      return new Promise(function (resolve) { self.map.once("zoomend", function () { fit(); resolve(focus); }); });
+    })];
     // Incidents, the queue and the report form live in incidents.js (the workbench).
     if (window.GisIncidents) ready.push(window.GisIncidents.attach(this));
     if (window.GisAddressSearch) window.GisAddressSearch.attach(this);  // address-search.js
@@ -248,8 +388,9 @@
     // A click on a drawn feature opens its popup; elsewhere the tiled layers are asked, and a
     // click on nothing lets the workbench (onEmptyClick) open the report form.
     this.map.on("click", function (e) {
-      if (e.originalEvent && e.originalEvent.gisFeature) return;
-      self.identifyTiled(e).then(function (hit) { if (!hit && self.onEmptyClick) self.onEmptyClick(e); });
+      if (e.originalEvent && (e.originalEvent.gisIncident || e.originalEvent.gisHandled)) return;
+      self.lastClick = e.latlng;
+      self.identify(e.latlng).then(function (hit) { if (!hit && self.onEmptyClick) self.onEmptyClick(e); });
     });
     Promise.all(ready).then(function () { document.body.dataset.ready = "1"; })
       .catch(function (err) { self.say(self.t.failed + err.message); });

@@ -184,3 +184,16 @@ def counts(engine) -> dict[str, int]:
         found["incidents"] = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
         found["municipalities"] = conn.execute(text("SELECT count(*) FROM municipalities")).scalar()
     return found
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Debian Chromium per test module (never downloaded; module scope, because
+    Playwright's sync API allows one running instance and other modules start their own)."""
+    from playwright.sync_api import sync_playwright
+    from test_maps import CHROMIUM_FLAGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -61,6 +61,20 @@ def layer_text(
         (layer_text(layer_id="other"), "equal the file name"),
         (layer_text(tail="[[properties]\n"), "not valid TOML"),
         (layer_text(prop='name = "d"\ntype = "int"\nallowed = ["x"]'), "key 'allowed'"),
+        (
+            layer_text(
+                prop='name = "m"\ntype = "str"\nallowed = ["steel"]\n'
+                'allowed_titles = { iron = { ru = "чугун", en = "iron" } }'
+            ),
+            "names 'iron', not one of 'allowed'",
+        ),
+        (
+            layer_text(
+                prop='name = "m"\ntype = "str"\nallowed = ["steel"]\n'
+                'allowed_titles = { steel = { ru = "сталь" } }'
+            ),
+            "allowed_titles.steel",
+        ),
     ],
 )
 def test_bad_layer_file_names_file_and_key(tmp_path, content, message):
@@ -76,6 +90,20 @@ def test_good_layer_text_parses(tmp_path):
     path = tmp_path / "bad_layer.toml"
     path.write_text(layer_text(), encoding="utf-8")
     assert parse_layer_file(path).property_names == ("diameter_mm",)
+
+
+def test_every_allowed_word_has_a_title_in_both_languages():
+    """The map shows words, not codes: each allowed text value of every layer has its titles."""
+    registry = LayerRegistry.from_dir(PROJECT_ROOT / "layers")
+    for layer in registry:
+        for prop in layer.properties:
+            words = [v for v in prop.allowed if isinstance(v, str) and v.replace("_", "").isalpha()]
+            titled = {code for code, _, _ in prop.allowed_titles}
+            assert set(words) <= titled, (layer.id, prop.name, set(words) - titled)
+    mains = registry.get("water_mains")
+    material = next(p for p in mains.properties if p.name == "material")
+    assert material.value_title("cast_iron", "ru") == "чугун"
+    assert material.value_title("cast_iron", "en") == "cast iron"
 
 
 def test_validate_attributes_explains_each_problem():

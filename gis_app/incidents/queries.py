@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.geometry import COORD_DECIMALS, ENVELOPE, BBox
 from gis_app.incidents.deadlines import OPEN_STATUSES, OVERDUE_SQL
+from gis_app.operators.responsible import reason_of
 
 _SELECT = f"""
 SELECT i.id, i.kind, i.utility_code, i.category, i.description, i.status, i.priority,
@@ -56,6 +57,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _reason_en(r) -> str | None:
+    if r.responsible_rule in (None, "manual"):
+        return None
+    try:
+        return reason_of(r.responsible_candidates)[1]
+    except (TypeError, ValueError, KeyError):  # an older stored shape: the Russian line stays
+        return None
+
+
 def to_json(r) -> dict:
     """One incident row as the API's JSON object."""
     data = {
@@ -79,6 +89,8 @@ def to_json(r) -> dict:
         "responsible": {
             "rule": r.responsible_rule,
             "reason": r.responsible_reason,
+            # The same line in English for the English page (the winner's words, rebuilt).
+            "reason_en": _reason_en(r),
             "distance_m": None
             if r.responsible_distance_m is None
             else round(r.responsible_distance_m, 1),
@@ -129,6 +141,12 @@ class IncidentFilter:
     utilities: list[str] | None = None
     operator_id: int | None = None
     municipality_id: int | None = None
+    # Several municipalities (a dispatcher's charge), each with everything inside it.
+    municipality_ids: list[int] | None = None
+    # A number (the incident's id) or words of its address or description.
+    search: str | None = None
+    # "id" (newest first) or "urgency" (overdue first, then the nearest deadline, priority, age).
+    sort: str = "id"
     bbox: BBox | None = None
     reported_from: datetime | None = None
     reported_to: datetime | None = None
@@ -137,6 +155,18 @@ class IncidentFilter:
     ids: list[int] | None = None
     after_id: int | None = None
     limit: int = 100
+
+
+# Urgency: overdue first, then the nearest deadline (accepting while assigned, resolving while
+# open), then priority (1 is critical) and age; a resolved incident waits only to be closed.
+_ORDER = {
+    "id": "i.id DESC",
+    "urgency": f"COALESCE({OVERDUE_SQL}, false) DESC,"
+    " CASE WHEN i.status = 'assigned' THEN i.accept_due_at"
+    " WHEN i.status = 'resolved' THEN NULL ELSE i.resolve_due_at END ASC NULLS LAST,"
+    " i.priority, i.reported_at, i.id",
+}
+SORTS = tuple(_ORDER)
 
 
 def list_incidents(session: Session, f: IncidentFilter) -> list[dict]:
@@ -159,6 +189,20 @@ def list_incidents(session: Session, f: IncidentFilter) -> list[dict]:
             " SELECT id FROM t)"
         )
         params["muni"] = f.municipality_id
+    if f.municipality_ids is not None:
+        where.append(
+            "i.municipality_id IN (WITH RECURSIVE t AS (SELECT id FROM municipalities"
+            " WHERE id = ANY(:munis) UNION SELECT c.id FROM municipalities c"
+            " JOIN t ON c.parent_id = t.id) SELECT id FROM t)"
+        )
+        params["munis"] = f.municipality_ids
+    if f.search:
+        if f.search.lstrip("№#").isdigit():
+            where.append("i.id = :search_id")
+            params["search_id"] = int(f.search.lstrip("№#"))
+        else:
+            where.append("(i.address ILIKE :search OR i.description ILIKE :search)")
+            params["search"] = "%" + f.search.replace("%", r"\%").replace("_", r"\_") + "%"
     if f.bbox is not None:
         where.append(f"i.geom && {ENVELOPE}")
         params.update(f.bbox.params())
@@ -179,7 +223,7 @@ def list_incidents(session: Session, f: IncidentFilter) -> list[dict]:
     if f.after_id is not None:
         where.append("i.id < :after")
         params["after"] = f.after_id
-    sql = _SELECT + f" WHERE {' AND '.join(where)} ORDER BY i.id DESC LIMIT :limit"
+    sql = _SELECT + f" WHERE {' AND '.join(where)} ORDER BY {_ORDER[f.sort]} LIMIT :limit"
     return [to_json(r) for r in session.execute(text(sql), params)]
 
 

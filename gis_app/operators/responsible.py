@@ -284,14 +284,7 @@ def find_responsible(
         "municipality": muni.name_ru if muni else None,
     }
     if not candidates:
-        return Responsible(
-            None,
-            None,
-            "unresolved",
-            "не найден: нет объектов сети рядом, зон обслуживания и назначенного оператора",
-            "unresolved: no network feature nearby, no service area and no designated operator",
-            **base,
-        )
+        return Responsible(None, None, "unresolved", *UNRESOLVED, **base)
     # FixMyStreet's bodies_missing lesson: say so when a match does not declare this utility.
     serving = set(
         session.execute(
@@ -323,6 +316,21 @@ def find_responsible(
         candidates=candidates,
         **base,
     )
+
+
+UNRESOLVED = (
+    "не найден: нет объектов сети рядом, зон обслуживания и назначенного оператора",
+    "unresolved: no network feature nearby, no service area and no designated operator",
+)
+
+
+def reason_of(candidates: list[dict] | None) -> tuple[str, str]:
+    """The reason (Russian, English) of a stored answer, rebuilt from its candidates as JSON (the
+    winner first): an incident keeps the Russian line, the English page needs its own."""
+    if not candidates:
+        return UNRESOLVED
+    names = set(Candidate.__dataclass_fields__)
+    return _reason(Candidate(**{k: v for k, v in candidates[0].items() if k in names}))
 
 
 def _reason(w: Candidate) -> tuple[str, str]:

@@ -40,6 +40,18 @@ def municipality_id(session: Session, ref: str) -> int | None:
     ).scalar_one_or_none()
 
 
+def municipality_ids(session: Session, keys: list[str]) -> dict[str, int]:
+    """The ids of municipalities named by slug or id: {key as given: id}, unknown keys left out."""
+    rows = session.execute(
+        text(
+            "SELECT k, m.id FROM unnest(CAST(:keys AS text[])) AS k"
+            " JOIN municipalities m ON m.slug = k OR CAST(m.id AS text) = k"
+        ),
+        {"keys": keys},
+    )
+    return {k: i for k, i in rows}
+
+
 def municipalities_geojson(session: Session, simplify_deg: float = 0.0) -> dict:
     """Every municipality as a FeatureCollection (boundaries simplified by `simplify_deg`)."""
     fc = session.execute(

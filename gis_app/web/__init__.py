@@ -40,6 +40,7 @@ def _import_routes() -> None:
     from gis_app.web.api import (  # noqa: F401
         addresses,
         admin,
+        board,
         exports,
         features,
         imports,
@@ -50,6 +51,7 @@ def _import_routes() -> None:
         operators,
         outages,
         places,
+        report_point,
         responsible,
         rules,
     )

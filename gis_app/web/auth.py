@@ -24,7 +24,7 @@ def _safe_next(target: str | None) -> str:
         or not target.startswith("/")
         or target.startswith("//")
     ):
-        return url_for("maps.index")
+        return url_for("maps.start")  # a dispatcher starts on their municipality
     return target
 
 

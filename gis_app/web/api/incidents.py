@@ -18,7 +18,7 @@ from gis_app.incidents.create import DuplicatePolicy, create_incident
 from gis_app.incidents.errors import IncidentNotFound
 from gis_app.layers import layer_registry
 from gis_app.models import INCIDENT_STATUSES
-from gis_app.places.municipalities import municipality_id
+from gis_app.places.municipalities import municipality_ids
 from gis_app.utilities import utility_codes
 from gis_app.web.access import current_identity
 from gis_app.web.api import api
@@ -72,16 +72,21 @@ def _list_param(name: str, allowed: list[str] | tuple[str, ...], code: str) -> l
     return values or None
 
 
-def _municipality_param(session) -> int | None:
-    raw = request.args.get("municipality")
+def _municipality_param(session) -> list[int] | None:
+    """`municipality`: one or several slugs or ids, comma-separated; each must exist."""
+    raw = [r for r in request.args.get("municipality", "").split(",") if r]
     if not raw:
         return None
-    found = municipality_id(session, raw)
-    if found is None:
+    found = municipality_ids(session, raw)
+    missing = [r for r in raw if r not in found]
+    if missing:
         raise InvalidParameter(
-            f"unknown municipality {raw!r}", code="unknown_municipality", parameter="municipality"
+            f"unknown municipality {missing[0]!r}",
+            code="unknown_municipality",
+            parameter="municipality",
+            value=missing[0],
         )
-    return found
+    return sorted(set(found.values()))
 
 
 def _bool_param(name: str) -> bool | None:
@@ -109,7 +114,11 @@ def _filter(default_limit: int) -> queries.IncidentFilter:
             if request.args.get("operator")
             else None
         ),
-        municipality_id=_municipality_param(session),
+        municipality_ids=_municipality_param(session),
+        search=(request.args.get("q") or "").strip()[:200] or None,
+        sort=_list_param("sort", queries.SORTS, "invalid_sort")[0]
+        if request.args.get("sort")
+        else "id",
         bbox=parse_bbox(request.args.get("bbox")),
         reported_from=reported_from,
         reported_to=reported_to,
@@ -125,12 +134,13 @@ def _filter(default_limit: int) -> queries.IncidentFilter:
 
 @api.get("/incidents")
 def incident_list():
-    """Incidents as JSON, newest first; filters: status, utility, operator, municipality, bbox,
-    from, to, overdue; paged by `after` (the last id)."""
+    """Incidents as JSON, newest first (or `sort=urgency`); filters: status, utility, operator,
+    municipality (one or several, comma-separated), q (a number or words of the address), bbox,
+    from, to, overdue; paged by `after` (the last id, with the default sort)."""
     f = _filter(100)
     items = queries.list_incidents(get_session(), f)
     links = []
-    if len(items) == f.limit:
+    if len(items) == f.limit and f.sort == "id":
         args = {**request.args.to_dict(), "after": items[-1]["id"]}
         links.append({"rel": "next", "href": url_for("api.incident_list", _external=True, **args)})
     return {"incidents": items, "numberReturned": len(items), "links": links}
@@ -162,8 +172,11 @@ def incident_create():
 
 @api.get("/incidents/<int:incident_id>")
 def incident_detail(incident_id: int):
-    """One incident with its ETag."""
-    return _answer(incident_id)
+    """One incident with its ETag; 304 when If-None-Match names its version (the live card)."""
+    incident, status, headers = _answer(incident_id)
+    if request.if_none_match.contains_weak(etag(incident).strip('"')):
+        return "", 304, headers
+    return incident, status, headers
 
 
 @api.patch("/incidents/<int:incident_id>")

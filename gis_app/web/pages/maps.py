@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 from markupsafe import escape
 
 from gis_app.db import get_session, replica_ok
 from gis_app.errors import NotFound
 from gis_app.features.pages import layer_counts
+from gis_app.incidents.board import charge_by_open
 from gis_app.layers import layer_registry
 from gis_app.places.municipalities import extent_of_everything, municipality, municipality_list
 from gis_app.utilities import list_utilities
@@ -31,6 +32,7 @@ STRINGS = {
         "municipalities": "Муниципальные образования",
         "incidents": "Инциденты",
         "choose": "Муниципальное образование…",
+        "mine": "Мои районы",
         "legend": "Условные обозначения",
         "demo": "Демонстрационные данные: организации и сети вымышлены.",
         "other_lang": "English",
@@ -48,6 +50,7 @@ STRINGS = {
         "municipalities": "Municipalities",
         "incidents": "Incidents",
         "choose": "Municipality…",
+        "mine": "My districts",
         "legend": "Legend",
         "demo": "Demo data: the organisations and networks are invented.",
         "other_lang": "Русский",
@@ -60,6 +63,19 @@ STRINGS = {
         },
     },
 }
+
+# The page's own scripts after gis-map.js, in order: the workbench (docs/workbench.md), then the
+# address search and the base map, which call its documented API.
+WORKBENCH_SCRIPTS = (
+    "incidents-words.js",
+    "incidents.js",
+    "incidents-report.js",
+    "incidents-card.js",
+    "incidents-queue.js",
+    "incidents-panels.js",
+    "address-search.js",  # the address search box (docs/addresses.md)
+    "basemap.js",  # the offline base map (docs/basemap.md)
+)
 
 # Network layers are fetched by bbox only from this zoom on; below it the view holds too much.
 NETWORK_MIN_ZOOM = 12
@@ -165,6 +181,10 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
                         "name": p.name,
                         "title": p.title_ru if lang == "ru" else p.title_en,
                         "unit": p.unit,
+                        # Words for the allowed values (cast_iron → чугун), from the layer file.
+                        "values": {
+                            code: p.value_title(code, lang) for code, _, _ in p.allowed_titles
+                        },
                     }
                     for p in layer.properties
                 ],
@@ -184,6 +204,7 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
             "url": url_for("api.municipalities", simplify=30),
             "focus": focus["slug"] if focus else None,
             "mapUrl": url_for("maps.municipality_map", slug="__slug__"),
+            "byDistrictUrl": url_for("api.incidents_by_district"),
         },
         "incidents": {
             "group": incidents.get_name(),
@@ -200,22 +221,26 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
         },
     }
     root = fmap.get_root()
+    place = (focus["name_ru"] if lang == "ru" else focus["name_en"]) if focus else s["oblast"]
     root.header.add_child(
         folium.Element(
+            f"<title>{escape(place)} — {escape(s['title'])}</title>"
             f'<link rel="icon" href="{url_for("static", filename="favicon.svg")}">'
             f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
             f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
-            f'<script src="{url_for("static", filename="incidents.js")}"></script>'
-            f'<script src="{url_for("static", filename="address-search.js")}"></script>'
-            f'<script src="{url_for("static", filename="basemap.js")}"></script>'
+            + "".join(
+                f'<script src="{url_for("static", filename=name)}"></script>'
+                for name in WORKBENCH_SCRIPTS
+            )
         )
     )
     root.html.add_child(
         folium.Element(
             _header_html(s, lang, focus)
             + _legend_html(s, lang, layers, utilities)
-            + '<aside class="gis-panel" id="gis-panel"><div id="gis-card" class="gis-card" hidden>'
-            '</div><div id="gis-queue" class="gis-queue"></div></aside>'
+            + '<aside class="gis-panel" id="gis-panel"><div id="gis-form" class="gis-form" hidden>'
+            '</div><div id="gis-card" class="gis-card" hidden></div>'
+            '<div id="gis-queue" class="gis-queue"></div></aside>'
         )
     )
     # The config is JSON inside a script: escape "</" so no value can close the tag.
@@ -248,6 +273,7 @@ def _workbench_config(lang: str, utilities: dict) -> dict:
             "incident": url_for("api.incident_detail", incident_id=0).replace("/0", "/__id__"),
             "responsible": url_for("api.responsible"),
             "addressReverse": url_for("api.address_reverse"),
+            "reportPoint": url_for("api.report_point"),
             "operators": url_for("api.operators"),
             "feature": url_for("api.network_feature", feature_id=0).replace("/0", "/__id__"),
             "imports": url_for("api.imports_list"),
@@ -297,9 +323,9 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
     other = "ru" if lang == "en" else "en"
     return (
         '<header class="gis-header">'
-        f'<a class="gis-brand" href="{url_for("maps.index", lang=lang if lang == "en" else None)}">'
-        f"{escape(s['title'])}</a>"
-        f'<span class="gis-place">{escape(place)}</span>'
+        f'<a class="gis-brand" href="{url_for("maps.index", lang=lang if lang == "en" else None)}"'
+        f' title="{escape(s["oblast"])}">{escape(s["title"])}</a>'
+        f'<span class="gis-place">{escape(place)}</span>{_mine_html(s, lang, focus)}'
         f'<select class="gis-muni" aria-label="{escape(s["choose"])}" '
         'onchange="if(this.value){location.href=this.value}">'
         f'<option value="">{escape(s["choose"])}</option>{"".join(options)}</select>'
@@ -307,6 +333,23 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
         f'<span class="gis-status" id="gis-status" role="status"></span>{user}'
         "</header>"
     )
+
+
+def _mine_html(s: dict, lang: str, focus: dict | None) -> str:
+    """A dispatcher's municipalities with their open incidents, each one click away."""
+    identity = current_identity()
+    if identity.role != "dispatcher" or not identity.municipality_ids:
+        return ""
+    links = []
+    for m in charge_by_open(get_session(), identity.user_id)[:4]:
+        href = url_for("maps.municipality_map", slug=m["slug"], lang=lang if lang == "en" else None)
+        here = ' aria-current="page"' if focus and focus["slug"] == m["slug"] else ""
+        name = m["name_ru"] if lang == "ru" else m["name_en"]
+        links.append(
+            f'<a href="{escape(href)}"{here} data-slug="{escape(m["slug"])}">{escape(name)}'
+            f" <b>{m['open']}</b></a>"
+        )
+    return f'<nav class="gis-mine" aria-label="{escape(s["mine"])}">{"".join(links)}</nav>'
 
 
 def _legend_html(s: dict, lang: str, layers, utilities: dict) -> str:
@@ -327,6 +370,20 @@ def _legend_html(s: dict, lang: str, layers, utilities: dict) -> str:
 
 def _page(html: str) -> Response:
     return Response(html, mimetype="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@maps.get("/start")
+def start():
+    """Where a login without a destination leads: a dispatcher of some municipalities to the one
+    with the most open incidents (the others are one click away in the header), others to the
+    oblast overview."""
+    identity = current_identity()
+    lang = "en" if _lang() == "en" else None
+    if identity.role == "dispatcher" and identity.municipality_ids:
+        charge = charge_by_open(get_session(), identity.user_id)
+        if charge:
+            return redirect(url_for("maps.municipality_map", slug=charge[0]["slug"], lang=lang))
+    return redirect(url_for("maps.index", lang=lang))
 
 
 @maps.get("/")

@@ -1,0 +1,1 @@
+"""Where a dispatcher's report lands: the point on the asset clicked, and its utility."""
