@@ -60,7 +60,9 @@ def test_search_box_jumps_to_the_address_and_opens_the_report(
     form = page.locator("form.gis-report")
     form.wait_for(timeout=10_000)
     assert form.locator("input[name=address]").input_value() == "Гатчина, улица Чехова, 5"
-    # The responsible operator is shown at once, for the utility preselected in the form.
+    # No asset was clicked, so the utility is the caller's to choose (never defaulted, issue 14):
+    # one click on its chip, and the responsible operator is shown at once.
+    form.locator(".gis-chip[data-utility='water']").click()
     page.wait_for_selector(".gis-report .gis-preview .gis-responsible", timeout=10_000)
     assert "Ответственный" in form.locator(".gis-preview").inner_text()
     lon, lat = building_centre("улица Чехова", "5")
