@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import text
 
 from gis_app import layer_registry
@@ -12,8 +12,9 @@ from gis_app.access import current_identity, require_operator
 from gis_app.api import api
 from gis_app.db import get_session
 from gis_app.errors import NotFound
-from gis_app.incidents import outages
+from gis_app.incidents import outages, remit
 from gis_app.incidents import validate as v
+from gis_app.incidents.webhook_targets import WebhookRefused, check_url, parse_allowed_hosts
 
 
 @api.get("/planned-outages")
@@ -33,7 +34,11 @@ def planned_outage_create():
     """Announce planned work (operator staff for their operator; admins naming it)."""
     session = get_session()
     outage = outages.announce(
-        session, layer_registry(), current_identity(), request.get_json(silent=True)
+        session,
+        layer_registry(),
+        current_identity(),
+        request.get_json(silent=True),
+        remit.OutageLimits.from_config(current_app.config),
     )
     session.commit()
     location = url_for("api.planned_outage_detail", outage_id=outage["id"])
@@ -69,6 +74,12 @@ def operator_webhook(operator_id: int):
     url = v.text_field(body.get("url"), "url", 2000)
     if url is not None and not url.startswith(("http://", "https://")):
         raise v.bad("url", "must be an http:// or https:// URL")
+    if url is not None:
+        allowed = parse_allowed_hosts(current_app.config["GIS_APP_WEBHOOK_ALLOWED_HOSTS"])
+        try:
+            check_url(url, allowed)
+        except WebhookRefused as exc:
+            raise v.bad("url", str(exc), "webhook_refused") from None
     secret = v.text_field(body.get("secret"), "secret", 200)
     if url and not secret:
         secret = secrets.token_urlsafe(32)
