@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: config → db → layer registry → blueprints → errors → CLI."""
-    from gis_app import access, auth, db, errors, open311, tiles, vendor
+    from gis_app import access, auth, db, errors, guard, open311, tiles, vendor
     from gis_app.api import api
     from gis_app.layers import LayerRegistry
     from gis_app.maps import maps
@@ -30,7 +30,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     db.init_app(app)
+    guard.init_app(app)  # bad bytes in the URL and headers: 400 before authentication
     access.init_app(app)
+    guard.init_body_check(app)  # bad form fields and JSON values: 400 after it
     app.extensions["gis_app"] = LayerRegistry.from_dir(app.config["GIS_APP_LAYERS_DIR"])
     app.register_blueprint(api)
     app.register_blueprint(maps)

@@ -40,8 +40,10 @@ class ImportRequest:
 
 def find_operator(session: Session, ref: str | int) -> Operator:
     """An operator by id or slug; 404 naming it."""
-    column = Operator.id if str(ref).isdigit() else Operator.slug
-    value = int(ref) if str(ref).isdigit() else str(ref)
+    # ASCII digits within 31 bits are an id ('٣' or a 40-digit number is a slug: no such one).
+    numeric = str(ref).isascii() and str(ref).isdigit() and len(str(ref)) <= 9
+    column = Operator.id if numeric else Operator.slug
+    value = int(ref) if numeric else str(ref)
     found = session.scalars(select(Operator).where(column == value)).first()
     if found is None:
         raise NotFound(f"Operator '{ref}' does not exist.", code="operator_not_found", operator=ref)
