@@ -71,7 +71,7 @@ def read_parameters(app, endpoint: str, template: str) -> list[str]:
     module = sys.modules[app.view_functions[endpoint].__module__]
     source = inspect.getsource(module)
     if template.startswith("/ogc"):
-        source += inspect.getsource(sys.modules["gis_app.ogc.params"])
+        source += inspect.getsource(sys.modules["gis_app.web.ogc.params"])
     return [name for name in PARAMS if f'"{name}"' in source]
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.access import Identity
+from gis_app.accounts.identity import Identity
 from gis_app.errors import Forbidden, InvalidParameter
 
 # Statuses in which the assigned operator's staff may change expected_at (they own the work).
