@@ -58,6 +58,7 @@ PATCH_FIELDS = {
     "utilities_cut_off",
     "supply_stopped_at",
     "expected_at",
+    "public_summary",
 }
 
 
@@ -263,5 +264,7 @@ def patch_payload(session: Session, body: object, own_utility: str) -> dict:
         "utilities_cut_off": lambda v: utilities_cut_off(session, v, own_utility),
         "supply_stopped_at": lambda v: timestamp(v, "supply_stopped_at"),
         "expected_at": lambda v: timestamp(v, "expected_at"),
+        # What Open311's public reads show; dispatchers write it (operators may not: lifecycle).
+        "public_summary": lambda v: text_field(v, "public_summary", MAX_SHORT_TEXT),
     }
     return {name: checks[name](value) for name, value in body.items()}

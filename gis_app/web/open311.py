@@ -2,9 +2,10 @@
 
 JSON only: the specification makes XML the required format, and this service declares that it
 does not serve it (discovery lists JSON only; a .xml URL answers 400). Services are the utilities.
-Errors are the specification's list of {code, description}. Reading is public (no contact data is
-shown); POST needs an api_key from GIS_APP_OPEN311_API_KEYS. A posted request is routed like any
-incident but stays `new` for a dispatcher to check (FOR_TRIAGE), with the operator proposed.
+Errors are the specification's list of {code, description}. Reading is public, but the public
+(no login, no token, no api_key) reads a summary: the description a dispatcher approved for the
+public (public_summary) or the service name alone, the point rounded to 3 decimals, no address.
+POST needs an api_key from GIS_APP_OPEN311_API_KEYS. A posted request is routed like any incident but stays `new` for a dispatcher to check (FOR_TRIAGE), with the operator proposed.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
+from gis_app import strict
 from gis_app.db import get_session
 from gis_app.errors import AppError
 from gis_app.incidents import queries
@@ -113,7 +115,21 @@ def service_definition(code: str):
     }
 
 
-def _as_request(incident: dict) -> dict:
+PUBLIC_DECIMALS = 3  # about 110 m north-south, 60 m east-west here: the street, not the door
+
+
+def _full_view() -> bool:
+    """Staff (a login or an API token) and key holders see everything; the public a summary."""
+    if g.get("identity") is not None:
+        return True
+    sent = request.args.get("api_key", "")
+    return bool(sent) and _key_is_valid(sent)
+
+
+def _as_request(incident: dict, full: bool, names: dict[str, str]) -> dict:
+    """The incident as an Open311 request; without `full`, what the public may read: the
+    summary a dispatcher approved (or the service name alone), the point rounded, no address.
+    A caller's own words may carry names and phone numbers (FixMyStreet moderates the same)."""
     status = incident["status"]
     notice = ""
     if incident["duplicate_of"]:
@@ -126,17 +142,21 @@ def _as_request(incident: dict) -> dict:
         "status_notes": status.upper(),
         "service_name": incident["utility"],
         "service_code": incident["utility"],
-        "description": incident["description"],
+        "description": (
+            incident["description"]
+            if full
+            else incident["public_summary"] or names.get(incident["utility"], incident["utility"])
+        ),
         "agency_responsible": (incident["operator"] or {}).get("name"),
         "service_notice": notice,
         "requested_datetime": incident["reported_at"],
         "updated_datetime": incident["updated_at"],
         "expected_datetime": incident["expected_at"] or incident["resolve_due_at"],
-        "address": incident["address"],
+        "address": incident["address"] if full else None,
         "address_id": None,
         "zipcode": None,
-        "lat": incident["lat"],
-        "long": incident["lon"],
+        "lat": incident["lat"] if full else round(incident["lat"], PUBLIC_DECIMALS),
+        "long": incident["lon"] if full else round(incident["lon"], PUBLIC_DECIMALS),
         "media_url": None,
     }
 
@@ -156,7 +176,7 @@ def request_list():
     ids = request.args.get("service_request_id")
     if ids:
         try:
-            wanted = [int(x) for x in ids.split(",") if x.strip()]
+            wanted = [strict.int_from_text(x) for x in ids.split(",") if x.strip()]
         except ValueError:
             raise Open311Error("service_request_id must be a comma list of ids") from None
         f = queries.IncidentFilter(ids=wanted, limit=MAX_ROWS)
@@ -179,23 +199,33 @@ def request_list():
             reported_to=end,
             limit=MAX_ROWS,
         )
-    return jsonify([_as_request(i) for i in queries.list_incidents(session, f)])
+    full, names = _full_view(), _service_names(session)
+    return jsonify([_as_request(i, full, names) for i in queries.list_incidents(session, f)])
 
 
 @bp.get("/requests/<int:request_id>.json")
 @public
 def request_detail(request_id: int):
     """One request, as a list of one (as the specification has it)."""
-    incident = queries.get_incident(get_session(), request_id)
+    session = get_session()
+    incident = queries.get_incident(session, request_id)
     if incident is None:
         return _errors(404, f"service_request_id {request_id} not found")
-    return jsonify([_as_request(incident)])
+    return jsonify([_as_request(incident, _full_view(), _service_names(session))])
+
+
+def _service_names(session) -> dict[str, str]:
+    return {s["service_code"]: s["service_name"] for s in _services(session)}
+
+
+def _key_is_valid(sent: str) -> bool:
+    keys = [k.strip() for k in current_app.config["GIS_APP_OPEN311_API_KEYS"].split(",")]
+    return any(k and secrets.compare_digest(sent, k) for k in keys)
 
 
 def _checked_key() -> None:
     sent = request.form.get("api_key", "")
-    keys = [k.strip() for k in current_app.config["GIS_APP_OPEN311_API_KEYS"].split(",")]
-    if not sent or not any(k and secrets.compare_digest(sent, k) for k in keys):
+    if not sent or not _key_is_valid(sent):
         raise Open311Error("api_key is missing or not valid")
 
 
@@ -230,7 +260,7 @@ def request_create():
         session, layer_registry(), None, data, source="open311", policy=policy
     )
     session.commit()
-    incident = _as_request(queries.get_incident(session, incident_id))
+    incident = _as_request(queries.get_incident(session, incident_id), False, {})
     body = [
         {
             "service_request_id": incident["service_request_id"],
