@@ -10,7 +10,6 @@ import geopandas as gpd
 import pytest
 from helpers import assert_error
 from shapely.geometry import LineString
-
 from test_imports import LAT, LON, _collection, _feature, _post
 
 
