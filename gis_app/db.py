@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import psycopg2.errors
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from gis_app.config import sqlalchemy_url
@@ -35,3 +37,21 @@ def _close_session(exc: BaseException | None) -> None:
         if exc is not None:
             session.rollback()
         session.close()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached (down, restarting, connection lost),
+    not that a statement was wrong."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        orig = getattr(exc, "orig", None)
+        # A cancelled statement, a deadlock or a serialization failure are OperationalErrors
+        # of psycopg2 too, but the database is there: those stay 500 (logged with traceback).
+        return not isinstance(
+            orig,
+            psycopg2.errors.QueryCanceled
+            | psycopg2.errors.TransactionRollbackError
+            | psycopg2.errors.LockNotAvailable,
+        )
+    return False

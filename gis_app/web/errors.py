@@ -8,6 +8,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from gis_app.db import DBAPIError, database_unavailable
 from gis_app.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ def _respond(status: int, code: str, message: str, details: dict | None = None) 
     return response
 
 
+RETRY_AFTER_S = 5
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer AppError, HTTP errors and unexpected exceptions in the one shape."""
 
@@ -54,6 +58,28 @@ def register_error_handlers(app: Flask) -> None:
         response = _respond(exc.code or 500, code, exc.description or exc.name)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        if not database_unavailable(exc):
+            return _unexpected(exc)
+        # One line per failure: while PostgreSQL restarts every request fails the same way,
+        # and a traceback each would bury the log.
+        reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            reason[0] if reason else type(exc).__name__,
+        )
+        response = _respond(
+            503,
+            "service_unavailable",
+            "The database is unavailable (restarting or unreachable); try again shortly.",
+            {"retry_after_s": RETRY_AFTER_S},
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
     @app.errorhandler(Exception)
