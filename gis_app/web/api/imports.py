@@ -3,7 +3,6 @@ GET /api/imports, the record of imports, and GET /api/feature-edits, that of sin
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from flask import current_app, request
@@ -12,7 +11,7 @@ from werkzeug.utils import secure_filename
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter, PayloadTooLarge
 from gis_app.features import edits
-from gis_app.imports import ImportRequest, list_imports, run_import
+from gis_app.imports import ImportRequest, attempts, list_imports, run_import
 from gis_app.layers import get_layer
 from gis_app.operators.directory import acting_operator, find_operator
 from gis_app.web.access import Identity, current_identity, require_role
@@ -54,7 +53,7 @@ def import_layer(layer_id: str):
     layer = get_layer(layer_id)
     _check_size()
     operator_id = acting_operator(get_session(), identity, _param("operator"))
-    with tempfile.TemporaryDirectory(prefix="gis-import-") as folder:
+    with attempts.upload_folder() as folder:
         upload = request.files.get("file")
         if upload is not None and upload.filename:
             file_name = upload.filename
