@@ -125,14 +125,9 @@ def _record(
     """Write the import's row in `imports` (who, when, file, mode, counts), or finish the
     `attempt` recorded as running; its id."""
     values = {k: int(report.get(k) or 0) for k in ("added", "changed", "removed", "unchanged")}
-    statement = (
-        insert(Import)
-        if attempt is None
-        else update(Import).where(Import.id == attempt)
-    )
+    statement = insert(Import) if attempt is None else update(Import).where(Import.id == attempt)
     return session.execute(
-        statement
-        .values(
+        statement.values(
             user_id=req.user_id,
             username=req.username,
             operator_id=req.operator_id,
@@ -147,8 +142,7 @@ def _record(
             message=message,
             finished_at=None if status == "running" else func.now(),
             **values,
-        )  # fmt: skip
-        .returning(Import.id)
+        ).returning(Import.id)  # fmt: skip
     ).scalar_one()
 
 

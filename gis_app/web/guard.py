@@ -20,13 +20,17 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 
-from gis_app.errors import InvalidParameter
+from gis_app.errors import AppError, InvalidParameter
+from gis_app.features.cql import MAX_CHARS as MAX_FILTER_CHARS
 from gis_app.strict import INT64_MAX, INT64_MIN, bad_text_char, describe
 
 MAX_JSON_DEPTH = 64  # GeoJSON needs 6 (a FeatureCollection of MultiPolygons)
 MAX_CHECKED_JSON_BYTES = 32 * 1024 * 1024  # larger bodies are imports, checked per feature
 MAX_FILE_NAME = 255  # as most file systems
 MAX_PARAMETER_NAME = 200
+# The longest path and query string accepted: a CQL2 filter of features.cql.MAX_CHARS
+# characters percent-encoded (up to 6 bytes each, for Cyrillic), and room for the rest.
+MAX_URL_BYTES = 6 * MAX_FILTER_CHARS + 8192
 
 
 class GuardedJSONProvider(DefaultJSONProvider):
@@ -85,6 +89,14 @@ def _utf8(raw: bytes, where: str) -> str:
 def check_url_and_headers() -> None:
     """400 when the path, the query string or a header holds bytes no view should see."""
     environ = request.environ
+    size = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
+    if size > MAX_URL_BYTES:
+        raise AppError(
+            f"The URL is {size} bytes; at most {MAX_URL_BYTES} are accepted.",
+            code="uri_too_long",
+            size_bytes=size,
+            limit_bytes=MAX_URL_BYTES,
+        ).with_status(414)
     # WSGI gives the path and query as bytes read as latin-1; Werkzeug would replace bad UTF-8
     # with U+FFFD, silently changing what was sent.
     path = _utf8(environ.get("PATH_INFO", "").encode("latin-1", "replace"), "path")
