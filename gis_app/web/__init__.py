@@ -8,7 +8,7 @@ from flask import Flask
 
 def init_web(app: Flask) -> None:
     """Register the access check, the blueprints and the error handlers on `app`."""
-    from gis_app.web import access, auth, errors, guard, open311, tiles, vendor
+    from gis_app.web import access, auth, errors, guard, headers, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
     from gis_app.web.pages.maps import maps
@@ -21,6 +21,7 @@ def init_web(app: Flask) -> None:
     for blueprint in (api, maps, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
+    headers.init_app(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])
     if hops:
         # Behind nginx (TLS ends there): links in OGC answers, redirects and the client address

@@ -96,7 +96,8 @@ def _authenticate():
                 "The API token belongs to another user than the one named.", code="invalid_token"
             )
     elif "user_id" in session:
-        identity = identity_for_user(get_session(), session["user_id"])
+        # A cookie from before logout (or a password change) carries an old version: refused.
+        identity = identity_for_user(get_session(), session["user_id"], session.get("sv", -1))
         by_session = identity is not None
         if identity is None:
             session.clear()
