@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
 import time
@@ -27,7 +28,12 @@ from email.message import EmailMessage
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.incidents.webhook_targets import WebhookRefused, check_url, parse_allowed_hosts
+from gis_app.incidents.webhook_targets import (
+    WebhookRefused,
+    check_url,
+    parse_allowed_hosts,
+    post,
+)
 
 EVENTS = ("assigned", "reassigned", "overdue", "reopened")
 SUBJECTS = {
@@ -189,22 +195,12 @@ def _webhook(
     }
     if secret:
         headers["X-GisApp-Signature"] = "sha256=" + sign(secret, stamp, body)
-    # Checked again now: the name may resolve elsewhere than when the URL was set.
-    check_url(url, settings.webhook_allowed_hosts, must_resolve=True)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with _NO_REDIRECTS.open(request, timeout=settings.timeout_s) as response:
-        if not 200 <= response.status < 300:
-            raise OSError(f"HTTP {response.status}")
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A 3xx is an error: following it would reach a host the check never saw."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102
-        return None
-
-
-_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+    # Checked again now (the name may resolve elsewhere than when the URL was set), and sent to
+    # the address checked; a 3xx is a failed attempt, never followed to a host nobody checked.
+    addresses = check_url(url, settings.webhook_allowed_hosts, must_resolve=True)
+    status = post(url, body, headers, addresses, settings.timeout_s)
+    if not 200 <= status < 300:
+        raise OSError(f"HTTP {status}")
 
 
 def deliver_due(session: Session, settings: NotifySettings, limit: int = 100) -> dict[str, int]:
@@ -241,7 +237,13 @@ def deliver_due(session: Session, settings: NotifySettings, limit: int = 100) ->
             else:
                 _webhook(settings, target, n["webhook_secret"], n["id"], payload)
             error = None
-        except (OSError, smtplib.SMTPException, urllib.error.URLError, WebhookRefused) as exc:
+        except (
+            OSError,
+            smtplib.SMTPException,
+            urllib.error.URLError,
+            http.client.HTTPException,
+            WebhookRefused,
+        ) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         target = target or n["target"]
         if error is None:

@@ -243,3 +243,16 @@ def test_a_webhook_goes_to_the_url_of_now_and_redirects_are_not_followed(
     assert notify.deliver_due(session, settings)["sent"] == 1
     (row,) = notify.deliveries(session, incident_id)
     assert row["target"] == url
+
+
+def test_a_webhook_is_sent_to_the_address_that_was_checked(webhook):
+    from gis_app.incidents.webhook_targets import post
+
+    url, received, answers = webhook
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    # The name is not resolved again (it resolves nowhere here): the checked address is used,
+    # and the Host header still names the URL's host.
+    status = post(f"http://hooks.example.invalid:{port}/hook", b"{}", {}, ["127.0.0.1"], 5)
+    assert status == 200
+    headers, body = received[-1]
+    assert headers["Host"] == f"hooks.example.invalid:{port}" and body == b"{}"
