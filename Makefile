@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: qgis-package run test setup js-packages os-packages browser-package db demo stop-db lint clean help
 
 help:
-	@echo "make run      set up (OS packages, .venv, local PostGIS, migrations, demo data) and serve on http://$(HOST):$(PORT)/"
+	@echo "make run      set up (OS packages, .venv, local PostGIS, migrations, the demo unless GIS_APP_DEMO says no) and serve on http://$(HOST):$(PORT)/"
 	@echo "make test     the same set-up, then a fresh test database and pytest"
 	@echo "make stop-db  stop the project-local PostgreSQL cluster"
 	@echo "make clean    stop the cluster and delete .venv and var/"
@@ -87,7 +87,7 @@ db: $(STAMP)
 	$(BIN)/gis-app db upgrade
 
 demo: db
-	$(BIN)/gis-app demo load
+	$(BIN)/gis-app demo load --auto
 
 stop-db:
 	@if [ -x $(BIN)/gis-app ]; then $(BIN)/gis-app localdb stop; fi

@@ -60,6 +60,12 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "failed logins from one client address within the window that block it",
     ),
     "GIS_APP_LOGIN_BLOCK_MINUTES": (15, "the window failed logins are counted in, minutes"),
+    # Municipalities (issue 12).
+    "GIS_APP_DEMO": (
+        "auto",
+        "whether `make run` loads the demo: auto (only into a database without real rows), "
+        "always, never",
+    ),
     "GIS_APP_PROXY_HOPS": (
         0,
         "reverse proxies in front (e.g. 1 behind nginx) whose X-Forwarded-For/-Proto/-Host/-Port/"
@@ -148,6 +154,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"GIS_APP_LAYERS_DIR: no such folder {config['GIS_APP_LAYERS_DIR']}")
     if not 0 <= int(config["GIS_APP_PROXY_HOPS"]) <= 5:
         raise ConfigError("GIS_APP_PROXY_HOPS must be between 0 and 5")
+    if config["GIS_APP_DEMO"] not in ("auto", "always", "never"):
+        raise ConfigError("GIS_APP_DEMO must be auto, always or never")
     if int(config["GIS_APP_MAX_IMPORT_BYTES"]) < 1:
         raise ConfigError("GIS_APP_MAX_IMPORT_BYTES must be at least 1")
     if not 1 <= int(config["GIS_APP_DEFAULT_FEATURES"]) <= int(config["GIS_APP_MAX_FEATURES"]):

@@ -102,6 +102,18 @@ CELLS = [
     ("operator webhook", lambda c, ids, role: c.put(f"/api/operators/{ids['vodokanal']}/webhook",
                                                     json={"url": "https://example.invalid/h"}),
      {"admin", "operator"}),
+    ("admin: create operator", lambda c, ids, role: c.post("/api/admin/operators", json={
+        "slug": "m-op", "full_name": "M", "short_name": "M", "utilities": ["water"]}), {"admin"}),
+    ("admin: designate", lambda c, ids, role: c.put("/api/admin/designations", json={
+        "municipality": "gatchina", "utility": "water", "operator": VODOKANAL}), {"admin"}),
+    ("admin: add utility", lambda c, ids, role: c.post("/api/admin/utilities", json={
+        "code": "m_util", "name_ru": "М", "name_en": "M"}), {"admin"}),
+    ("admin: import municipalities", lambda c, ids, role: c.post(
+        "/api/municipalities/import?dry_run=true", content_type="application/geo+json",
+        data=_fc({"type": "Feature", "properties": {"name": "М", "kind": "urban_okrug"},
+                  "geometry": {"type": "Polygon", "coordinates": [[[34, 60], [34.1, 60],
+                                                                   [34.1, 60.1], [34, 60]]]}})),
+     {"admin"}),
 ]  # fmt: skip
 
 

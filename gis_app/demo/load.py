@@ -1,7 +1,9 @@
-"""Load the demo data into the database: one transaction, replacing the previous demo rows.
+"""Load the demo data into the database: one transaction, demo rows updated in place.
 
-Loading twice leaves the same content (the generator is deterministic); rows that are not demo
-are never touched, except rows that point at demo operators or municipalities.
+Loading twice leaves the same content (the generator is deterministic). Demo municipalities,
+operators, features, service areas and accounts keep their ids (rows.py writes them by their
+stable keys), so nothing that points at them is lost; only the demo's own incidents are made
+anew. Rows that are not demo are never changed or deleted (issue 12).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import shapely
-from psycopg2.extras import execute_values
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.accounts.users import create_user
+from gis_app.demo import rows
 from gis_app.demo.operators import (
     GENITIVE,
     OBLAST_OPERATORS,
@@ -28,6 +30,7 @@ from gis_app.demo.town import TownBuilder
 from gis_app.incidents.deadlines import deadline_for, is_dead_end
 from gis_app.layers import LayerRegistry, validate_attributes
 from gis_app.operators.responsible import find_responsible
+from gis_app.places.municipalities import municipality_at
 
 # One account of each role, for local use only (README); the same password for all of them.
 DEMO_PASSWORD = "demo-2026"
@@ -69,20 +72,9 @@ def _wkb(geom) -> str:
     return shapely.to_wkb(geom, hex=True, output_dimension=2)
 
 
-def clear_demo(session: Session) -> None:
-    """Delete every demo row (incidents, features, operators, municipalities)."""
+def clear_demo_incidents(session: Session) -> None:
+    """Delete the demo's own incidents (their events go with them); they are made anew."""
     session.execute(text("DELETE FROM incidents WHERE is_demo"))
-    session.execute(text("DELETE FROM network_features WHERE is_demo"))
-    session.execute(text("DELETE FROM users WHERE is_demo"))
-    session.execute(text("DELETE FROM operators WHERE is_demo"))
-    # Children before parents: the hierarchy's foreign key restricts deletes.
-    leaves = text(
-        "DELETE FROM municipalities m WHERE is_demo AND NOT EXISTS "
-        "(SELECT 1 FROM municipalities c WHERE c.parent_id = m.id)"
-    )
-    deleted = 1
-    while deleted:
-        deleted = session.execute(leaves).rowcount
 
 
 def generate(registry: LayerRegistry) -> tuple[dict, dict, list]:
@@ -111,60 +103,30 @@ def generate(registry: LayerRegistry) -> tuple[dict, dict, list]:
 def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = None) -> dict:
     """Replace the demo data; return the number of rows of each kind. The caller commits."""
     shapes, ops_by_town, features = generate(registry)
-    clear_demo(session)
-    cur = session.connection().connection.driver_connection.cursor()
-
-    muni_id: dict[str, int] = {}
-    for place in all_places():
-        cur.execute(
-            "INSERT INTO municipalities (parent_id, slug, kind, oktmo, name_ru, name_en, is_demo, geom)"
-            " VALUES (%s, %s, %s, %s, %s, %s, true, ST_SetSRID(%s::geometry, 4326)) RETURNING id",
-            (
-                muni_id.get(place.parent),
-                place.slug,
-                place.kind,
-                place.oktmo,
-                place.name_ru,
-                place.name_en,
-                _wkb(shapes[place.slug]),
-            ),
-        )
-        muni_id[place.slug] = cur.fetchone()[0]
-
     operators: dict[str, DemoOperator] = {}
     for ops in ops_by_town.values():
         for op in ops.values():
             operators[op.slug] = op
+    places = all_places()
+    rows.check_keys(session, "municipalities", "slug", [p.slug for p in places])
+    rows.check_keys(session, "municipalities", "oktmo", [p.oktmo for p in places])
+    rows.check_keys(session, "operators", "slug", list(operators))
+    rows.check_keys(session, "operators", "inn", [demo_inn(op.seed) for op in operators.values()])
+    clear_demo_incidents(session)
+    cur = session.connection().connection.driver_connection.cursor()
+
+    muni_id: dict[str, int] = {}
+    for place in places:
+        muni_id[place.slug] = rows.upsert_municipality(
+            cur, muni_id.get(place.parent), place, _wkb(shapes[place.slug])
+        )
     op_id: dict[str, int] = {}
     for op in operators.values():
-        cur.execute(
-            "INSERT INTO operators (slug, full_name, short_name, inn, dispatch_phone, dispatch_email,"
-            " is_demo) VALUES (%s, %s, %s, %s, %s, %s, true) RETURNING id",
-            (
-                op.slug,
-                op.full_name,
-                op.short_name,
-                demo_inn(op.seed),
-                op.phone,
-                f"dispatch@{op.slug}.demo.invalid",
-            ),
+        op_id[op.slug] = rows.upsert_operator(
+            cur, op, demo_inn(op.seed), [muni_id[m] for m in op.serves]
         )
-        op_id[op.slug] = cur.fetchone()[0]
-        execute_values(
-            cur,
-            "INSERT INTO operator_utilities VALUES %s",
-            [(op_id[op.slug], u) for u in op.utilities],
-        )
-        execute_values(
-            cur,
-            "INSERT INTO operator_municipalities VALUES %s",
-            [(op_id[op.slug], muni_id[m]) for m in op.serves],
-        )
-
-    execute_values(
+    rows.upsert_features(
         cur,
-        "INSERT INTO network_features (layer_id, utility_code, operator_id, external_id, name,"
-        " attributes, is_demo, geom) VALUES %s",
         [
             (
                 f.layer,
@@ -177,27 +139,23 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
             )
             for f in features
         ],
-        template="(%s, %s, %s, %s, %s, %s::jsonb, true, ST_SetSRID(%s::geometry, 4326))",
-        page_size=2000,
     )
-
     areas, designated = _service_areas(shapes, ops_by_town, features)
-    execute_values(
+    rows.sync_service_areas(
         cur,
-        "INSERT INTO service_areas (operator_id, utility_code, name, priority, geom) VALUES %s",
-        [
-            (op_id[slug], utility, name, priority, _wkb(geom))
-            for slug, utility, name, priority, geom in areas
-        ],
-        template="(%s, %s, %s, %s, ST_Multi(ST_SetSRID(%s::geometry, 4326)))",
-    )
-    execute_values(
-        cur,
-        "INSERT INTO designated_operators VALUES %s",
-        [(muni_id[m], u, op_id[o]) for m, u, o in designated],
-    )
+        list(op_id.values()),
+        [(op_id[slug], utility, name, priority, _wkb(geom))
+         for slug, utility, name, priority, geom in areas],
+    )  # fmt: skip
+    rows.upsert_designations(cur, [(muni_id[m], u, op_id[o]) for m, u, o in designated])
     incidents = _incidents(session, registry, cur, features, now or datetime.now(UTC))
     for username, role, operator, municipalities, full_name in DEMO_USERS:
+        # A demo account that exists keeps its password, tokens and links; a real account of
+        # the same name is never replaced (the demo then has one account fewer).
+        if session.execute(
+            text("SELECT 1 FROM users WHERE username = :u"), {"u": username}
+        ).first():
+            continue
         create_user(
             session,
             username,
@@ -265,8 +223,9 @@ def _service_areas(shapes, ops_by_town, features):
                             shapely.union(outline, hull),
                         )
                     )
-        for utility in ("electricity", "heat", "gas", "water", "sewerage", "roads"):
-            op = ops.get(utility) or ops["gas"]
+        for utility in ("electricity", "heat", "hot_water", "gas", "water", "sewerage", "roads"):
+            # Hot water (ГВС) comes from the town's heat company, not its vodokanal.
+            op = ops.get(utility) or (ops["heat"] if utility == "hot_water" else ops["gas"])
             designated.append((town, utility, op.slug))
             if parent and parent != OBLAST.slug:
                 designated.append((parent, utility, op.slug))
@@ -333,8 +292,7 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
                 created_by, is_demo, geom)
             SELECT %(kind)s, %(utility)s, %(category)s, %(description)s, %(status)s, %(priority)s,
                 %(address)s,
-                (SELECT m.id FROM municipalities m WHERE ST_Covers(m.geom, p.g)
-                 ORDER BY ST_Area(m.geom), m.id LIMIT 1),
+                %(municipality)s,
                 %(operator)s, %(feature)s, %(rule)s, %(reason)s, %(distance)s,
                 %(candidates)s::jsonb, %(layer)s, %(area)s, %(reported)s, %(reported)s,
                 %(assigned)s, %(accept_due)s, %(resolve_due)s, %(resolved)s, %(closed)s, 'demo',
@@ -350,6 +308,7 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
                 "status": status,
                 "priority": priority,
                 "address": feature.attributes.get("street_name"),
+                "municipality": municipality_at(session, point.x, point.y),
                 "operator": found.operator_id,
                 "feature": found.feature_id,
                 "rule": found.rule,

@@ -54,11 +54,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_temp_dirs(root: Path | None = None) -> list[Path]:
+def sweep_temp_dirs(root: Path | None = None, prefix: str = TEMP_PREFIX) -> list[Path]:
     """Remove the upload folders of workers that are gone; the folders removed."""
     removed = []
-    for folder in Path(root or tempfile.gettempdir()).glob(TEMP_PREFIX + "*-*"):
-        pid = folder.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+    for folder in Path(root or tempfile.gettempdir()).glob(prefix + "*-*"):
+        pid = folder.name[len(prefix) :].split("-", 1)[0]
         if folder.is_dir() and pid.isascii() and pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
@@ -66,8 +66,8 @@ def sweep_temp_dirs(root: Path | None = None) -> list[Path]:
 
 
 @contextlib.contextmanager
-def upload_folder() -> Iterator[Path]:
+def upload_folder(prefix: str = TEMP_PREFIX) -> Iterator[Path]:
     """A temporary folder for one upload, named with this process's id (see sweep_temp_dirs)."""
-    sweep_temp_dirs()
-    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as folder:
+    sweep_temp_dirs(prefix=prefix)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as folder:
         yield Path(folder)

@@ -2,6 +2,7 @@
 
 from gis_app.models.accounts import ROLES, ApiToken, LoginFailure, User, user_municipalities
 from gis_app.models.base import Base
+from gis_app.models.changes import AdminChange
 from gis_app.models.incidents import (
     INCIDENT_KINDS,
     INCIDENT_STATUSES,
@@ -25,6 +26,7 @@ from gis_app.models.places import MUNICIPALITY_KINDS, Municipality, Utility
 from gis_app.models.records import EDIT_ACTIONS, IMPORT_MODES, FeatureEdit, Import
 
 __all__ = [
+    "AdminChange",
     "EDIT_ACTIONS",
     "IMPORT_MODES",
     "INCIDENT_KINDS",

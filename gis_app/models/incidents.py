@@ -60,10 +60,10 @@ class Incident(Base):
     reporter_contact: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     municipality_id: Mapped[int | None] = mapped_column(
-        ForeignKey("municipalities.id", ondelete="SET NULL"), index=True
+        ForeignKey("municipalities.id", ondelete="RESTRICT"), index=True
     )
     operator_id: Mapped[int | None] = mapped_column(
-        ForeignKey("operators.id", ondelete="SET NULL"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     feature_id: Mapped[int | None] = mapped_column(
         ForeignKey("network_features.id", ondelete="SET NULL")
@@ -155,7 +155,7 @@ class PlannedOutage(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     operator_id: Mapped[int] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     utility_code: Mapped[str] = mapped_column(ForeignKey("utilities.code"))
     title: Mapped[str] = mapped_column(Text)

@@ -11,6 +11,7 @@ def init_web(app: Flask) -> None:
     from gis_app.web import access, auth, errors, guard, headers, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
+    from gis_app.web.pages.admin import admin_pages
     from gis_app.web.pages.maps import maps
 
     _import_routes()
@@ -18,7 +19,7 @@ def init_web(app: Flask) -> None:
     guard.init_app(app)  # bad bytes in the URL and headers: 400 before authentication
     access.init_app(app)
     guard.init_body_check(app)  # bad form fields and JSON values: 400 after it
-    for blueprint in (api, maps, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+    for blueprint in (api, maps, admin_pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     headers.init_app(app)
@@ -36,11 +37,13 @@ def init_web(app: Flask) -> None:
 def _import_routes() -> None:
     """Import the route modules of the api and ogc blueprints: their views register on import."""
     from gis_app.web.api import (  # noqa: F401
+        admin,
         exports,
         features,
         imports,
         incidents,
         layers,
+        municipalities,
         operators,
         outages,
         places,
