@@ -89,6 +89,32 @@ SETTINGS: dict[str, tuple[object, str]] = {
         0,
         "1: the session cookie carries Secure (set it when TLS ends in front, as behind nginx)",
     ),
+    # Growing past one machine (issue 17): read replicas and the connection pool.
+    "GIS_APP_DATABASE_REPLICA_URLS": (
+        "",
+        "comma-separated postgresql:// URLs of streaming read replicas; reads that may be a few "
+        "seconds stale (layer pages, OGC items, tiles, exports, map data) go there; empty: none",
+    ),
+    "GIS_APP_REPLICA_MAX_LAG_S": (
+        5,
+        "a replica whose replay lags more than this many seconds (measured on it) is skipped",
+    ),
+    "GIS_APP_REPLICA_CHECK_S": (2, "seconds between two health checks of one replica"),
+    "GIS_APP_READ_YOUR_WRITES_S": (
+        10,
+        "after a write, the client's reads go to the primary for this many seconds (signed cookie)",
+    ),
+    "GIS_APP_AUTH_CACHE_S": (
+        5,
+        "seconds a worker remembers who a token or login session is (a revoked token or "
+        "deactivated user is refused at most this late); 0: asked on every request",
+    ),
+    "GIS_APP_DB_POOL_SIZE": (5, "database connections each worker process keeps open, per server"),
+    "GIS_APP_DB_MAX_OVERFLOW": (10, "connections a worker may open beyond the pool under load"),
+    "GIS_APP_DB_POOL_TIMEOUT_S": (
+        10,
+        "seconds a request waits for a free connection before a 503 with Retry-After",
+    ),
 }
 
 
@@ -160,9 +186,14 @@ def validate(config: dict) -> None:
         raise ConfigError("GIS_APP_MAX_IMPORT_BYTES must be at least 1")
     if not 1 <= int(config["GIS_APP_DEFAULT_FEATURES"]) <= int(config["GIS_APP_MAX_FEATURES"]):
         raise ConfigError("GIS_APP_DEFAULT_FEATURES must be between 1 and GIS_APP_MAX_FEATURES")
+    for url in str(config.get("GIS_APP_DATABASE_REPLICA_URLS") or "").split(","):
+        if url.strip() and not url.strip().startswith(("postgresql://", "postgres://")):
+            raise ConfigError("GIS_APP_DATABASE_REPLICA_URLS must list postgresql:// URLs")
     for name in (
         "GIS_APP_MAX_OUTAGE_DAYS",
         "GIS_APP_OUTAGE_MAX_PAST_HOURS",
+        "GIS_APP_DB_POOL_SIZE",
+        "GIS_APP_DB_POOL_TIMEOUT_S",
         "GIS_APP_LOGIN_MAX_FAILURES",
         "GIS_APP_LOGIN_MAX_FAILURES_PER_ADDRESS",
         "GIS_APP_LOGIN_BLOCK_MINUTES",

@@ -72,13 +72,6 @@ class ImportFailed(AppError):
     code = "import_failed"
 
 
-class ServiceUnavailable(AppError):
-    """The database is down or restarting: try again later (503, with Retry-After)."""
-
-    status = 503
-    code = "service_unavailable"
-
-
 class PreconditionFailed(AppError):
     """If-Match names a version that is no longer current: someone changed it first (412)."""
 

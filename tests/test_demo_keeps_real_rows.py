@@ -4,7 +4,7 @@ the demo into a database with real data; deleting what history points at is refu
 from __future__ import annotations
 
 import pytest
-from conftest import recreate_database
+from helpers import recreate_database
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError

@@ -30,10 +30,10 @@ def test_a_database_that_is_down_is_a_503_with_one_log_line(tokens, caplog):
     for url in ("/api/layers", "/ogc/collections/water_mains/items", "/open311/v2/services.json"):
         caplog.clear()
         r = client.get(url, headers=headers)
-        body = assert_error(r, 503, "service_unavailable") if not url.startswith("/ogc") else None
+        body = assert_error(r, 503, "database_unavailable") if not url.startswith("/ogc") else None
         assert r.status_code == 503 and r.headers["Retry-After"] == "5", url
         if body is None:  # OGC answers carry the description too
-            assert r.get_json()["code"] == "service_unavailable"
+            assert r.get_json()["code"] == "database_unavailable"
         assert "127.0.0.1" not in r.get_data(as_text=True)  # no driver text for the client
         errors = [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
         assert len(errors) == 1, [rec.getMessage() for rec in errors]

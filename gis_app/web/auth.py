@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
 from gis_app.accounts import login_limits, users
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.errors import Forbidden, InvalidParameter, NotFound
-from gis_app.web.access import csrf_token, current_identity
+from gis_app.web.access import csrf_token, current_identity, forget_identities
 from gis_app.web.params import parse_int
 
 bp = Blueprint("auth", __name__)
@@ -89,6 +89,8 @@ def logout():
         db = get_session()
         users.end_sessions(db, identity.user_id)
         db.commit()
+        # This worker forgets at once; others within GIS_APP_AUTH_CACHE_S (docs/security.md).
+        forget_identities()
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -104,6 +106,16 @@ def me():
         "operator_id": identity.operator_id,
         "municipality_ids": identity.municipality_ids,
     }
+
+
+@bp.get("/auth/check")
+@replica_ok
+@single_statements
+def check():
+    """204 when the request is authenticated (401 otherwise, from the access check): nginx's
+    auth_request asks this before it serves a cached tile (deploy/nginx-gis-app.conf)."""
+    current_identity()
+    return "", 204, {"Cache-Control": "no-store"}
 
 
 @bp.get("/api/tokens")
@@ -138,4 +150,5 @@ def delete_token(token_id: int):
             f"No active token {token_id} of yours.", code="token_not_found", token=token_id
         )
     db.commit()
+    forget_identities()
     return "", 204

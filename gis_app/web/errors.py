@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy.exc
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -60,6 +61,16 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
+    @app.errorhandler(sqlalchemy.exc.TimeoutError)
+    def _pool_exhausted(exc: sqlalchemy.exc.TimeoutError):
+        # Every pooled connection is busy for GIS_APP_DB_POOL_TIMEOUT_S: a clear 503, not a hang.
+        log.warning("database pool exhausted on %s %s", request.method, request.path)
+        response = _respond(
+            503, "database_busy", "All database connections are busy; try again shortly."
+        )
+        response.headers["Retry-After"] = "2"
+        return response
+
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError):
         if not database_unavailable(exc):
@@ -75,7 +86,7 @@ def register_error_handlers(app: Flask) -> None:
         )
         response = _respond(
             503,
-            "service_unavailable",
+            "database_unavailable",
             "The database is unavailable (restarting or unreachable); try again shortly.",
             {"retry_after_s": RETRY_AFTER_S},
         )

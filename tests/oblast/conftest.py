@@ -5,8 +5,7 @@ would; the tests of real files share it."""
 from __future__ import annotations
 
 import pytest
-from conftest import recreate_database
-from helpers import SHARED_DATA
+from helpers import SHARED_DATA, recreate_database
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
