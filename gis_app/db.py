@@ -226,7 +226,7 @@ def _remember_write(response: Response) -> Response:
         seconds = int(float(current_app.config["GIS_APP_READ_YOUR_WRITES_S"]))
         response.set_cookie(
             WROTE_COOKIE, _signer().sign("1").decode(), max_age=max(seconds, 1),
-            httponly=True, samesite="Lax",
+            httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"],
         )  # fmt: skip
     return response
 

@@ -202,8 +202,11 @@ def test_session_cookie_secure_setting(postgis_url):
     app = create_app({"DATABASE_URL": postgis_url, "GIS_APP_SESSION_COOKIE_SECURE": 1})
     browser = app.test_client()
     response = post_login(browser, username="planner", password="demo-2026")
-    cookie = response.headers["Set-Cookie"]
-    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    cookies = response.headers.getlist("Set-Cookie")
+    (login,) = [c for c in cookies if c.startswith("session=")]
+    assert "Secure" in login and "HttpOnly" in login and "SameSite=Lax" in login
+    # Every cookie of the service follows the setting (the read-your-writes one too).
+    assert all("Secure" in c for c in cookies), cookies
 
 
 def test_no_open_redirect_after_login(anon_client):
