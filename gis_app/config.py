@@ -50,6 +50,16 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "GIS_APP_NOTIFY_MAX_ATTEMPTS": (8, "tries of one notification before it is marked failed"),
     "GIS_APP_NOTIFY_BACKOFF_S": (30, "first retry delay (s); doubles each time, at most 1 h"),
     "GIS_APP_OPEN311_API_KEYS": ("", "comma-separated API keys accepted by POST /open311/v2"),
+    # The reporter's loop (issue 15): links in the mails to people who reported an incident.
+    "GIS_APP_PUBLIC_URL": (
+        "http://127.0.0.1:5000",
+        "the service's address as reporters reach it (links in their e-mails)",
+    ),
+    "GIS_APP_FEEDBACK_DAYS": (14, "days a reporter's confirm/reopen link stays valid"),
+    "GIS_APP_KPI_MAX_AGE_S": (
+        60,
+        "oldest KPI summary (s) served for a period still running or changed since",
+    ),
     # Failed logins (POST /login), counted in the database so every worker shares them.
     "GIS_APP_LOGIN_MAX_FAILURES": (
         5,

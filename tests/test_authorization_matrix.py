@@ -114,6 +114,10 @@ CELLS = [
                   "geometry": {"type": "Polygon", "coordinates": [[[34, 60], [34.1, 60],
                                                                    [34.1, 60.1], [34, 60]]]}})),
      {"admin"}),
+    ("escalation rule", lambda c, ids, role: c.post("/api/escalation-rules", json={
+        "level": 2, "after_minutes": 30, "source": "m"}), {"admin"}),
+    ("deadline rule", lambda c, ids, role: c.post("/api/deadline-rules", json={
+        "utility": "gas", "resolve_minutes": 120, "source": "m"}), {"admin"}),
 ]  # fmt: skip
 
 
@@ -196,6 +200,10 @@ def _reads(app, ids) -> list[str]:
     return sorted(paths)
 
 
+# Reads only admins may make (the rest get 403).
+ADMIN_ONLY_READS = {"/admin/rules"}
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_non_public_read(app, client_as, anon_client, ids, role):
     """Anonymous callers get 401; every role reads what an admin reads (the same status)."""
@@ -208,6 +216,8 @@ def test_every_non_public_read(app, client_as, anon_client, ids, role):
         if role != "anonymous":
             with admin.get(path, headers=headers) as response:  # exports stream files: close them
                 expected = response.status_code
+            if path in ADMIN_ONLY_READS and role != "admin":
+                expected = 403
         with test_client.get(path, headers=headers) as response:
             got = response.status_code
         assert got == expected, (role, path, got, expected)

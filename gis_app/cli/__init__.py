@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from gis_app import create_app
 from gis_app.accounts.users import disable_user, list_users
 from gis_app.cli.imports import import_command
+from gis_app.cli.kpi import kpi_group
 from gis_app.cli.municipalities import municipalities_group
 from gis_app.cli.notify import notify_group
 from gis_app.cli.operators import COMMANDS as SETUP_COMMANDS
@@ -45,6 +46,7 @@ main.add_command(notify_group)
 main.add_command(municipalities_group)
 for command in SETUP_COMMANDS:  # cli/operators.py: the oblast's set-up
     main.add_command(command)
+main.add_command(kpi_group)
 
 
 @localdb.command("start", with_appcontext=False)

@@ -282,6 +282,8 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
             session, feature.utility, kind, priority, is_dead_end(session, found.feature_id)
         )
         assigned = reported + timedelta(minutes=10) if status != "new" else None
+        history = _demo_history(status, reported, k, now)
+        moments = {action: at for at, action, _, _ in history}
         cur.execute(
             """
             INSERT INTO incidents (kind, utility_code, category, description, status, priority,
@@ -321,10 +323,8 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
                 "assigned": assigned,
                 "accept_due": rule.accept_due(assigned),
                 "resolve_due": rule.resolve_due(reported, None),
-                "resolved": reported + timedelta(hours=1)
-                if status in ("resolved", "closed")
-                else None,
-                "closed": reported + timedelta(hours=2) if status == "closed" else None,
+                "resolved": moments.get("resolve"),
+                "closed": moments.get("close"),
                 "wkb": _wkb(point),
             },
         )
@@ -336,15 +336,42 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
                 incident_id,
                 reported,
                 json.dumps(
-                    {"responsible": {"rule": found.rule, "reason": found.reason}},
+                    {
+                        "responsible": {"rule": found.rule, "reason": found.reason},
+                        "deadline_rule_id": rule.rule_id,
+                    },
                     ensure_ascii=False,
                 ),
             ),
         )
-        if status != "new":
+        for at, action, frm, to in history:
             cur.execute(
                 "INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status)"
-                " VALUES (%s, %s, 'demo', 'status', 'new', %s)",
-                (incident_id, reported + timedelta(minutes=10), status),
+                " VALUES (%s, %s, 'demo', %s, %s, %s)",
+                (incident_id, at, action, frm, to),
             )
     return len(rows)
+
+
+def _demo_history(status: str, reported: datetime, k: int, now: datetime) -> list[tuple]:
+    """The lifecycle moves that brought a demo incident to `status` (so its KPIs are real):
+    assigned after 10 min, accepted 5–85 min later, resolved 1–6 h after the report (never
+    later than now), closed an hour after that; in time order."""
+    assigned = reported + timedelta(minutes=10)
+    accepted = min(assigned + timedelta(minutes=5 + (k * 13) % 81), now - timedelta(minutes=4))
+    accepted = max(accepted, assigned)
+    resolved = min(reported + timedelta(hours=1 + k % 6), now - timedelta(minutes=2))
+    resolved = max(resolved, accepted + timedelta(minutes=5))
+    steps = [(assigned, "assign", "new", "assigned")]
+    if status == "rejected":
+        return [*steps, (accepted, "reject", "assigned", "rejected")]
+    if status in ("accepted", "in_progress", "resolved", "closed"):
+        steps.append((accepted, "accept", "assigned", "accepted"))
+    if status in ("in_progress", "resolved", "closed"):
+        steps.append((accepted + timedelta(minutes=5), "start", "accepted", "in_progress"))
+    if status in ("resolved", "closed"):
+        steps.append((resolved, "resolve", "in_progress", "resolved"))
+    if status == "closed":
+        closed = max(min(resolved + timedelta(hours=1), now - timedelta(minutes=1)), resolved)
+        steps.append((closed, "close", "resolved", "closed"))
+    return steps if status != "new" else []

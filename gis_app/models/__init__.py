@@ -14,6 +14,13 @@ from gis_app.models.incidents import (
     Notification,
     PlannedOutage,
 )
+from gis_app.models.kpi import (
+    ESCALATION_TARGETS,
+    EscalationRule,
+    IncidentKpiFacts,
+    IncidentTerms,
+    KpiSummary,
+)
 from gis_app.models.networks import NetworkFeature, ServingRevision
 from gis_app.models.operators import (
     DesignatedOperator,
@@ -27,6 +34,11 @@ from gis_app.models.records import EDIT_ACTIONS, IMPORT_MODES, FeatureEdit, Impo
 
 __all__ = [
     "AdminChange",
+    "ESCALATION_TARGETS",
+    "EscalationRule",
+    "IncidentKpiFacts",
+    "IncidentTerms",
+    "KpiSummary",
     "EDIT_ACTIONS",
     "IMPORT_MODES",
     "INCIDENT_KINDS",

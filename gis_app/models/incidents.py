@@ -142,6 +142,11 @@ class DeadlineRule(Base):
     resolve_minutes: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(Text, server_default="")
     confirmed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Migration 0013: a triage limit, and a life span (an edit retires the rule, writes a new one).
+    triage_minutes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(Text)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PlannedOutage(Base):

@@ -12,14 +12,18 @@ def init_web(app: Flask) -> None:
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
     from gis_app.web.pages.admin import admin_pages
+    from gis_app.web.pages.dashboard import bp as dashboard_pages
+    from gis_app.web.pages.feedback import bp as feedback_pages
     from gis_app.web.pages.maps import maps
+    from gis_app.web.pages.rules import bp as rules_pages
 
     _import_routes()
 
     guard.init_app(app)  # bad bytes in the URL and headers: 400 before authentication
     access.init_app(app)
     guard.init_body_check(app)  # bad form fields and JSON values: 400 after it
-    for blueprint in (api, maps, admin_pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+    pages = (maps, admin_pages, dashboard_pages, feedback_pages, rules_pages)
+    for blueprint in (api, *pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     headers.init_app(app)
@@ -42,11 +46,13 @@ def _import_routes() -> None:
         features,
         imports,
         incidents,
+        kpi,
         layers,
         municipalities,
         operators,
         outages,
         places,
         responsible,
+        rules,
     )
     from gis_app.web.ogc import crud, views  # noqa: F401
