@@ -20,10 +20,15 @@ help:
 	@echo "make stop-db  stop the project-local PostgreSQL cluster"
 	@echo "make clean    stop the cluster and delete .venv and var/"
 
+# gunicorn cuts request lines at 4094 bytes and allows at most 8190 (or 0: no limit of its own);
+# a CQL2 filter of features.cql.MAX_CHARS characters, percent-encoded, is longer, so gunicorn's
+# limit is off and the app's guard answers 414 past web.guard.MAX_URL_BYTES (docs/security.md).
+GUNICORN_ARGS ?= --limit-request-line 0
+
 run: setup demo
 	@echo "Serving the map on http://$(HOST):$(PORT)/  (Ctrl-C stops; 'make stop-db' stops the database)"
 	@echo "Demo login, local use only: dispatcher-gatchina / demo-2026 (every demo account: README)"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - wsgi:app
+	$(BIN)/gunicorn $(GUNICORN_ARGS) --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - wsgi:app
 
 test: setup demo browser-package qgis-package nginx-package basemap-tools
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -22,7 +22,12 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(load_config(config))
     app.secret_key = app.config["SECRET_KEY"]
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Behind TLS the cookie must never travel over plain HTTP (docs/security.md).
+        SESSION_COOKIE_SECURE=bool(int(app.config["GIS_APP_SESSION_COOKIE_SECURE"])),
+    )
     # No request body may exceed the largest import (Werkzeug answers 413 before parsing more).
     app.config.setdefault("MAX_CONTENT_LENGTH", app.config["GIS_APP_MAX_IMPORT_BYTES"])
     app.json.ensure_ascii = False

@@ -86,6 +86,24 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "reverse proxies in front (e.g. 1 behind nginx) whose X-Forwarded-For/-Proto/-Host/-Port/"
         "-Prefix are trusted, for links, redirects and client addresses; 0: none trusted",
     ),
+    # Security (issue 11): remits, outbound webhooks, cookies; see docs/security.md.
+    "GIS_APP_MAX_OUTAGE_DAYS": (
+        14,
+        "longest planned outage operator staff may announce, in days (admins may exceed)",
+    ),
+    "GIS_APP_OUTAGE_MAX_PAST_HOURS": (
+        24,
+        "how long ago a planned outage announced by operator staff may start, in hours",
+    ),
+    "GIS_APP_WEBHOOK_ALLOWED_HOSTS": (
+        "",
+        "comma-separated webhook hosts allowed although they are loopback, private, link-local "
+        "or otherwise non-public addresses (e.g. an ADS gateway inside the closed network)",
+    ),
+    "GIS_APP_SESSION_COOKIE_SECURE": (
+        0,
+        "1: the session cookie carries Secure (set it when TLS ends in front, as behind nginx)",
+    ),
     # Growing past one machine (issue 17): read replicas and the connection pool.
     "GIS_APP_DATABASE_REPLICA_URLS": (
         "",
@@ -194,6 +212,8 @@ def validate(config: dict) -> None:
         if url.strip() and not url.strip().startswith(("postgresql://", "postgres://")):
             raise ConfigError("GIS_APP_DATABASE_REPLICA_URLS must list postgresql:// URLs")
     for name in (
+        "GIS_APP_MAX_OUTAGE_DAYS",
+        "GIS_APP_OUTAGE_MAX_PAST_HOURS",
         "GIS_APP_DB_POOL_SIZE",
         "GIS_APP_DB_POOL_TIMEOUT_S",
         "GIS_APP_LOGIN_MAX_FAILURES",
@@ -202,6 +222,8 @@ def validate(config: dict) -> None:
     ):
         if int(config[name]) < 1:
             raise ConfigError(f"{name} must be at least 1")
+    if int(config["GIS_APP_SESSION_COOKIE_SECURE"]) not in (0, 1):
+        raise ConfigError("GIS_APP_SESSION_COOKIE_SECURE must be 0 or 1")
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import psycopg2.errors
 from flask import Flask, Response, current_app, g, has_request_context, request
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from gis_app.config import sqlalchemy_url
@@ -225,7 +226,7 @@ def _remember_write(response: Response) -> Response:
         seconds = int(float(current_app.config["GIS_APP_READ_YOUR_WRITES_S"]))
         response.set_cookie(
             WROTE_COOKIE, _signer().sign("1").decode(), max_age=max(seconds, 1),
-            httponly=True, samesite="Lax",
+            httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"],
         )  # fmt: skip
     return response
 
@@ -314,3 +315,21 @@ def _close_session(exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         close_session(session, rollback=exc is not None)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached (down, restarting, connection lost),
+    not that a statement was wrong."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        orig = getattr(exc, "orig", None)
+        # A cancelled statement, a deadlock or a serialization failure are OperationalErrors
+        # of psycopg2 too, but the database is there: those stay 500 (logged with traceback).
+        return not isinstance(
+            orig,
+            psycopg2.errors.QueryCanceled
+            | psycopg2.errors.TransactionRollbackError
+            | psycopg2.errors.LockNotAvailable,
+        )
+    return False

@@ -17,6 +17,11 @@ class AppError(Exception):
             self.code = code
         self.details = details
 
+    def with_status(self, status: int) -> AppError:
+        """The same error answered with another HTTP status (e.g. 414); for rare statuses."""
+        self.status = status
+        return self
+
 
 class InvalidParameter(AppError):
     """A query parameter or body field is malformed (400)."""

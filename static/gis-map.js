@@ -27,6 +27,14 @@
   };
   var MAX_PAGES = 4;
 
+  // The municipality picker of the header opens the chosen map (no inline handler: the CSP).
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select && select.classList && select.classList.contains("gis-muni") && select.value) {
+      location.href = select.value;
+    }
+  });
+
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;

@@ -20,6 +20,18 @@ from gis_app import config
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def post_login(test_client, **form):
+    """POST the login form as a browser does: the form's CSRF token first (GET /login), then the
+    fields; the response of the POST. `_headers` go with both requests."""
+    import re
+
+    headers = form.pop("_headers", None) or {}
+    page = test_client.get("/login", headers=headers)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    data = {"csrf_token": found.group(1) if found else "", **form}
+    return test_client.post("/login", data=data, headers=headers)
+
+
 def assert_error(response, status: int, code: str) -> dict:
     """The response is a JSON error of the one shape, with this status and code."""
     assert response.status_code == status, response.get_data(as_text=True)

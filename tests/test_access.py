@@ -7,7 +7,7 @@ import base64
 import re
 from datetime import UTC, datetime, timedelta
 
-from helpers import assert_error
+from helpers import assert_error, post_login
 from sqlalchemy import text
 
 from gis_app.web.access import PUBLIC_ENDPOINTS
@@ -134,15 +134,13 @@ def test_identity_of_each_role(client_as, session):
 
 
 def _login(test_client, username="planner", password="demo-2026", next_=""):
-    return test_client.post(
-        "/login", data={"username": username, "password": password, "next": next_}
-    )
+    return post_login(test_client, username=username, password=password, next=next_)
 
 
 def test_login_name_is_not_case_sensitive(app):
     """Phones capitalise the first letter; user names are lower case."""
     browser = app.test_client()
-    response = browser.post("/login", data={"username": " Planner ", "password": "demo-2026"})
+    response = post_login(browser, username=" Planner ", password="demo-2026")
     assert response.status_code == 302
     assert browser.get("/api/me").get_json()["username"] == "planner"
     form = app.test_client().get("/login").get_data(as_text=True)
@@ -174,8 +172,41 @@ def test_session_login_tokens_and_csrf(app, anon_client):
         == 204
     )
     assert fresh.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
-    anon_client.post("/logout")
+    # Logout needs the session's token too (another site may not log users out)...
+    assert_error(anon_client.post("/logout"), 403, "csrf_failed")
+    cookie = anon_client.get_cookie("session").value
+    assert anon_client.post("/logout", data={"csrf_token": csrf}).status_code == 302
     assert anon_client.get("/api/me").status_code == 401
+    # ...and ends the session on the server: a copy of the cookie no longer logs anybody in.
+    stolen = app.test_client()
+    stolen.set_cookie("session", cookie)
+    assert stolen.get("/api/me").status_code == 401
+    # A new login works again.
+    assert _login(anon_client).status_code == 302
+    assert anon_client.get("/api/me").status_code == 200
+
+
+def test_login_form_needs_its_csrf_token(app):
+    browser = app.test_client()
+    browser.get("/login")
+    # A login posted by another site (no token of this form) logs nobody in.
+    forged = browser.post("/login", data={"username": "planner", "password": "demo-2026"})
+    assert forged.status_code == 403 and "The form expired" in forged.get_data(as_text=True)
+    assert browser.get("/api/me").status_code == 401
+    assert post_login(browser, username="planner", password="demo-2026").status_code == 302
+
+
+def test_session_cookie_secure_setting(postgis_url):
+    from gis_app import create_app
+
+    app = create_app({"DATABASE_URL": postgis_url, "GIS_APP_SESSION_COOKIE_SECURE": 1})
+    browser = app.test_client()
+    response = post_login(browser, username="planner", password="demo-2026")
+    cookies = response.headers.getlist("Set-Cookie")
+    (login,) = [c for c in cookies if c.startswith("session=")]
+    assert "Secure" in login and "HttpOnly" in login and "SameSite=Lax" in login
+    # Every cookie of the service follows the setting (the read-your-writes one too).
+    assert all("Secure" in c for c in cookies), cookies
 
 
 def test_no_open_redirect_after_login(anon_client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import post_login
 from sqlalchemy import text
 
 from gis_app import create_app
@@ -70,9 +71,7 @@ def test_behind_a_proxy_links_are_the_public_ones(postgis_url, tokens):
 def test_behind_a_proxy_login_limits_count_the_client_address(postgis_url, engine):
     proxied = create_app({"DATABASE_URL": postgis_url, "GIS_APP_PROXY_HOPS": 1}).test_client()
     try:
-        answer = proxied.post(
-            "/login", data={"username": "nobody-proxy", "password": "x"}, headers=FORWARDED
-        )
+        answer = post_login(proxied, username="nobody-proxy", password="x", _headers=FORWARDED)
         assert answer.status_code == 401
         with engine.connect() as conn:
             address = conn.execute(

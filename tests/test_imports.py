@@ -284,7 +284,7 @@ def test_uploads_over_the_limit_get_413(app, client_as, monkeypatch):
 def test_bad_requests(client_as):
     operator = client_as("operator")
     assert_error(_post(operator, _collection(), mode="merge"), 400, "invalid_parameter")
-    assert_error(_post(operator, _collection(), crs="EPSG:999999"), 400, "invalid_parameter")
+    assert_error(_post(operator, _collection(), crs="EPSG:999999"), 400, "unknown_crs")
     assert_error(_post(operator, _collection(), layer="nope"), 404, "layer_not_found")
     assert_error(_post(client_as("admin"), _collection()), 400, "invalid_parameter")
     assert_error(_post(operator, file=("x.gpkg", b"not a geopackage")), 400, "unreadable_file")

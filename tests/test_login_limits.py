@@ -12,6 +12,7 @@ import re
 import threading
 
 import pytest
+from helpers import post_login
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -36,7 +37,7 @@ def login_from(app, connection):
         test_client.environ_base["REMOTE_ADDR"] = address
 
         def post(username: str, password: str):
-            return test_client.post("/login", data={"username": username, "password": password})
+            return post_login(test_client, username=username, password=password)
 
         return post
 
@@ -182,7 +183,7 @@ def test_parallel_guesses_in_many_workers_check_only_the_limit(postgis_url):
             test_client = app.test_client()
             test_client.environ_base["REMOTE_ADDR"] = f"198.51.100.{i}"
             start.wait()
-            response = test_client.post("/login", data={"username": username, "password": "x"})
+            response = post_login(test_client, username=username, password="x")
             statuses.append(response.status_code)
 
         threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]

@@ -96,8 +96,8 @@ def test_gatchina_in_a_real_browser_offline(browser, live_server, auth_headers):
     page, problems, outside = open_page(
         browser, f"{live_server}/map/gatchina", live_server, auth_headers
     )
-    page.wait_for_function("document.body.dataset.layer_water_mains > 0", timeout=20_000)
-    page.wait_for_function("document.body.dataset.layer_power_lines > 0", timeout=20_000)
+    page.wait_for_function("() => document.body.dataset.layer_water_mains > 0", timeout=20_000)
+    page.wait_for_function("() => document.body.dataset.layer_power_lines > 0", timeout=20_000)
     assert int(page.evaluate("document.body.dataset.incidents")) > 0
     # Toggle the gas pipelines off and on in the layer control: the layer is fetched again.
     page.hover(".leaflet-control-layers")  # the control opens on hover
@@ -105,7 +105,7 @@ def test_gatchina_in_a_real_browser_offline(browser, live_server, auth_headers):
     label.locator("input").uncheck()
     page.evaluate("delete document.body.dataset.layer_gas_pipelines")
     label.locator("input").check()
-    page.wait_for_function("document.body.dataset.layer_gas_pipelines > 0", timeout=20_000)
+    page.wait_for_function("() => document.body.dataset.layer_gas_pipelines > 0", timeout=20_000)
     # The map drew the networks: Leaflet's canvas renderer holds them.
     assert page.locator("canvas.leaflet-zoom-animated").count() >= 1
     assert problems == [] and outside == []

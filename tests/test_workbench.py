@@ -132,7 +132,7 @@ def test_report_a_gas_leak_and_work_it_to_closed(browser, live_server, grs):
     card = page.locator("#gis-card")
     assert "ДЕМО Газораспределение ЛО" in card.inner_text()
     assert "<script>alert(1)</script>" in card.inner_text()  # shown as text, never run
-    page.wait_for_function("document.body.dataset.highlighted > 0", timeout=10_000)
+    page.wait_for_function("() => document.body.dataset.highlighted > 0", timeout=10_000)
     incident_id = int(card.get_attribute("data-incident"))
 
     operator = Session_(browser, live_server, "operator-gas")

@@ -184,13 +184,21 @@ def identity_for_token(session: Session, token: str) -> Identity | None:
     return identity_for_user(session, row.user_id)
 
 
-def identity_for_user(session: Session, user_id: int) -> Identity | None:
-    """The identity of an active user: a dispatcher's charge is every municipality under theirs."""
+def identity_for_user(
+    session: Session, user_id: int, session_version: int | None = None
+) -> Identity | None:
+    """The identity of an active user: a dispatcher's charge is every municipality under theirs.
+
+    With `session_version` (a login's), None when the user's sessions were ended since (logout,
+    password change): the cookie no longer logs anybody in."""
     row = session.execute(
-        text("SELECT id, username, role, operator_id FROM users WHERE id = :i AND is_active"),
+        text(
+            "SELECT id, username, role, operator_id, session_version FROM users"
+            " WHERE id = :i AND is_active"
+        ),
         {"i": user_id},
     ).first()
-    if row is None:
+    if row is None or (session_version is not None and row.session_version != session_version):
         return None
     municipality_ids = None
     if row.role == "dispatcher":
@@ -211,6 +219,22 @@ def identity_for_user(session: Session, user_id: int) -> Identity | None:
         whole_oblast = any(parent is None for _, parent in ids)
         municipality_ids = None if whole_oblast else tuple(sorted(i for i, _ in ids))
     return Identity(row.id, row.username, row.role, row.operator_id, municipality_ids)
+
+
+def current_session_version(session: Session, user_id: int) -> int:
+    """The version a new login's session carries (see end_sessions)."""
+    return session.execute(
+        text("SELECT session_version FROM users WHERE id = :i"), {"i": user_id}
+    ).scalar_one()
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """End every session of the user on the server (logout, password change): the version the
+    cookies carry is no longer the user's. The caller commits."""
+    session.execute(
+        text("UPDATE users SET session_version = session_version + 1 WHERE id = :i"),
+        {"i": user_id},
+    )
 
 
 def list_users(session: Session) -> list:

@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 from shapely.geometry import box, shape
 
+from gis_app import strict
 from gis_app.errors import InvalidParameter
 from gis_app.features.sources import Crs, Source
 
@@ -150,6 +151,8 @@ def _check_depth(raw: str, opening: str, closing: str, quotes: str, maximum: int
 _PREFIX_RUN = re.compile(rf"(?:(?:\bNOT\b|-)\s*){{{MAX_PREFIX_RUN + 1},}}", re.IGNORECASE)
 
 
+# A LIKE pattern whose every backslash escapes %, _ or a backslash (PostgreSQL's default escape).
+_LIKE_PATTERN = re.compile(r"(?:[^\\]|\\[%_\\])*", re.DOTALL)
 _POSITION = re.compile(r"-->\s*(\d+):(\d+)|\s*at line (\d+) column (\d+)")
 _EXPECTED = re.compile(r"=\s*expected (.+)$", re.MULTILINE)
 
@@ -266,6 +269,12 @@ class _Translator:
         sql, kind, casei = self.operand(left)
         if kind != "str":
             _bad("LIKE applies to string properties", kind=kind)
+        if isinstance(pattern, str) and not _LIKE_PATTERN.fullmatch(pattern):
+            # PostgreSQL refuses a trailing escape character (an error at run time, not here).
+            _bad(
+                "a LIKE pattern escapes only %, _ or \\ with a backslash, and cannot end with one",
+                value=_short(pattern),
+            )
         return f"({sql} LIKE {self.literal(pattern, 'str', casei)})"
 
     def between(self, left: object, low: object, high: object) -> str:
@@ -381,22 +390,29 @@ class _Translator:
         """A bound literal of `kind`; a value of another type is a 400."""
         if _op(node) == "casei":
             inner = _args(node, 1)[0]
-            if not isinstance(inner, str) or "\x00" in inner:
+            if not isinstance(inner, str) or strict.bad_text_char(inner):
                 _bad("CASEI takes a string here", value=_short(inner))
             return f"lower({self.bind(inner)})"
         if kind == "number":
             if isinstance(node, bool) or not isinstance(node, int | float):
                 _bad(f"{self.subject}a number is expected, not {_short(node)}", value=_short(node))
+            if isinstance(node, int) and not strict.INT64_MIN <= node <= strict.INT64_MAX:
+                # Read as a float it would be another number: refused, not rounded.
+                _bad(f"{self.subject}whole numbers must fit 64 bits", value=_short(node))
             if not math.isfinite(node):
                 _bad(f"{self.subject}numbers must be finite", value=str(node))
+            if abs(node) >= 2**63:
+                # The text parser hands integers past 64 bits over as floats, already rounded.
+                _bad(f"{self.subject}numbers must lie within ±2^63", value=_short(node))
             if float(node).is_integer() and abs(node) < 2**63:
                 return self.bind(int(node))
             return self.bind(Decimal(repr(float(node))))
         if kind == "str":
             if not isinstance(node, str):
                 _bad(f"{self.subject}a string is expected, not {_short(node)}", value=_short(node))
-            if "\x00" in node:  # PostgreSQL text cannot hold it
-                _bad("strings cannot contain the NUL character")
+            char = strict.bad_text_char(node)
+            if char is not None:  # PostgreSQL text cannot hold NUL nor a lone surrogate
+                _bad(f"strings cannot contain {strict.describe(char)}")
             return f"lower({self.bind(node)})" if casei else self.bind(node)
         if kind == "bool":
             if not isinstance(node, bool):
@@ -423,18 +439,20 @@ class _Translator:
     def date(raw: object) -> dt.date:
         """A calendar date (YYYY-MM-DD)."""
         try:
-            return dt.date.fromisoformat(raw)
-        except (TypeError, ValueError):
+            day = strict.date_from_text(raw)
+        except (TypeError, ValueError, AttributeError):
             _bad(f"not a date (YYYY-MM-DD): {_short(raw)}", value=_short(raw))
+        if day == dt.date.max:  # its end (the next midnight) is beyond the calendar
+            _bad(f"the date is out of range: {_short(raw)}", value=_short(raw))
+        return day
 
     @staticmethod
     def timestamp(raw: object) -> dt.datetime:
         """An RFC 3339 instant; without an offset it is UTC."""
         try:
-            value = dt.datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
-        except (AttributeError, ValueError):
-            _bad(f"not an RFC 3339 timestamp: {_short(raw)}", value=_short(raw))
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+            return strict.datetime_from_text(raw, default_tz=dt.UTC)
+        except (AttributeError, ValueError) as exc:
+            _bad(f"not an RFC 3339 timestamp ({exc}): {_short(raw)}", value=_short(raw))
 
     def period(self, node: object) -> tuple[dt.datetime | None, dt.datetime | None, bool]:
         """(start, end, end_open) of a TIMESTAMP, DATE (the whole day, UTC) or INTERVAL;

@@ -15,6 +15,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from gis_app.errors import InvalidParameter
+from gis_app.imports import faithful
 
 FORMATS = ("geojson", "gpkg", "shapefile", "csv")
 SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shapefile",
@@ -44,12 +45,7 @@ def parse_crs(value: str | None) -> CRS | None:
     """A CRS from an EPSG code, a PROJ string or WKT (None when not given); 400 when unknown."""
     if value is None or not str(value).strip():
         return None
-    try:
-        return CRS.from_user_input(str(value).strip())
-    except CRSError as exc:
-        raise InvalidParameter(
-            f"crs: pyproj does not understand {value!r} ({exc})", parameter="crs", value=value
-        ) from None
+    return faithful.parse_client_crs(str(value))
 
 
 def detect_format(path: Path) -> str:
@@ -72,6 +68,8 @@ def read_file(path: Path, crs: CRS | None = None, encoding: str | None = None) -
     file_format = detect_format(path)
     if file_format == "csv":
         return _read_csv(path, crs, encoding)
+    if file_format == "geojson":
+        faithful.check_geojson_bytes(path.read_bytes())
     source = str(path)
     if file_format == "shapefile":
         source = "/vsizip/" + source
@@ -85,17 +83,26 @@ def read_file(path: Path, crs: CRS | None = None, encoding: str | None = None) -
 
         meta, _, wkb, data = pyogrio.raw.read(source, encoding=encoding, datetime_as_string=True)
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError and plain errors
+        # GDAL's message names the temporary file: the client sees its own file's name instead.
+        reason = str(exc).replace(source, "the file").replace(str(path.parent), "")
         raise InvalidParameter(
-            f"file: cannot read it as {file_format} ({exc})", code="unreadable_file",
+            f"file: cannot read it as {file_format} ({reason})", code="unreadable_file",
             parameter="file",
         ) from None  # fmt: skip
-    source_crs = crs or (CRS.from_user_input(meta["crs"]) if meta.get("crs") else WGS84)
+    try:
+        source_crs = crs or (CRS.from_user_input(meta["crs"]) if meta.get("crs") else WGS84)
+    except CRSError:
+        raise InvalidParameter(
+            f"file: its CRS {str(meta['crs'])[:200]!r} is not one PROJ knows; give crs",
+            code="unknown_crs", parameter="crs",
+        ) from None  # fmt: skip
     geoms = shapely.from_wkb(wkb, on_invalid="ignore") if wkb is not None else None
     if geoms is None:
         geoms = np.full(len(data[0]) if data else 0, None, dtype=object)
     columns = [str(name) for name in meta["fields"]]
     values = [_to_python(column) for column in data]
-    batch = Batch(file_format, columns, values, geoms, _crs_name(crs, meta.get("crs")))
+    problems = faithful.value_problems(columns, values)
+    batch = Batch(file_format, columns, values, geoms, _crs_name(crs, meta.get("crs")), problems)
     reproject(batch, source_crs)
     return batch
 
@@ -130,7 +137,14 @@ def _read_csv(path: Path, crs: CRS | None, encoding: str | None) -> Batch:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a field past csv's limit (128 KiB), a NUL, a broken quote
+        raise InvalidParameter(
+            f"file: line {reader.line_num} of the CSV cannot be read ({exc})",
+            code="unreadable_file", parameter="file", line=reader.line_num,
+        ) from None  # fmt: skip
     if not rows:
         raise InvalidParameter("file: the CSV is empty", code="unreadable_file", parameter="file")
     header, rows = [h.strip() for h in rows[0]], [r for r in rows[1:] if any(c.strip() for c in r)]
@@ -166,6 +180,8 @@ def _read_csv(path: Path, crs: CRS | None, encoding: str | None) -> Batch:
         used = {x, y}
     keep = [i for i in range(width) if i not in used]
     values = [[c[i] for c in cells] for i in keep]
+    for row, reason in faithful.value_problems([header[i] for i in keep], values).items():
+        problems.setdefault(row, reason)
     batch = Batch("csv", [header[i] for i in keep], values, geoms, _crs_name(crs, None), problems)
     reproject(batch, crs or WGS84)
     return batch

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gis_app.errors import Forbidden, ImportFailed, InvalidParameter, NotFound
-from gis_app.imports import load
+from gis_app.imports import attempts, load
 from gis_app.imports.prepare import parse_mapping, prepare
 from gis_app.imports.read import parse_crs, read_file
 from gis_app.imports.report import group_reasons
@@ -61,7 +61,12 @@ def run_import(session: Session, req: ImportRequest, progress: Progress | None =
         "layer": req.layer.id, "operator_id": req.operator_id, "mode": req.mode,
         "dry_run": req.dry_run, "file_name": req.file_name,
     }  # fmt: skip
+    # The attempt is on record before the work: if this worker dies, a sweep marks it failed.
+    attempts.sweep(session)
+    attempt = _record(session, req, report, "running")
+    session.commit()
     try:
+        attempts.hold(session, attempt)
         # One import per layer and owner at a time; others wait for this transaction.
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
@@ -101,28 +106,37 @@ def run_import(session: Session, req: ImportRequest, progress: Progress | None =
             progress("write", len(batch), len(batch))
     except (InvalidParameter, ImportFailed, Forbidden, NotFound) as exc:
         session.rollback()
-        _record(session, req, {**report, **exc.details}, "failed", exc.message)
+        _record(session, req, {**report, **exc.details}, "failed", exc.message, attempt)
         session.commit()
         raise
     if rejected and not req.dry_run:
         session.rollback()  # nothing of this import stays
         message = f"{len(rejected)} of {len(batch)} features rejected; nothing was imported."
-        report["import_id"] = _record(session, req, report, "failed", message)
+        report["import_id"] = _record(session, req, report, "failed", message, attempt)
         session.commit()
         raise ImportFailed(message, **report)
     if req.dry_run:
         session.rollback()  # a dry run writes nothing but its record
-    report["import_id"] = _record(session, req, report, "succeeded" if not rejected else "failed")
+    status = "succeeded" if not rejected else "failed"
+    report["import_id"] = _record(session, req, report, status, None, attempt)
     session.commit()
     return report
 
 
-def _record(session: Session, req: ImportRequest, report: dict, status: str, message=None) -> int:
-    """Write the import's row in `imports` (who, when, file, mode, counts); its id."""
+def _record(
+    session: Session,
+    req: ImportRequest,
+    report: dict,
+    status: str,
+    message: str | None = None,
+    attempt: int | None = None,
+) -> int:
+    """Write the import's row in `imports` (who, when, file, mode, counts), or finish the
+    `attempt` recorded as running; its id."""
     values = {k: int(report.get(k) or 0) for k in ("added", "changed", "removed", "unchanged")}
+    statement = insert(Import) if attempt is None else update(Import).where(Import.id == attempt)
     return session.execute(
-        insert(Import)
-        .values(
+        statement.values(
             user_id=req.user_id,
             username=req.username,
             operator_id=req.operator_id,
@@ -135,15 +149,17 @@ def _record(session: Session, req: ImportRequest, report: dict, status: str, mes
             status=status,
             rejected=int(report.get("rejected") or 0),
             message=message,
-            finished_at=func.now(),
+            finished_at=None if status == "running" else func.now(),
             **values,
-        )  # fmt: skip
-        .returning(Import.id)
+        ).returning(Import.id)  # fmt: skip
     ).scalar_one()
 
 
 def list_imports(session: Session, operator_id: int | None = None, limit: int = 100) -> list[dict]:
-    """The latest imports, newest first (one operator's when `operator_id` is given)."""
+    """The latest imports, newest first (one operator's when `operator_id` is given); running
+    imports whose worker died are marked failed first."""
+    if attempts.sweep(session):
+        session.commit()
     query = select(Import, Operator.slug).join(Operator, Operator.id == Import.operator_id)
     if operator_id is not None:
         query = query.where(Import.operator_id == operator_id)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.accounts.identity import Identity
 from gis_app.errors import Forbidden, InvalidParameter, PreconditionFailed
-from gis_app.incidents import deadlines, notify, reporter, terms
+from gis_app.incidents import deadlines, notify, remit, reporter, terms
 from gis_app.incidents import validate as v
 from gis_app.incidents.errors import IncidentNotFound, TransitionNotAllowed
 
@@ -196,6 +196,7 @@ def transition(
             operator_id, name = _operator(session, body.get("operator_id"))
         if action == "reassign" and operator_id == row.operator_id:
             raise v.bad("operator_id", "is already the incident's operator")
+        remit.check_assignee(session, operator_id, row.utility_code)
         sets["operator_id"] = operator_id
         data = {
             "operator_id": operator_id,
@@ -228,7 +229,7 @@ def transition(
     if action == "reopen":
         sets.update(resolved_at=None, closed_at=None, overdue_notified_at=None)
     if action == "duplicate":
-        master = _master(session, incident_id, body.get("duplicate_of"))
+        master = _master(session, actor, incident_id, body.get("duplicate_of"))
         sets["duplicate_of"] = master
         data = {"duplicate_of": master}
     elif body.get("duplicate_of") is not None:
@@ -278,16 +279,19 @@ def _write(session: Session, incident_id: int, sets: dict) -> None:
     session.execute(text(f"UPDATE incidents SET {', '.join(clauses)} WHERE id = :id"), params)
 
 
-def _master(session: Session, incident_id: int, value: object) -> int:
-    """The open, original incident a report is to be linked to; 400 when it cannot be."""
+def _master(session: Session, actor: Identity, incident_id: int, value: object) -> int:
+    """The open, original incident a report is to be linked to; 400 when it cannot be,
+    403 when it lies outside the dispatcher's municipalities."""
     if value is None:
         raise v.bad("duplicate_of", "is required", "missing_field")
     master = v.integer(value, "duplicate_of", 1, 2**62)
     row = session.execute(
-        text("SELECT status, duplicate_of FROM incidents WHERE id = :id"), {"id": master}
+        text("SELECT status, duplicate_of, municipality_id FROM incidents WHERE id = :id"),
+        {"id": master},
     ).one_or_none()
     if master == incident_id or row is None:
         raise v.bad("duplicate_of", f"no other incident has id {master}")
+    remit.check_duplicate_target(actor, master, row.municipality_id)
     if row.duplicate_of is not None or row.status not in deadlines.OPEN_STATUSES:
         raise v.bad("duplicate_of", f"incident {master} is not an open original ({row.status})")
     return master
@@ -335,6 +339,8 @@ def update(session: Session, actor: Identity, incident_id: int, version: int, bo
                 code="not_allowed",
                 fields=extra,
             )
+        if "expected_at" in changes:
+            remit.check_expected_at(actor, row.status)
     before = (
         session.execute(
             text("SELECT " + ", ".join(changes) + " FROM incidents WHERE id = :id"),

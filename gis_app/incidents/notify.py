@@ -5,17 +5,21 @@ lost when a receiver (or this process) is down; `gis-app notify run` sends what 
 (SMTP) and by a signed webhook, retrying with exponential back-off. Each attempt is recorded on
 the incident as an event. Receivers should treat X-GisApp-Delivery as an idempotency key: a
 message whose success was not recorded (a crash after sending) is sent again.
+
+What is sent is read when it is sent: the incident as it is then (not as it was when queued),
+to the operator's webhook URL as it is then, checked again against non-public addresses and
+sent to the very address checked (webhook_targets.py), without following redirects.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -24,6 +28,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.incidents.tokens import make_token
+from gis_app.incidents.webhook_targets import (
+    WebhookRefused,
+    check_url,
+    parse_allowed_hosts,
+    post,
+)
 
 EVENTS = ("assigned", "reassigned", "overdue", "reopened", "escalated") + (
     "received",  # the reporter's messages (incidents/reporter.py)
@@ -55,6 +65,7 @@ class NotifySettings:
     max_attempts: int = 8
     backoff_s: int = 30
     timeout_s: float = 10.0
+    webhook_allowed_hosts: frozenset[str] = frozenset()
     # The reporter's links: the public address, the key that signs them, their life in days.
     public_url: str = "http://127.0.0.1:5000"
     secret_key: str = ""
@@ -69,6 +80,7 @@ class NotifySettings:
             mail_from=config["GIS_APP_MAIL_FROM"],
             max_attempts=int(config["GIS_APP_NOTIFY_MAX_ATTEMPTS"]),
             backoff_s=int(config["GIS_APP_NOTIFY_BACKOFF_S"]),
+            webhook_allowed_hosts=parse_allowed_hosts(config.get("GIS_APP_WEBHOOK_ALLOWED_HOSTS")),
             public_url=str(config["GIS_APP_PUBLIC_URL"]).rstrip("/"),
             secret_key=str(config["SECRET_KEY"]),
             feedback_days=int(config["GIS_APP_FEEDBACK_DAYS"]),
@@ -99,10 +111,17 @@ _INCIDENT = text(
             'operator', o.short_name, 'responsible_rule', i.responsible_rule,
             'responsible_reason', i.responsible_reason, 'feature_id', i.feature_id,
             'accept_due_at', i.accept_due_at, 'resolve_due_at', i.resolve_due_at,
-            'reported_at', i.reported_at, 'version', i.version) AS incident
+            'expected_at', i.expected_at, 'reported_at', i.reported_at,
+            'version', i.version) AS incident
     FROM incidents i LEFT JOIN operators o ON o.id = i.operator_id WHERE i.id = :id
     """
 )
+
+
+def incident_payload(session: Session, incident_id: int) -> dict | None:
+    """The incident as a notification carries it, as it is now (None when it is gone)."""
+    row = session.execute(_INCIDENT, {"id": incident_id}).mappings().one_or_none()
+    return row["incident"] if row else None
 
 
 def _insert(session: Session, row, event: str, channel: str, target: str, payload: dict) -> int:
@@ -228,10 +247,12 @@ def _webhook(
     }
     if secret:
         headers["X-GisApp-Signature"] = "sha256=" + sign(secret, stamp, body)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:  # noqa: S310
-        if not 200 <= response.status < 300:
-            raise OSError(f"HTTP {response.status}")
+    # Checked again now (the name may resolve elsewhere than when the URL was set), and sent to
+    # the address checked; a 3xx is a failed attempt, never followed to a host nobody checked.
+    addresses = check_url(url, settings.webhook_allowed_hosts, must_resolve=True)
+    status = post(url, body, headers, addresses, settings.timeout_s)
+    if not 200 <= status < 300:
+        raise OSError(f"HTTP {status}")
 
 
 def deliver_due(session: Session, settings: NotifySettings, limit: int = 100) -> dict[str, int]:
@@ -241,7 +262,7 @@ def deliver_due(session: Session, settings: NotifySettings, limit: int = 100) ->
             text(
                 """
             SELECT n.id, n.incident_id, n.channel, n.target, n.payload, n.attempts,
-                   o.webhook_secret
+                   o.webhook_url, o.webhook_secret
             FROM notifications n LEFT JOIN operators o ON o.id = n.operator_id
             WHERE n.status = 'pending' AND n.next_attempt_at <= now()
             ORDER BY n.next_attempt_at, n.id
@@ -256,22 +277,40 @@ def deliver_due(session: Session, settings: NotifySettings, limit: int = 100) ->
     counts = {"sent": 0, "retry": 0, "failed": 0}
     for n in rows:
         attempt = n["attempts"] + 1
+        # The incident as it is now, not as it was queued (kept as queued if it was deleted).
+        payload = {**n["payload"]}
+        payload["incident"] = incident_payload(session, n["incident_id"]) or payload["incident"]
+        target = n["target"] if n["channel"] == "email" else n["webhook_url"]
         try:
             if n["channel"] == "email":
-                _email(settings, n["target"], n["payload"])
+                _email(settings, target, payload)
+            elif not target:
+                raise WebhookRefused("the operator no longer has a webhook")
             else:
-                _webhook(settings, n["target"], n["webhook_secret"], n["id"], n["payload"])
+                _webhook(settings, target, n["webhook_secret"], n["id"], payload)
             error = None
-        except (OSError, smtplib.SMTPException, urllib.error.URLError) as exc:
+        except (
+            OSError,
+            smtplib.SMTPException,
+            urllib.error.URLError,
+            http.client.HTTPException,
+            WebhookRefused,
+        ) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
+        target = target or n["target"]
         if error is None:
             result = "sent"
             session.execute(
                 text(
                     "UPDATE notifications SET status = 'sent', attempts = :a, sent_at = now(),"
-                    " last_error = NULL WHERE id = :id"
+                    " last_error = NULL, target = :t, payload = CAST(:p AS jsonb) WHERE id = :id"
                 ),
-                {"a": attempt, "id": n["id"]},
+                {
+                    "a": attempt,
+                    "id": n["id"],
+                    "t": target,
+                    "p": json.dumps(payload, ensure_ascii=False, default=str),
+                },
             )
         else:
             result = "failed" if attempt >= settings.max_attempts else "retry"
@@ -296,12 +335,12 @@ def deliver_due(session: Session, settings: NotifySettings, limit: int = 100) ->
                 "notification_id": n["id"],
                 "event": n["payload"]["event"],
                 "channel": n["channel"],
-                "target": n["target"],
+                "target": target,
                 "attempt": attempt,
                 "result": result,
                 "error": error,
             },
-            f"{n['channel']} → {n['target']}: {result}" + (f" ({error})" if error else ""),
+            f"{n['channel']} → {target}: {result}" + (f" ({error})" if error else ""),
         )
     return counts
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.accounts.identity import Identity
 from gis_app.errors import Forbidden, InvalidParameter
+from gis_app.incidents import remit
 from gis_app.incidents import validate as v
 from gis_app.layers import LayerRegistry
 
@@ -50,8 +51,18 @@ def _area_wkb(value: object) -> str:
     return shapely.to_wkb(geom, hex=True, output_dimension=2)
 
 
-def announce(session: Session, registry: LayerRegistry, actor: Identity, body: object) -> dict:
-    """Record a planned outage of the actor's operator (admins name the operator); its JSON."""
+def announce(
+    session: Session,
+    registry: LayerRegistry,
+    actor: Identity,
+    body: object,
+    limits: remit.OutageLimits | None = None,
+) -> dict:
+    """Record a planned outage of the actor's operator (admins name the operator); its JSON.
+
+    The operator must serve the utility and work where the area lies; the period is bounded by
+    `limits` (remit.py).
+    """
     body = v.require_object(body)
     v.reject_unknown(body, FIELDS)
     if actor.role == "operator":
@@ -78,6 +89,8 @@ def announce(session: Session, registry: LayerRegistry, actor: Identity, body: o
         raise v.bad("starts_at" if starts is None else "ends_at", "is required", "missing_field")
     if ends <= starts:
         raise v.bad("ends_at", "must be after starts_at")
+    remit.check_outage_period(actor, starts, ends, limits or remit.OutageLimits())
+    remit.check_outage_utility(session, operator_id, utility)
     feature_ids = body.get("feature_ids") or []
     if not isinstance(feature_ids, list) or not all(
         isinstance(f, int) and not isinstance(f, bool) for f in feature_ids
@@ -128,6 +141,7 @@ def announce(session: Session, registry: LayerRegistry, actor: Identity, body: o
             JOIN unnest(CAST(:layers AS text[]), CAST(:dists AS float8[])) AS l(layer_id, d)
               ON l.layer_id = f.layer_id
             WHERE f.id = ANY(:fids))"""
+    remit.check_outage_area(session, operator_id, geom_sql, params)
     new_id = session.execute(
         text(
             f"""INSERT INTO planned_outages (operator_id, utility_code, title, description,

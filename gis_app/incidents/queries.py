@@ -18,7 +18,7 @@ from gis_app.operators.responsible import reason_of
 
 _SELECT = f"""
 SELECT i.id, i.kind, i.utility_code, i.category, i.description, i.status, i.priority,
-       i.reporter_contact, i.address, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+       i.reporter_contact, i.address, i.public_summary, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
        i.municipality_id, m.slug AS municipality_slug, m.name_ru AS municipality_name,
        i.operator_id, o.short_name AS operator_name, i.feature_id, i.responsible_rule,
        i.responsible_reason, i.responsible_distance_m, i.responsible_candidates,
@@ -77,6 +77,7 @@ def to_json(r) -> dict:
         "status": r.status,
         "priority": r.priority,
         "reporter_contact": r.reporter_contact,
+        "public_summary": r.public_summary,
         "address": r.address,
         "lon": round(r.lon, 6),
         "lat": round(r.lat, 6),

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from gis_app import strict
 from gis_app.errors import InvalidParameter
 from gis_app.models import INCIDENT_KINDS
 from gis_app.utilities import utility_codes
@@ -57,6 +58,7 @@ PATCH_FIELDS = {
     "utilities_cut_off",
     "supply_stopped_at",
     "expected_at",
+    "public_summary",
 }
 
 
@@ -91,8 +93,8 @@ def coordinate(value: object, field: str, low: float, high: float) -> float:
             field, "a number is required", "missing_field" if value is None else "invalid_field"
         )
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = strict.float_from_text(value) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, OverflowError):
         raise bad(field, "must be a number") from None
     if not math.isfinite(number) or not low <= number <= high:
         raise bad(field, f"must be between {low} and {high}")
@@ -111,7 +113,10 @@ def text_field(value: object, field: str, limit: int, required: bool = False) ->
         raise bad(
             field, f"is {len(value)} characters, more than {limit}", "text_too_long", limit=limit
         )
-    return value
+    try:  # refused, never truncated: PostgreSQL cannot store NUL nor a lone surrogate
+        return strict.check_text(value)
+    except ValueError as exc:
+        raise bad(field, str(exc), "invalid_character") from None
 
 
 def integer(value: object, field: str, low: int, high: int) -> int:
@@ -119,9 +124,9 @@ def integer(value: object, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise bad(field, f"must be a whole number between {low} and {high}")
     try:
-        number = int(value)
-    except ValueError:
-        raise bad(field, "must be a whole number") from None
+        number = strict.int_from_text(value) if isinstance(value, str) else value
+    except ValueError as exc:
+        raise bad(field, str(exc)) from None
     if not low <= number <= high:
         raise bad(field, f"must be between {low} and {high}")
     return number
@@ -134,12 +139,9 @@ def timestamp(value: object, field: str) -> datetime | None:
     if not isinstance(value, str):
         raise bad(field, "must be an ISO 8601 date-time string")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise bad(field, "must be an ISO 8601 date-time, e.g. 2026-11-26T10:00:00+03:00") from None
-    if parsed.tzinfo is None:
-        raise bad(field, "needs a time zone (e.g. +03:00 or Z)")
-    return parsed.astimezone(UTC)
+        return strict.datetime_from_text(value)
+    except ValueError as exc:
+        raise bad(field, str(exc)) from None
 
 
 def boolean(value: object, field: str, default: bool) -> bool:
@@ -262,5 +264,7 @@ def patch_payload(session: Session, body: object, own_utility: str) -> dict:
         "utilities_cut_off": lambda v: utilities_cut_off(session, v, own_utility),
         "supply_stopped_at": lambda v: timestamp(v, "supply_stopped_at"),
         "expected_at": lambda v: timestamp(v, "expected_at"),
+        # What Open311's public reads show; dispatchers write it (operators may not: lifecycle).
+        "public_summary": lambda v: text_field(v, "public_summary", MAX_SHORT_TEXT),
     }
     return {name: checks[name](value) for name, value in body.items()}

@@ -57,6 +57,8 @@ class User(Base):
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped by logout and a password change: older session cookies stop working (0009).
+    session_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class ApiToken(Base):

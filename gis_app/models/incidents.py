@@ -89,6 +89,8 @@ class Incident(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The operator's estimated restoration time (Open311 expected_datetime).
     expected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What Open311's public reads show instead of the description; set by a dispatcher (0009).
+    public_summary: Mapped[str | None] = mapped_column(Text)
     overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     consumers_cut_off: Mapped[int | None] = mapped_column(Integer)
     social_objects_cut_off: Mapped[list] = mapped_column(JSONB, server_default="[]")

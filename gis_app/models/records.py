@@ -29,7 +29,7 @@ class Import(Base):
     __tablename__ = "imports"
     __table_args__ = (
         CheckConstraint(check_in("mode", IMPORT_MODES), name="import_mode"),
-        CheckConstraint("status IN ('succeeded', 'failed')", name="import_status"),
+        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="import_status"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -8,14 +8,17 @@ from sqlalchemy.orm import Session
 
 from gis_app.accounts.identity import Identity, require_operator
 from gis_app.errors import Forbidden, InvalidParameter, NotFound
+from gis_app.incidents.webhook_targets import WebhookRefused, check_url
 from gis_app.layers import LayerDef
 from gis_app.models import Operator
 
 
 def find_operator(session: Session, ref: str | int) -> Operator:
     """An operator by id or slug; 404 naming it."""
-    column = Operator.id if str(ref).isdigit() else Operator.slug
-    value = int(ref) if str(ref).isdigit() else str(ref)
+    # ASCII digits within 31 bits are an id ('٣' or a 40-digit number is a slug: no such one).
+    numeric = str(ref).isascii() and str(ref).isdigit() and len(str(ref)) <= 9
+    column = Operator.id if numeric else Operator.slug
+    value = int(ref) if numeric else str(ref)
     found = session.scalars(select(Operator).where(column == value)).first()
     if found is None:
         raise NotFound(f"Operator '{ref}' does not exist.", code="operator_not_found", operator=ref)
@@ -67,8 +70,23 @@ def list_operators(session: Session, utility: str | None = None) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def set_webhook(session: Session, operator_id: int, url: str | None, secret: str | None) -> bool:
-    """Set (or clear, with url None) the operator's webhook; False when there is no such operator."""
+def set_webhook(
+    session: Session,
+    operator_id: int,
+    url: str | None,
+    secret: str | None,
+    allowed_hosts: frozenset[str] = frozenset(),
+) -> bool:
+    """Set (or clear, with url None) the operator's webhook; False when there is no such operator.
+
+    A URL whose host is (or resolves to) a non-public address is a 400 unless it is allowed
+    (webhook_targets.py); it is checked again before each send.
+    """
+    if url is not None:
+        try:
+            check_url(url, allowed_hosts)
+        except WebhookRefused as exc:
+            raise InvalidParameter(f"url: {exc}", code="webhook_refused", field="url") from None
     return bool(
         session.execute(
             text(

@@ -8,7 +8,7 @@ from flask import Flask
 
 def init_web(app: Flask) -> None:
     """Register the access check, the blueprints and the error handlers on `app`."""
-    from gis_app.web import access, auth, basemap, errors, open311, tiles, vendor
+    from gis_app.web import access, auth, basemap, errors, guard, headers, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
     from gis_app.web.pages.admin import admin_pages
@@ -19,11 +19,14 @@ def init_web(app: Flask) -> None:
 
     _import_routes()
 
+    guard.init_app(app)  # bad bytes in the URL and headers: 400 before authentication
     access.init_app(app)
+    guard.init_body_check(app)  # bad form fields and JSON values: 400 after it
     pages = (maps, admin_pages, dashboard_pages, feedback_pages, rules_pages)
     for blueprint in (api, *pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp, basemap.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
+    headers.init_app(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])
     if hops:
         # Behind nginx (TLS ends there): links in OGC answers, redirects and the client address

@@ -130,8 +130,12 @@ def _authenticate():
                 "The API token belongs to another user than the one named.", code="invalid_token"
             )
     elif "user_id" in session:
-        user_id = session["user_id"]
-        identity = _remembered(("user", user_id), lambda: identity_for_user(get_session(), user_id))
+        # A cookie from before logout (or a password change) carries an old version: refused.
+        user_id, version = session["user_id"], session.get("sv", -1)
+        identity = _remembered(
+            ("user", user_id, version),
+            lambda: identity_for_user(get_session(), user_id, version),
+        )
         by_session = identity is not None
         if identity is None:
             session.clear()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
 from gis_app.accounts import login_limits, users
 from gis_app.db import get_session, replica_ok, single_statements
-from gis_app.errors import InvalidParameter, NotFound
+from gis_app.errors import Forbidden, InvalidParameter, NotFound
 from gis_app.web.access import csrf_token, current_identity, forget_identities
 from gis_app.web.params import parse_int
 
 bp = Blueprint("auth", __name__)
 WRONG_PASSWORD = "Неверное имя пользователя или пароль / Wrong user name or password"
+FORM_EXPIRED = "Форма устарела, войдите ещё раз / The form expired, please log in again"
 
 
 def _safe_next(target: str | None) -> str:
@@ -32,7 +34,13 @@ def _safe_next(target: str | None) -> str:
 def login():
     """The login form (Russian first); on success the session remembers the user."""
     error, status, headers = None, 200, {}
-    if request.method == "POST":
+    if request.method == "POST" and not secrets.compare_digest(
+        request.form.get("csrf_token", ""), session.get("login_csrf", "")
+    ):
+        # A login form of this site was not filled: another site posting a login (login CSRF,
+        # which would log the victim into the attacker's account), or an expired form.
+        error, status = FORM_EXPIRED, 403
+    elif request.method == "POST":
         db = get_session()
         # User names are lower case (accounts/users.py USERNAME): "Planner", as phones type it, is planner.
         username = request.form.get("username", "").strip().lower()
@@ -48,6 +56,7 @@ def login():
         if user_id is not None:
             session.clear()
             session["user_id"] = user_id
+            session["sv"] = users.current_session_version(db, user_id)
             csrf_token()
             return redirect(_safe_next(request.form.get("next")))
         if block is not None:
@@ -55,13 +64,33 @@ def login():
             headers["Retry-After"] = str(block.retry_after_s)
         else:
             error, status = WRONG_PASSWORD, 401
-    page = render_template("login.html", error=error, next=request.values.get("next", ""))
+    if "login_csrf" not in session:
+        session["login_csrf"] = secrets.token_urlsafe(24)
+    page = render_template(
+        "login.html",
+        error=error,
+        next=request.values.get("next", ""),
+        login_csrf=session["login_csrf"],
+    )
     return page, status, headers
 
 
 @bp.post("/logout")
 def logout():
-    """Forget the session."""
+    """End the session on the server (every cookie of this login stops working), then forget it.
+
+    Public, so an expired session still gets the login page; but a logged-in session must send
+    its CSRF token, so another site cannot log a user out."""
+    identity = g.get("identity")
+    if identity is not None and "user_id" in session:
+        sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+        if not secrets.compare_digest(sent, session.get("csrf", "")):
+            raise Forbidden("Missing or wrong CSRF token for logout.", code="csrf_failed")
+        db = get_session()
+        users.end_sessions(db, identity.user_id)
+        db.commit()
+        # This worker forgets at once; others within GIS_APP_AUTH_CACHE_S (docs/security.md).
+        forget_identities()
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 
-import psycopg2.errors
 import sqlalchemy.exc
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from gis_app.db import DBAPIError, database_unavailable
 from gis_app.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ def _respond(status: int, code: str, message: str, details: dict | None = None) 
     return response
 
 
+RETRY_AFTER_S = 5
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer AppError, HTTP errors and unexpected exceptions in the one shape."""
 
@@ -68,16 +71,26 @@ def register_error_handlers(app: Flask) -> None:
         response.headers["Retry-After"] = "2"
         return response
 
-    @app.errorhandler(sqlalchemy.exc.OperationalError)
-    def _database_unavailable(exc: sqlalchemy.exc.OperationalError):
-        # The server is down or restarting (a query cancelled by a timeout is another matter).
-        if isinstance(exc.orig, psycopg2.errors.QueryCanceled):
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        if not database_unavailable(exc):
             return _unexpected(exc)
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
-        response = _respond(
-            503, "database_unavailable", "The database is not answering; try again shortly."
+        # One line per failure: while PostgreSQL restarts every request fails the same way,
+        # and a traceback each would bury the log.
+        reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            reason[0] if reason else type(exc).__name__,
         )
-        response.headers["Retry-After"] = "5"
+        response = _respond(
+            503,
+            "database_unavailable",
+            "The database is unavailable (restarting or unreachable); try again shortly.",
+            {"retry_after_s": RETRY_AFTER_S},
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
     @app.errorhandler(Exception)

@@ -2,8 +2,10 @@
 
 XML (the specification's required format) and JSON with the same content: every path ends in
 .xml or .json (gis_app/web/open311_xml.py writes the XML). Services are the utilities.
-Errors are the specification's list of {code, description}. Reading is public (no contact data is
-shown); POST needs an api_key from GIS_APP_OPEN311_API_KEYS. A posted request is routed like any
+Errors are the specification's list of {code, description}. Reading is public, but the public
+(no login, no token, no api_key) reads a summary: the description a dispatcher approved for the
+public (public_summary) or the service name alone, the point rounded to 3 decimals, no address.
+POST needs an api_key from GIS_APP_OPEN311_API_KEYS. A posted request is routed like any
 incident but stays `new` for a dispatcher to check (FOR_TRIAGE), with the operator proposed; a
 request with only address_string is placed by the address search (gis_app/addresses).
 """
@@ -13,8 +15,9 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from gis_app import strict
 from gis_app.addresses import Geocoded, geocode
 from gis_app.db import get_session
 from gis_app.errors import AppError
@@ -130,7 +133,21 @@ def service_definition(code: str, fmt: str):
     return _answer(data, "service_definition")
 
 
-def _as_request(incident: dict) -> dict:
+PUBLIC_DECIMALS = 3  # about 110 m north-south, 60 m east-west here: the street, not the door
+
+
+def _full_view() -> bool:
+    """Staff (a login or an API token) and key holders see everything; the public a summary."""
+    if g.get("identity") is not None:
+        return True
+    sent = request.args.get("api_key", "")
+    return bool(sent) and _key_is_valid(sent)
+
+
+def _as_request(incident: dict, full: bool, names: dict[str, str]) -> dict:
+    """The incident as an Open311 request; without `full`, what the public may read: the
+    summary a dispatcher approved (or the service name alone), the point rounded, no address.
+    A caller's own words may carry names and phone numbers (FixMyStreet moderates the same)."""
     status = incident["status"]
     notice = ""
     if incident["duplicate_of"]:
@@ -143,17 +160,21 @@ def _as_request(incident: dict) -> dict:
         "status_notes": status.upper(),
         "service_name": incident["utility"],
         "service_code": incident["utility"],
-        "description": incident["description"],
+        "description": (
+            incident["description"]
+            if full
+            else incident["public_summary"] or names.get(incident["utility"], incident["utility"])
+        ),
         "agency_responsible": (incident["operator"] or {}).get("name"),
         "service_notice": notice,
         "requested_datetime": incident["reported_at"],
         "updated_datetime": incident["updated_at"],
         "expected_datetime": incident["expected_at"] or incident["resolve_due_at"],
-        "address": incident["address"],
+        "address": incident["address"] if full else None,
         "address_id": None,
         "zipcode": None,
-        "lat": incident["lat"],
-        "long": incident["lon"],
+        "lat": incident["lat"] if full else round(incident["lat"], PUBLIC_DECIMALS),
+        "long": incident["lon"] if full else round(incident["lon"], PUBLIC_DECIMALS),
         "media_url": None,
     }
 
@@ -173,7 +194,7 @@ def request_list(fmt: str):
     ids = request.args.get("service_request_id")
     if ids:
         try:
-            wanted = [int(x) for x in ids.split(",") if x.strip()]
+            wanted = [strict.int_from_text(x) for x in ids.split(",") if x.strip()]
         except ValueError:
             raise Open311Error("service_request_id must be a comma list of ids") from None
         f = queries.IncidentFilter(ids=wanted, limit=MAX_ROWS)
@@ -196,23 +217,36 @@ def request_list(fmt: str):
             reported_to=end,
             limit=MAX_ROWS,
         )
-    return _answer([_as_request(i) for i in queries.list_incidents(session, f)], "service_requests")
+    full, names = _full_view(), _service_names(session)
+    rows = [_as_request(i, full, names) for i in queries.list_incidents(session, f)]
+    return _answer(rows, "service_requests")
 
 
 @bp.get("/requests/<int:request_id>.<any(json, xml):fmt>")
 @public
 def request_detail(request_id: int, fmt: str):
     """One request, as a list of one (as the specification has it)."""
-    incident = queries.get_incident(get_session(), request_id)
+    session = get_session()
+    incident = queries.get_incident(session, request_id)
     if incident is None:
         return _errors(404, f"service_request_id {request_id} not found")
-    return _answer([_as_request(incident)], "service_requests")
+    return _answer(
+        [_as_request(incident, _full_view(), _service_names(session))], "service_requests"
+    )
+
+
+def _service_names(session) -> dict[str, str]:
+    return {s["service_code"]: s["service_name"] for s in _services(session)}
+
+
+def _key_is_valid(sent: str) -> bool:
+    keys = [k.strip() for k in current_app.config["GIS_APP_OPEN311_API_KEYS"].split(",")]
+    return any(k and secrets.compare_digest(sent, k) for k in keys)
 
 
 def _checked_key() -> None:
     sent = request.form.get("api_key", "")
-    keys = [k.strip() for k in current_app.config["GIS_APP_OPEN311_API_KEYS"].split(",")]
-    if not sent or not any(k and secrets.compare_digest(sent, k) for k in keys):
+    if not sent or not _key_is_valid(sent):
         raise Open311Error("api_key is missing or not valid")
 
 
@@ -279,7 +313,7 @@ def request_create(fmt: str):
             session, incident_id, form["address_string"], found.confident, found.candidates
         )
     session.commit()
-    incident = _as_request(queries.get_incident(session, incident_id))
+    incident = _as_request(queries.get_incident(session, incident_id), False, {})
     notice = "; ".join(n for n in (incident["service_notice"], _geocoding_notice(found)) if n)
     body = [
         {

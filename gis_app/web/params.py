@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from gis_app import strict
 from gis_app.errors import InvalidParameter
 from gis_app.geometry import BBox
 
@@ -21,7 +22,7 @@ def parse_bbox(raw: str | None) -> BBox | None:
             value=raw,
         )
     try:
-        minx, miny, maxx, maxy = (float(p) for p in parts)
+        minx, miny, maxx, maxy = (strict.float_from_text(p) for p in parts)
     except ValueError:
         raise InvalidParameter(
             "bbox must be four numbers: minlon,minlat,maxlon,maxlat",
@@ -57,11 +58,9 @@ def parse_int(raw: str | None, name: str, default: int, minimum: int, maximum: i
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameter(
-            f"{name} must be a whole number", parameter=name, value=raw
-        ) from None
+        value = strict.int_from_text(raw)
+    except ValueError as exc:
+        raise InvalidParameter(f"{name} {exc}", parameter=name, value=raw[:100]) from None
     if not minimum <= value <= maximum:
         raise InvalidParameter(
             f"{name} must be between {minimum} and {maximum}",

@@ -3,7 +3,6 @@ from the query string or the form, the size limit, and the file saved to a tempo
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +11,7 @@ from flask import current_app, request
 from werkzeug.utils import secure_filename
 
 from gis_app.errors import InvalidParameter, PayloadTooLarge
+from gis_app.imports.attempts import upload_folder
 
 JSON_TYPES = ("application/geo+json", "application/json")
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
@@ -47,7 +47,8 @@ def check_size() -> int:
 def saved_upload(prefix: str = "gis-upload-") -> Iterator[tuple[Path, str]]:
     """(path, file name) of the multipart `file` or the GeoJSON body, deleted afterwards."""
     check_size()
-    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+    # Named with this process's id: if the worker dies, the next upload removes the folder.
+    with upload_folder(prefix) as folder:
         upload = request.files.get("file")
         if upload is not None and upload.filename:
             path = Path(folder) / (secure_filename(upload.filename) or "upload")

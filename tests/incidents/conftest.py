@@ -93,3 +93,15 @@ def actors(session):
         ),
         "planner": Identity(6, "planner", "planner"),
     }
+
+
+@pytest.fixture
+def works_at_spot(session):
+    """Let the Gatchina water company work at the quiet spot (outside its town) for a test:
+    planned outages are accepted only where an operator works (incidents/remit.py)."""
+    session.execute(
+        text(
+            "INSERT INTO operator_municipalities SELECT o.id, m.id FROM operators o, municipalities m"
+            " WHERE o.slug = 'demo-vodokanal-gatchina' AND m.slug = 'leningrad-oblast'"
+        )
+    )

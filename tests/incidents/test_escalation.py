@@ -121,6 +121,8 @@ def test_reassigning_restarts_the_ladder(session, actors, centres, late, make_op
     incident_id = late(5)
     assert [lvl for _, lvl in escalate_due(session)] == [1, 2, 3]
     other = make_operator("t-esc-other")
+    # An incident goes only to an operator serving its utility (incidents/remit.py).
+    session.execute(text("INSERT INTO operator_utilities VALUES (:o, 'water')"), {"o": other})
     version = session.execute(
         text("SELECT version FROM incidents WHERE id = :i"), {"i": incident_id}
     ).scalar_one()

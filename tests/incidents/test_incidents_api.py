@@ -212,11 +212,18 @@ def test_reject_goes_back_to_the_dispatcher_who_assigns_another(water, client_as
     assert_error(act(operator, water, "reject", water["version"]), 400, "missing_field")
     r = act(operator, water, "reject", water["version"], comment="<b>не наше</b>: сеть ЛОКС")
     assert r.get_json()["status"] == "rejected"
-    other = operator_id(session, "demo-teploseti-gatchina")
+    other = operator_id(session, "demo-vodokanal-kirishi")
     assert_error(
         act(dispatcher, water, "assign", r.get_json()["version"], operator_id=999999),
         400,
         "unknown_operator",
+    )
+    # A heat company does not take a water incident (issue 11).
+    heat = operator_id(session, "demo-teploseti-gatchina")
+    assert_error(
+        act(dispatcher, water, "assign", r.get_json()["version"], operator_id=heat),
+        400,
+        "utility_not_served",
     )
     r = act(dispatcher, water, "assign", r.get_json()["version"], operator_id=other)
     assert r.get_json()["status"] == "assigned" and r.get_json()["operator"]["id"] == other
@@ -228,7 +235,7 @@ def test_reject_goes_back_to_the_dispatcher_who_assigns_another(water, client_as
 
 def test_reassign_needs_a_new_operator_and_a_reason(water, client_as, session):
     dispatcher = client_as("dispatcher")
-    other = operator_id(session, "demo-teploseti-gatchina")
+    other = operator_id(session, "demo-vodokanal-kirishi")
     v = water["version"]
     assert_error(act(dispatcher, water, "reassign", v, operator_id=other), 400, "missing_field")
     assert_error(
@@ -236,7 +243,7 @@ def test_reassign_needs_a_new_operator_and_a_reason(water, client_as, session):
         400,
         "invalid_field",
     )
-    r = act(dispatcher, water, "reassign", v, operator_id=other, comment="сеть теплоснабжения")
+    r = act(dispatcher, water, "reassign", v, operator_id=other, comment="сеть Киришей")
     assert r.get_json()["operator"]["id"] == other
     notes = dispatcher.get(f"/api/incidents/{water['id']}/notifications").get_json()
     assert [n["event"] for n in notes["notifications"]] == ["assigned", "reassigned"]

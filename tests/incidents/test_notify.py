@@ -108,7 +108,9 @@ def test_email_and_signed_webhook_with_a_retry(
         email="ads@example.invalid",
         webhook=url,
     )
-    settings = notify.NotifySettings(smtp_port=port, max_attempts=3, backoff_s=30)
+    settings = notify.NotifySettings(
+        smtp_port=port, max_attempts=3, backoff_s=30, webhook_allowed_hosts=frozenset({"127.0.0.1"})
+    )
     assert notify.deliver_due(session, settings) == {"sent": 1, "retry": 1, "failed": 0}
     assert states(session, incident_id) == [("email", "sent", 1), ("webhook", "pending", 1)]
     assert notify.deliver_due(session, settings)["retry"] == 0  # backing off: not due yet
@@ -185,3 +187,72 @@ def test_operator_sets_its_own_webhook(client_as, session):
     other = op.put(f"/api/operators/{own + 1}/webhook", json={"url": "https://x.invalid"})
     assert other.status_code == 403
     assert op.put(f"/api/operators/{own}/webhook", json={"url": "ftp://x"}).status_code == 400
+
+
+LOCAL = frozenset({"127.0.0.1"})
+
+
+def test_the_webhook_gets_the_incident_as_it_is_when_sent(
+    session, registry, actors, make_operator, make_feature, webhook
+):
+    url, received, answers = webhook
+    incident_id = incident_for(session, registry, actors, make_operator, make_feature, webhook=url)
+    # Changed after the message was queued: the receiver must see the change.
+    session.execute(
+        text("UPDATE incidents SET description = 'уточнено', priority = 1 WHERE id = :id"),
+        {"id": incident_id},
+    )
+    settings = notify.NotifySettings(webhook_allowed_hosts=LOCAL)
+    assert notify.deliver_due(session, settings)["sent"] == 1
+    sent = json.loads(received[-1][1])["incident"]
+    assert sent["description"] == "уточнено" and sent["priority"] == 1
+
+
+def test_a_webhook_is_checked_again_when_sent(
+    session, registry, actors, make_operator, make_feature, webhook
+):
+    url, received, answers = webhook
+    incident_id = incident_for(session, registry, actors, make_operator, make_feature, webhook=url)
+    # Stored behind the API's back (or allowed then, and no longer): refused at send time.
+    assert notify.deliver_due(session, notify.NotifySettings())["retry"] == 1
+    (row,) = notify.deliveries(session, incident_id)
+    assert "WebhookRefused" in row["last_error"] and "127.0.0.1" in row["last_error"]
+    assert received == []
+
+
+def test_a_webhook_goes_to_the_url_of_now_and_redirects_are_not_followed(
+    session, registry, actors, make_operator, make_feature, webhook
+):
+    url, received, answers = webhook
+    incident_id = incident_for(
+        session, registry, actors, make_operator, make_feature, webhook="http://127.0.0.1:9/old"
+    )
+    session.execute(
+        text(
+            "UPDATE operators SET webhook_url = :u WHERE id ="
+            " (SELECT operator_id FROM incidents WHERE id = :id)"
+        ),
+        {"u": url, "id": incident_id},
+    )
+    answers.append(302)  # a redirect (no Location even needed): an error, not followed
+    settings = notify.NotifySettings(webhook_allowed_hosts=LOCAL)
+    assert notify.deliver_due(session, settings)["retry"] == 1
+    (row,) = notify.deliveries(session, incident_id)
+    assert "302" in row["last_error"] and len(received) == 1
+    due_now(session)
+    assert notify.deliver_due(session, settings)["sent"] == 1
+    (row,) = notify.deliveries(session, incident_id)
+    assert row["target"] == url
+
+
+def test_a_webhook_is_sent_to_the_address_that_was_checked(webhook):
+    from gis_app.incidents.webhook_targets import post
+
+    url, received, answers = webhook
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    # The name is not resolved again (it resolves nowhere here): the checked address is used,
+    # and the Host header still names the URL's host.
+    status = post(f"http://hooks.example.invalid:{port}/hook", b"{}", {}, ["127.0.0.1"], 5)
+    assert status == 200
+    headers, body = received[-1]
+    assert headers["Host"] == f"hooks.example.invalid:{port}" and body == b"{}"

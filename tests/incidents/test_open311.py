@@ -80,8 +80,12 @@ def test_post_a_request_then_read_it_back(open311, session):
     assert list(told) == ["received"]  # the reporter gets the number (issue 15)
     (got,) = open311.get(f"/open311/v2/requests/{rid}.json").get_json()
     assert got["status"] == "open" and got["status_notes"] == "NEW"
-    assert got["description"] == "Запах газа <script>x</script>"
-    assert got["agency_responsible"].startswith("ДЕМО") and got["lat"] == pytest.approx(lat)
+    # The public reads the service, not the caller's words, and the point to 3 decimals.
+    assert got["description"] == "Газоснабжение"
+    assert got["lat"] == round(lat, 3) and got["long"] == round(lon, 3)
+    (full,) = open311.get(f"/open311/v2/requests/{rid}.json?api_key={KEY}").get_json()
+    assert full["description"] == "Запах газа <script>x</script>"
+    assert full["agency_responsible"].startswith("ДЕМО") and full["lat"] == pytest.approx(lat)
     assert datetime.fromisoformat(got["requested_datetime"]).tzinfo is not None
     assert "ivan" not in str(got)  # contacts are not published
     listed = open311.get(f"/open311/v2/requests.json?service_request_id={rid},999999999")
@@ -134,3 +138,53 @@ def test_get_errors(open311, query):
 
 def test_unknown_request_is_404(open311):
     assert_open311_error(open311.get("/open311/v2/requests/999999999.json"), 404)
+
+
+def test_public_reads_show_the_summary_a_dispatcher_approved(open311, client_as, session):
+    lon, lat = at(0, 0)
+    r = open311.post(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": KEY,
+            "service_code": "gas",
+            "lat": lat,
+            "long": lon,
+            "description": "Пахнет газом у кв. 12, звоните Ивану +7 921 000-00-00",
+            "address_string": "ул. Тестовая, 5, кв. 12",
+        },
+    )
+    rid = r.get_json()[0]["service_request_id"]
+    (public,) = open311.get(f"/open311/v2/requests/{rid}.json").get_json()
+    assert "921" not in str(public) and "кв. 12" not in str(public)
+    assert public["address"] is None and public["description"] == "Газоснабжение"
+    listed = open311.get(f"/open311/v2/requests.json?service_request_id={rid}").get_json()
+    assert listed == [public]
+    dispatcher = client_as("dispatcher")
+    version = dispatcher.get(f"/api/incidents/{rid}").get_json()["version"]
+    summary = "Запах газа на ул. Тестовой, аварийная служба выехала"
+    # Operator staff may not write what the public reads; the dispatcher may.
+    assert (
+        client_as("operator-gas")
+        .patch(
+            f"/api/incidents/{rid}",
+            json={"public_summary": "x"},
+            headers={"If-Match": f'"{version}"'},
+        )
+        .status_code
+        == 403
+    )
+    r = dispatcher.patch(
+        f"/api/incidents/{rid}",
+        json={"public_summary": summary},
+        headers={"If-Match": f'"{version}"'},
+    )
+    assert r.status_code == 200 and r.get_json()["public_summary"] == summary
+    (public,) = open311.get(f"/open311/v2/requests/{rid}.json").get_json()
+    assert public["description"] == summary
+    # Staff with a token read everything.
+    (staff,) = client_as("planner").get(f"/open311/v2/requests/{rid}.json").get_json()
+    assert "921" in staff["description"] and staff["address"] == "ул. Тестовая, 5, кв. 12"
+
+
+def test_service_request_ids_are_ascii_numbers(open311):
+    assert_open311_error(open311.get("/open311/v2/requests.json?service_request_id=%D9%A3"), 400)

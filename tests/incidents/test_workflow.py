@@ -156,7 +156,9 @@ def test_reports_near_an_open_incident_are_linked_and_closed_with_it(
     assert row(session, same_feature)["closed_at"] is not None
 
 
-def test_a_report_inside_a_planned_outage_is_linked(session, client_as, client, make_feature):
+def test_a_report_inside_a_planned_outage_is_linked(
+    session, client_as, client, make_feature, works_at_spot
+):
     ops = client_as("operator")
     vodokanal = session.execute(
         text("SELECT id FROM operators WHERE slug = 'demo-vodokanal-gatchina'")
@@ -195,7 +197,7 @@ def test_a_report_inside_a_planned_outage_is_linked(session, client_as, client, 
     assert outage["id"] in [o["id"] for o in active]
 
 
-def test_planned_outage_with_an_area_and_bad_announcements(session, client_as):
+def test_planned_outage_with_an_area_and_bad_announcements(session, client_as, works_at_spot):
     ops = client_as("operator")
     starts = datetime.now(UTC).isoformat()
     ends = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
@@ -304,7 +306,7 @@ def test_dispatcher_links_a_report_by_hand(
     assert client.get(f"/api/incidents/{first}").get_json()["duplicates"] == 1
 
 
-def test_operator_cancels_its_planned_outage(session, client_as):
+def test_operator_cancels_its_planned_outage(session, client_as, works_at_spot):
     ops = client_as("operator")
     area = mapping(from_wkt(square(-100, -100, 100, 100)))
     now = datetime.now(UTC)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 
-from flask import request
+from flask import current_app, request
 
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.incidents import validate as v
+from gis_app.incidents.webhook_targets import parse_allowed_hosts
 from gis_app.operators.directory import list_operators, set_webhook
 from gis_app.web.access import current_identity, require_operator
 from gis_app.web.api import api
@@ -36,7 +37,8 @@ def operator_webhook(operator_id: int):
     if url and not secret:
         secret = secrets.token_urlsafe(32)
     session = get_session()
-    if not set_webhook(session, operator_id, url, secret):
+    allowed = parse_allowed_hosts(current_app.config["GIS_APP_WEBHOOK_ALLOWED_HOSTS"])
+    if not set_webhook(session, operator_id, url, secret, allowed):
         raise NotFound(f"Operator {operator_id} does not exist.", code="operator_not_found")
     session.commit()
     return {"operator_id": operator_id, "url": url, "secret": secret if url else None}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 
 from gis_app.db import get_session
 from gis_app.errors import NotFound
-from gis_app.incidents import outages
+from gis_app.incidents import outages, remit
 from gis_app.incidents import validate as v
 from gis_app.layers import layer_registry
 from gis_app.web.access import current_identity
@@ -30,7 +30,11 @@ def planned_outage_create():
     """Announce planned work (operator staff for their operator; admins naming it)."""
     session = get_session()
     outage = outages.announce(
-        session, layer_registry(), current_identity(), request.get_json(silent=True)
+        session,
+        layer_registry(),
+        current_identity(),
+        request.get_json(silent=True),
+        remit.OutageLimits.from_config(current_app.config),
     )
     session.commit()
     location = url_for("api.planned_outage_detail", outage_id=outage["id"])

@@ -54,7 +54,7 @@ def _body_crs() -> edits.BodyCrs:
 
 
 def _feature_id(layer: LayerDef, raw: str) -> int:
-    if not raw.isdigit() or int(raw) >= 2**63:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) >= 2**63:
         raise NotFound(f"Feature '{raw}' does not exist in '{layer.id}'.", code="feature_not_found",
                        collection=layer.id, feature=raw)  # fmt: skip
     return int(raw)

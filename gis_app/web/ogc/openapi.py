@@ -132,6 +132,7 @@ def openapi(sources: dict[str, Source]) -> dict:
         on_items, on_item = openapi_operations(sid)
         paths[f"/collections/{sid}/items"].update(on_items)
         paths[f"/collections/{sid}/items/{{featureId}}"].update(on_item)
+    _document_errors(paths)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -155,6 +156,22 @@ def openapi(sources: dict[str, Source]) -> dict:
             }
         },
     }  # fmt: skip
+
+
+# Answers any operation may give besides its own: a bad parameter or byte (the request guard),
+# no or a bad token, not allowed, not found, a URL past the guard's limit, the database away.
+COMMON_ERRORS = ("400", "401", "403", "404", "414", "503")
+
+
+def _document_errors(paths: dict) -> None:
+    """Add the common error answers (and `default`) to every operation of `paths`."""
+    exception = {"$ref": "#/components/responses/Exception"}
+    for operations in paths.values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status in COMMON_ERRORS:
+                responses.setdefault(status, exception)
+            responses.setdefault("default", exception)
 
 
 ETAG_HEADER = {"description": "The feature's new ETag (send it as If-Match to edit it again)",

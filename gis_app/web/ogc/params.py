@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
+from gis_app import strict
 from gis_app.errors import InvalidParameter
 from gis_app.features.cql import filter_lang, parse_filter
 from gis_app.features.pages import Query
@@ -68,7 +69,7 @@ def parse_bbox(raw: str | None, crs: Crs) -> tuple[float, float, float, float] |
     if len(parts) not in (4, 6):
         _bad("bbox must be 4 (or 6) comma-separated numbers", "bbox", raw, "invalid_bbox")
     try:
-        nums = [float(p) for p in parts]
+        nums = [strict.float_from_text(p) for p in parts]
     except ValueError:
         _bad("bbox must be 4 (or 6) comma-separated numbers", "bbox", raw, "invalid_bbox")
     if not all(math.isfinite(v) for v in nums):
@@ -90,9 +91,9 @@ def parse_bbox(raw: str | None, crs: Crs) -> tuple[float, float, float, float] |
 
 def _whole(raw: str, parameter: str, minimum: int) -> int:
     try:
-        value = int(raw)
+        value = strict.int_from_text(raw)
     except ValueError:
-        _bad(f"{parameter} must be a whole number", parameter, raw)
+        _bad(f"{parameter} must be a whole number (ASCII digits, 64 bits)", parameter, raw)
     if value < minimum:
         raise InvalidParameter(
             f"{parameter} must be at least {minimum}",
@@ -150,16 +151,20 @@ def _instant(raw: str, parameter: str) -> dt.datetime | None:
         return None
     try:
         if len(raw) == 10:
-            value = dt.datetime.fromisoformat(raw)
+            day = strict.date_from_text(raw)
+            value = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            if day == dt.date.max:
+                raise ValueError
         else:
-            value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            value = strict.datetime_from_text(raw, default_tz=dt.UTC)
     except ValueError:
         _bad(
-            "datetime must be RFC 3339 (e.g. 2026-11-26T10:00:00Z) or an interval a/b",
+            "datetime must be RFC 3339 (e.g. 2026-11-26T10:00:00Z) or an interval a/b, "
+            "in the years 1 to 9999",
             parameter,
             raw,
         )
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def parse_datetime(
@@ -185,16 +190,13 @@ def parse_datetime(
 def _typed(value: str, type_: str, name: str):
     try:
         if type_ == "int":
-            return int(value)
+            return strict.int_from_text(value)
         if type_ == "float":
-            number = float(value)
-            if not math.isfinite(number):
-                raise ValueError
-            return number
+            return strict.float_from_text(value)
         if type_ == "bool":
             return {"true": True, "false": False}[value.lower()]
         if type_ == "date":
-            return dt.date.fromisoformat(value).isoformat()
+            return strict.date_from_text(value).isoformat()
     except (ValueError, KeyError):
         _bad(f"{name} must be of type {type_}", name, value)
     return value

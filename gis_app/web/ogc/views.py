@@ -301,7 +301,7 @@ def item(collection_id: str, feature_id: str):
         f"Feature '{feature_id}' does not exist in '{collection_id}'.",
         code="feature_not_found", collection=collection_id, feature=feature_id,
     )  # fmt: skip
-    if not feature_id.isdigit() or int(feature_id) >= 2**63:
+    if not (feature_id.isascii() and feature_id.isdigit()) or int(feature_id) >= 2**63:
         raise missing
     per_feature = collection_id in layer_registry()
     if per_feature:

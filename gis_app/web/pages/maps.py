@@ -326,8 +326,8 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
         f'<a class="gis-brand" href="{url_for("maps.index", lang=lang if lang == "en" else None)}"'
         f' title="{escape(s["oblast"])}">{escape(s["title"])}</a>'
         f'<span class="gis-place">{escape(place)}</span>{_mine_html(s, lang, focus)}'
-        f'<select class="gis-muni" aria-label="{escape(s["choose"])}" '
-        'onchange="if(this.value){location.href=this.value}">'
+        # No inline handler (the Content-Security-Policy allows none): gis-map.js navigates.
+        f'<select class="gis-muni" aria-label="{escape(s["choose"])}">'
         f'<option value="">{escape(s["choose"])}</option>{"".join(options)}</select>'
         f'<a class="gis-lang" href="?lang={other}">{escape(s["other_lang"])}</a>'
         f'<span class="gis-status" id="gis-status" role="status"></span>{user}'
