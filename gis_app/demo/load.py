@@ -27,6 +27,8 @@ from gis_app.demo.places import NETWORK_TOWNS, OBLAST, all_places, built_up_area
 from gis_app.demo.town import TownBuilder
 from gis_app.incidents.deadlines import deadline_for, is_dead_end
 from gis_app.layers import LayerRegistry, validate_attributes
+from gis_app.network.cascade import demo_dependencies
+from gis_app.network.topology import rebuild
 from gis_app.operators import find_responsible
 
 # One account of each role, for local use only (README); the same password for all of them.
@@ -181,6 +183,9 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
         page_size=2000,
     )
 
+    # The topology of the networks, the consumers' suppliers, and what depends on what.
+    links = sum(rebuild(session, registry).values())
+    dependencies = demo_dependencies(session)
     areas, designated = _service_areas(shapes, ops_by_town, features)
     execute_values(
         cur,
@@ -213,6 +218,8 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
         "operators": len(op_id),
         "service_areas": len(areas),
         "network_features": len(features),
+        "network_links": links,
+        "network_dependencies": dependencies,
         "incidents": incidents,
         "users": len(DEMO_USERS),
     }
