@@ -209,7 +209,7 @@ def link_consumers(session: Session, layer: LayerDef, where: str, params: dict) 
             "   FROM network_features g JOIN network_links l ON l.feature_id = g.id"
             "   AND l.role = 'line' WHERE g.utility_code = u.code"
             "   AND g.geom && ST_Expand(f.geom, :dist / 111320.0 * 2.5)"
-            "   ORDER BY g.geom <-> f.geom LIMIT 1) near"
+            "   ORDER BY 2, g.id LIMIT 1) near"
             f" WHERE {where} AND near.d <= :dist"
         ),
         {**params, "utilities": _utilities_with_lines(session)},
