@@ -141,7 +141,7 @@ def summary(latencies_ms: list[float], wall_s: float) -> dict:
 
 def in_process(url: str, points: list) -> dict:
     """find_responsible called directly: the SQL and the ranking, no HTTP."""
-    from gis_app.operators import find_responsible
+    from gis_app.operators.responsible import find_responsible
 
     registry = LayerRegistry.from_dir(ROOT / "layers")
     engine = create_engine(url)
@@ -161,14 +161,10 @@ def in_process(url: str, points: list) -> dict:
 
 
 def sql_only(url: str, points: list) -> dict:
-    """The three statements of a look-up (features, areas, municipalities), nothing else."""
-    from gis_app.operators import (
-        _AREAS_SQL,
-        _FEATURES_SQL,
-        _MUNICIPALITIES_SQL,
-        M_PER_DEG_LAT,
-        M_PER_DEG_LON_EQUATOR,
-    )
+    """The statements of a look-up (features, areas, municipalities, designations), nothing else."""
+    from gis_app.geometry import metres_per_degree
+    from gis_app.operators.responsible import _AREAS_SQL, _DESIGNATED_SQL, _FEATURES_SQL
+    from gis_app.places.municipalities import _AT_SQL
 
     layers = LayerRegistry.from_dir(ROOT / "layers")
     engine = create_engine(url)
@@ -188,13 +184,14 @@ def sql_only(url: str, points: list) -> dict:
                     "utility": u,
                     "layers": [m.id for m in mine],
                     "dists": [m.search_distance_m * 1.01 for m in mine],
-                    "m_lon": M_PER_DEG_LON_EQUATOR * math.cos(math.radians(y)),
-                    "m_lat": M_PER_DEG_LAT,
+                    "m_lon": metres_per_degree(y)[0],
+                    "m_lat": metres_per_degree(y)[1],
                     "per_layer": 8,
                 },
             ).all()
             conn.execute(_AREAS_SQL, {"utility": u, "lon": x, "lat": y}).all()
-            conn.execute(_MUNICIPALITIES_SQL, {"utility": u, "lon": x, "lat": y}).all()
+            ids = [r.id for r in conn.execute(_AT_SQL, {"lon": x, "lat": y})]
+            conn.execute(_DESIGNATED_SQL, {"utility": u, "ids": ids}).all()
             lat_ms.append((time.perf_counter() - t) * 1000)
         result = summary(lat_ms, time.perf_counter() - started)
     engine.dispose()
@@ -202,7 +199,7 @@ def sql_only(url: str, points: list) -> dict:
 
 
 def make_token(url: str, username: str) -> str:
-    from gis_app.accounts import create_token
+    from gis_app.accounts.users import create_token
 
     engine = create_engine(url)
     with Session(engine) as session, session.begin():

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gis_app import config, migrate  # noqa: E402
-from gis_app.accounts import create_token  # noqa: E402
+from gis_app.accounts.users import create_token  # noqa: E402
 from gis_app.demo.load import load_demo  # noqa: E402
 from gis_app.layers import LayerRegistry  # noqa: E402
 

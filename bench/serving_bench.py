@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.serving_generate import bench_url  # noqa: E402
 from gis_app import config  # noqa: E402
-from gis_app.features import Query, feature_batches, layer_source  # noqa: E402
+from gis_app.features.pages import Query, feature_batches  # noqa: E402
+from gis_app.features.sources import layer_source  # noqa: E402
 from gis_app.layers import LayerRegistry  # noqa: E402
 
 LAYER = "road_segments"
@@ -181,7 +182,7 @@ def rss_tree_mb(pid: int) -> float:
 
 def ours(url: str, out: Path) -> tuple[subprocess.Popen, dict]:
     """gunicorn serving gis_app on the bench database; an admin token for it."""
-    from gis_app.accounts import create_token, create_user
+    from gis_app.accounts.users import create_token, create_user
 
     engine = create_engine(config.sqlalchemy_url(url))
     with Session(engine) as session, session.begin():

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gis_app.config import PROJECT_ROOT, load_config
-
-__version__ = "0.1.0"
+from gis_app.config import VERSION as __version__  # noqa: F401  (the package's version)
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app: config → db → layer registry → blueprints → errors → CLI."""
-    from gis_app import access, auth, db, errors, open311, tiles, vendor
-    from gis_app.api import api
+    """Build the app: config → db → layer registry → the web floor (blueprints, errors, access)."""
+    from gis_app import db
+    from gis_app.config import PROJECT_ROOT, load_config
     from gis_app.layers import LayerRegistry
-    from gis_app.maps import maps
-    from gis_app.ogc import ogc
+    from gis_app.web import init_web
 
     app = Flask(
         __name__,
         static_folder=str(PROJECT_ROOT / "static"),
         static_url_path="/static",
+        template_folder="web/templates",
     )
     app.config.update(load_config(config))
     app.secret_key = app.config["SECRET_KEY"]
@@ -30,30 +28,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     db.init_app(app)
-    access.init_app(app)
     app.extensions["gis_app"] = LayerRegistry.from_dir(app.config["GIS_APP_LAYERS_DIR"])
-    app.register_blueprint(api)
-    app.register_blueprint(maps)
-    app.register_blueprint(vendor.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(ogc)
-    app.register_blueprint(tiles.bp)
-    app.register_blueprint(open311.bp)
-    errors.register_error_handlers(app)
-    hops = int(app.config["GIS_APP_PROXY_HOPS"])
-    if hops:
-        # Behind nginx (TLS ends there): links in OGC answers, redirects and the client address
-        # of the login limits must be the public ones, not 127.0.0.1:8000 over plain HTTP.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
-        )
+    init_web(app)
     return app
-
-
-def layer_registry(app: Flask | None = None) -> "LayerRegistry":  # noqa: F821
-    """The layer registry of `app` (default: the current app)."""
-    from flask import current_app
-
-    return (app or current_app).extensions["gis_app"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The version every answer that names the service carries (OpenAPI, export provenance).
+VERSION = "0.1.0"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DATABASE_URL_FILE = PROJECT_ROOT / "var" / "database_url"
 

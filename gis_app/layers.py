@@ -368,3 +368,26 @@ def validate_attributes(layer: LayerDef, attributes: dict) -> list[str]:
                 f"'{prop.name}' must be at most {prop.maximum} {prop.unit or ''}".rstrip()
             )
     return errors
+
+
+def layer_registry(app=None) -> LayerRegistry:
+    """The layer registry of `app` (default: the current Flask app), read at start-up."""
+    from flask import current_app
+
+    return (app or current_app).extensions["gis_app"]
+
+
+def get_layer(layer_id: str, registry: LayerRegistry | None = None) -> LayerDef:
+    """The layer called `layer_id`, or a 404 naming the layers there are: the one "layer or 404"."""
+    from gis_app.errors import NotFound
+
+    registry = registry or layer_registry()
+    layer = registry.get(layer_id)
+    if layer is None:
+        raise NotFound(
+            f"Layer '{layer_id}' does not exist.",
+            code="layer_not_found",
+            layer=layer_id,
+            layers=[item.id for item in registry],
+        )
+    return layer

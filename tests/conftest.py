@@ -8,10 +8,9 @@ each run. A missing PostgreSQL or PostGIS fails the run: it is never a skip.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
-from helpers import app_process
+from helpers import app_process, recreate_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -21,8 +20,6 @@ from gis_app import config, create_app, migrate
 from gis_app.demo.load import load_demo
 from gis_app.layers import LayerRegistry
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def _test_url() -> str:
     explicit = config.env("GIS_APP_TEST_DATABASE_URL")
@@ -30,16 +27,6 @@ def _test_url() -> str:
         return explicit
     base = make_url(config.load_config()["DATABASE_URL"])
     return base.set(database=f"{base.database}_test").render_as_string(hide_password=False)
-
-
-def recreate_database(url: str) -> None:
-    """Drop and create the database named in `url` (connecting to the server's 'postgres' db)."""
-    target = make_url(config.sqlalchemy_url(url))
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +94,7 @@ ACCOUNTS = {
 @pytest.fixture(scope="session")
 def tokens(postgis_url) -> dict[str, str]:
     """A bearer token for each account of ACCOUNTS, by role key (committed in the test database)."""
-    from gis_app.accounts import create_token
+    from gis_app.accounts.users import create_token
 
     engine = create_engine(config.sqlalchemy_url(postgis_url))
     with Session(engine) as session, session.begin():

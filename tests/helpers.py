@@ -8,6 +8,16 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from gis_app import config
+
+# Real OSM-derived data of the oblast, beside the repository (never copied into it); the tests
+# that read it skip where it is absent.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -68,3 +78,13 @@ def app_process(postgis_url: str, output=subprocess.DEVNULL):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database named in `url` (connecting to the server's 'postgres' db)."""
+    target = make_url(config.sqlalchemy_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from helpers import assert_error
 from sqlalchemy import text
 
-from gis_app.access import PUBLIC_ENDPOINTS
+from gis_app.web.access import PUBLIC_ENDPOINTS
 
 SAMPLE = {
     "layer_id": "water_mains",
@@ -92,7 +92,7 @@ def test_basic_auth_takes_the_user_name_and_an_api_token(anon_client, tokens):
 
 
 def test_expired_and_revoked_tokens_stop_working(app, anon_client, session):
-    from gis_app.accounts import create_token
+    from gis_app.accounts.users import create_token
 
     expired = create_token(session, "planner", "expired")
     revoked = create_token(session, "planner", "revoked")

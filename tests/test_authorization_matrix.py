@@ -168,7 +168,7 @@ def _reads(app, ids) -> list[str]:
     """Every non-public GET route of the app, with sample values in its path."""
     import re
 
-    from gis_app.access import PUBLIC_ENDPOINTS
+    from gis_app.web.access import PUBLIC_ENDPOINTS
 
     paths = []
     for rule in app.url_map.iter_rules():

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from gis_app import layer_registry
 from gis_app.demo.load import load_demo
 from gis_app.demo.operators import INN_WEIGHTS
-from gis_app.layers import validate_attributes
+from gis_app.layers import layer_registry, validate_attributes
 
 UTILITIES = ("electricity", "heat", "gas", "water", "sewerage", "roads")
 

@@ -12,9 +12,9 @@ import pyogrio
 import pytest
 from sqlalchemy import text
 
-from gis_app import layer_registry
 from gis_app.cli import main
-from gis_app.export import FORMATS, Cut, export
+from gis_app.exports.writer import FORMATS, Cut, export
+from gis_app.layers import layer_registry
 
 GATCHINA_IDS_SQL = (
     "SELECT f.id FROM network_features f WHERE f.layer_id = :l AND ST_Intersects(f.geom,"

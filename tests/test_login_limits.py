@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from gis_app import config, create_app
-from gis_app.accounts import create_user
+from gis_app.accounts.users import create_user
 from gis_app.config import ConfigError, load_config
 
 PASSWORD = "right-password-1"

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import sync_playwright
 
-from gis_app import layer_registry
+from gis_app.layers import layer_registry
 
 CHROMIUM_FLAGS = [
     "--headless",

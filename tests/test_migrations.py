@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import recreate_database
+from helpers import recreate_database
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 

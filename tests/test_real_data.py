@@ -7,8 +7,7 @@ import json
 
 import geopandas as gpd
 import pytest
-from conftest import SHARED_DATA
-from helpers import assert_feature_collection
+from helpers import SHARED_DATA, assert_feature_collection
 from shapely import box
 from sqlalchemy import text
 

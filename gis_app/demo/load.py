@@ -15,7 +15,7 @@ from psycopg2.extras import execute_values
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.accounts import create_user
+from gis_app.accounts.users import create_user
 from gis_app.demo.operators import (
     GENITIVE,
     OBLAST_OPERATORS,
@@ -29,7 +29,7 @@ from gis_app.incidents.deadlines import deadline_for, is_dead_end
 from gis_app.layers import LayerRegistry, validate_attributes
 from gis_app.network.cascade import demo_dependencies
 from gis_app.network.topology import rebuild
-from gis_app.operators import find_responsible
+from gis_app.operators.responsible import find_responsible
 
 # One account of each role, for local use only (README); the same password for all of them.
 DEMO_PASSWORD = "demo-2026"

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.layers import LayerDef
+from gis_app.places.municipalities import oblast_boundary_wkb
 
 STAGE = "pg_temp.import_rows"
 COPY_CHUNK = 20_000
@@ -76,10 +77,8 @@ def stage(session: Session, rows: list, progress=None) -> None:
 
 def oblast(session: Session) -> shapely.Geometry | None:
     """The oblast's boundary (municipalities of kind 'oblast', EPSG:4326), or None if not loaded."""
-    wkb = session.execute(
-        text("SELECT ST_AsBinary(ST_Union(geom)) FROM municipalities WHERE kind = 'oblast'")
-    ).scalar()
-    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+    wkb = oblast_boundary_wkb(session)
+    return shapely.from_wkb(wkb) if wkb is not None else None
 
 
 def existing_ids(session: Session, layer: LayerDef, operator_id: int) -> dict[int, str]:

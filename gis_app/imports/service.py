@@ -15,6 +15,7 @@ from gis_app.imports.prepare import parse_mapping, prepare
 from gis_app.imports.read import parse_crs, read_file
 from gis_app.layers import LayerDef
 from gis_app.models import IMPORT_MODES, Import, Operator
+from gis_app.operators.directory import check_operator_serves
 
 # Most rejected features listed in one answer (all are counted).
 MAX_LISTED = 10_000
@@ -36,29 +37,6 @@ class ImportRequest:
     file_name: str = ""
     user_id: int | None = None
     username: str = ""
-
-
-def find_operator(session: Session, ref: str | int) -> Operator:
-    """An operator by id or slug; 404 naming it."""
-    column = Operator.id if str(ref).isdigit() else Operator.slug
-    value = int(ref) if str(ref).isdigit() else str(ref)
-    found = session.scalars(select(Operator).where(column == value)).first()
-    if found is None:
-        raise NotFound(f"Operator '{ref}' does not exist.", code="operator_not_found", operator=ref)
-    return found
-
-
-def check_operator_serves(session: Session, operator_id: int, layer: LayerDef) -> None:
-    """403 unless the operator serves the layer's utility (operator_utilities)."""
-    serves = session.execute(
-        text("SELECT 1 FROM operator_utilities WHERE operator_id = :o AND utility_code = :u"),
-        {"o": operator_id, "u": layer.utility},
-    ).first()
-    if serves is None:
-        raise Forbidden(
-            f"Operator {operator_id} does not serve '{layer.utility}', the utility of {layer.id}.",
-            code="wrong_utility", operator_id=operator_id, utility=layer.utility, layer=layer.id,
-        )  # fmt: skip
 
 
 def _rejections(rejected: dict[int, list[str]], ids: list[str | None]) -> list[dict]:

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.access import Identity
+from gis_app.accounts.identity import Identity
+from gis_app.errors import Forbidden, InvalidParameter
 from gis_app.incidents import deadlines, duplicates, notify, outages
-from gis_app.incidents.errors import Forbidden, InvalidParameter
 from gis_app.incidents.lifecycle import record
 from gis_app.layers import LayerRegistry
 from gis_app.models import Incident
-from gis_app.operators import FeatureMismatch, find_responsible
+from gis_app.operators.responsible import FeatureMismatch, find_responsible
+from gis_app.places.municipalities import municipality_at
 
 CREATORS = ("admin", "dispatcher")
 
@@ -29,17 +30,12 @@ class DuplicatePolicy:
     distance_m: float = 250.0
     hours: int = 24
 
-
-def municipality_at(session: Session, lon: float, lat: float) -> int | None:
-    """The most specific municipality containing the point (a settlement before its district)."""
-    return session.execute(
-        text(
-            "SELECT id FROM municipalities"
-            " WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
-            " ORDER BY ST_Area(geom), id LIMIT 1"
-        ),
-        {"lon": lon, "lat": lat},
-    ).scalar_one_or_none()
+    @classmethod
+    def from_config(cls, config: dict) -> DuplicatePolicy:
+        """The policy of the app's settings (GIS_APP_DUPLICATE_DISTANCE_M, _HOURS)."""
+        return cls(
+            float(config["GIS_APP_DUPLICATE_DISTANCE_M"]), int(config["GIS_APP_DUPLICATE_HOURS"])
+        )
 
 
 def create_incident(

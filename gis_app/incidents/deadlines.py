@@ -2,7 +2,7 @@
 
 The most specific rule wins: a rule naming the utility beats one that does not, then one naming
 `dead_end`, then the kind, then the priority. The accept clock starts at assignment; the resolve
-clock when supply stopped (if known), else at the report (DOMAIN.md §4).
+clock when supply stopped (if known), else at the report (docs/domain.md, "Legal limits").
 """
 
 from __future__ import annotations

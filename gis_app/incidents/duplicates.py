@@ -1,18 +1,16 @@
 """Duplicates: a report near an open incident of the same utility, or on its feature, joins it.
 
 As outage management systems roll many calls up to one outage, without topology we group by
-distance and time (DOMAIN.md §2, §5): the nearest open incident wins, then the oldest.
+distance and time (docs/domain.md, "Many calls, one outage"): the nearest open incident wins, then the oldest.
 """
 
 from __future__ import annotations
 
-import math
-
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis_app.geometry import degrees_for
 from gis_app.incidents.deadlines import OPEN_STATUSES
-from gis_app.operators import M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR
 
 # text(): the bbox (&&) lets the incidents' GiST index pre-select; geography decides in metres.
 _SQL = text(
@@ -47,6 +45,7 @@ def find_duplicates(
     """
     if distance_m <= 0 or hours <= 0:
         return []
+    dlon, dlat = degrees_for(distance_m, lat)
     rows = session.execute(
         _SQL,
         {
@@ -56,10 +55,8 @@ def find_duplicates(
             "feature_id": feature_id,
             "hours": hours,
             "distance": distance_m,
-            "dlon": distance_m
-            * 1.01
-            / (M_PER_DEG_LON_EQUATOR * max(math.cos(math.radians(lat)), 0.01)),
-            "dlat": distance_m * 1.01 / M_PER_DEG_LAT,
+            "dlon": dlon,
+            "dlat": dlat,
         },
     ).mappings()
     return [

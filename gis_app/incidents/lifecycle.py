@@ -21,16 +21,11 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.access import Identity
+from gis_app.accounts.identity import Identity
+from gis_app.errors import Forbidden, InvalidParameter, PreconditionFailed
 from gis_app.incidents import deadlines, notify
 from gis_app.incidents import validate as v
-from gis_app.incidents.errors import (
-    Forbidden,
-    IncidentNotFound,
-    InvalidParameter,
-    PreconditionFailed,
-    TransitionNotAllowed,
-)
+from gis_app.incidents.errors import IncidentNotFound, TransitionNotAllowed
 
 DISPATCH = "dispatch"  # dispatchers of the incident's municipality, and admins
 OPERATOR = "operator"  # staff of the incident's operator, and admins

@@ -11,7 +11,7 @@ from shapely.geometry import shape
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.access import Identity
+from gis_app.accounts.identity import Identity
 from gis_app.errors import Forbidden, InvalidParameter
 from gis_app.incidents import validate as v
 from gis_app.layers import LayerRegistry

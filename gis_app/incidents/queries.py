@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis_app.geometry import COORD_DECIMALS, ENVELOPE, BBox
 from gis_app.incidents.deadlines import OPEN_STATUSES, OVERDUE_SQL
-from gis_app.spatial import ENVELOPE, BBox
 
 _SELECT = f"""
 SELECT i.id, i.kind, i.utility_code, i.category, i.description, i.status, i.priority,
@@ -212,3 +212,40 @@ def events(session: Session, incident_id: int) -> list[dict]:
         {"id": incident_id},
     ).mappings()
     return [{**dict(r), "at": _iso(r["at"])} for r in rows]
+
+
+def map_points_stamp(session: Session, statuses: list[str]) -> str:
+    """A cheap fingerprint of the incidents the map shows: count, last change, overdue count.
+
+    Overdue flips with the clock, not with a write, so its count is part of the fingerprint.
+    """
+    row = session.execute(
+        text(
+            f"SELECT count(*), max(i.updated_at), count(*) FILTER (WHERE {OVERDUE_SQL}), max(i.id)"
+            " FROM incidents i WHERE i.status = ANY(:statuses)"
+        ),
+        {"statuses": statuses},
+    ).one()
+    return f"{row[0]}-{row[1].timestamp() if row[1] else 0}-{row[2]}-{row[3] or 0}"
+
+
+def map_points_geojson(session: Session, statuses: list[str]) -> str:
+    """The incidents the map draws, as FeatureCollection text built by PostGIS: a point, the
+    status, kind, utility, priority and whether overdue (the card loads the rest on a click)."""
+    # text(): one statement builds the collection; OVERDUE_SQL is a constant of deadlines.py.
+    return session.execute(
+        text(
+            f"""
+            SELECT json_build_object('type', 'FeatureCollection', 'features',
+                coalesce(json_agg(json_build_object(
+                    'type', 'Feature', 'id', i.id,
+                    'geometry', ST_AsGeoJSON(i.geom, {COORD_DECIMALS})::json,
+                    'properties', json_build_object(
+                        'status', i.status, 'kind', i.kind, 'utility', i.utility_code,
+                        'priority', i.priority, 'overdue', {OVERDUE_SQL})
+                ) ORDER BY i.id), '[]'::json))::text
+            FROM incidents i WHERE i.status = ANY(:statuses)
+            """
+        ),
+        {"statuses": statuses},
+    ).scalar_one()

@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.errors import InvalidParameter
 from gis_app.models import INCIDENT_KINDS
+from gis_app.utilities import utility_codes
 
 MAX_DESCRIPTION = 4000  # Open311's limit for a description
 MAX_SHORT_TEXT = 500
@@ -151,16 +151,9 @@ def boolean(value: object, field: str, default: bool) -> bool:
     return value
 
 
-def known_utilities(session: Session) -> list[str]:
-    """The utility codes of the database."""
-    return list(
-        session.execute(text("SELECT code FROM utilities ORDER BY sort_order, code")).scalars()
-    )
-
-
 def utility(session: Session, value: object, field: str = "utility") -> str:
     """A utility code the database knows."""
-    codes = known_utilities(session)
+    codes = utility_codes(session)
     if value is None or value == "":
         raise bad(field, "is required", "missing_field", allowed=codes)
     if value not in codes:

@@ -1,20 +1,14 @@
-"""The background work: flag overdue incidents, deliver the outbox. `gis-app notify run`."""
+"""The background work: flag overdue incidents, deliver the outbox (`gis-app notify run`,
+gis_app/cli/notify.py, runs it in a loop)."""
 
 from __future__ import annotations
 
-import time
-
-import click
-from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.incidents import notify
 from gis_app.incidents.deadlines import OVERDUE_SQL
 from gis_app.incidents.lifecycle import record
-
-notify_group = AppGroup("notify", help="Incident notifications: overdue checks and the outbox.")
 
 
 def mark_overdue(session: Session) -> list[int]:
@@ -40,26 +34,3 @@ def run_once(session: Session, settings: notify.NotifySettings) -> dict[str, int
     overdue = mark_overdue(session)
     counts = notify.deliver_due(session, settings)
     return {"overdue": len(overdue), **counts}
-
-
-@notify_group.command("run")
-@click.option("--once", is_flag=True, help="One cycle, then exit.")
-@click.option("--interval", default=10.0, show_default=True, help="Seconds between cycles.")
-def run_command(once: bool, interval: float) -> None:
-    """Flag overdue incidents and send due notifications, forever (or --once)."""
-    settings = notify.NotifySettings.from_config(current_app.config)
-    while True:
-        with Session(current_app.config["ENGINE"]) as session, session.begin():
-            counts = run_once(session, settings)
-        click.echo(", ".join(f"{n} {name}" for name, n in counts.items()))
-        if once:
-            return
-        time.sleep(interval)
-
-
-@notify_group.command("retry-failed")
-def retry_failed_command() -> None:
-    """Queue every failed notification again (after fixing the receiver)."""
-    with Session(current_app.config["ENGINE"]) as session, session.begin():
-        n = notify.retry_failed(session)
-    click.echo(f"{n} notifications queued again")

@@ -73,7 +73,13 @@ def test_features_are_rfc7946(client):
     assert props["operator"].startswith("ДЕМО")
     assert props["voltage_kv"] in (0.4, 10.0, 110.0)
     assert shape(feature["geometry"]).is_valid
-    assert "bbox" not in body or len(body["bbox"]) == 4
+    # The members of the answer, exactly (RFC 7946 makes a collection's "bbox" optional; we send
+    # none), and every feature really intersects the box asked for.
+    assert set(body) == {"type", "features", "numberReturned", "links"}
+    asked = box(30.11, 59.555, 30.14, 59.575)
+    assert body["features"] and all(
+        shape(f["geometry"]).intersects(asked) for f in body["features"]
+    )
 
 
 def test_paging_by_next_links_visits_every_feature_once(client, session):

@@ -350,7 +350,7 @@ def test_html_pages_page_and_keep_the_query(get):
 def test_number_matched_is_estimated_above_the_exact_threshold(get, session, monkeypatch):
     """Above the threshold a filtered page carries the planner's estimate, not a COUNT(*);
     count=exact still counts. (The demo is small, so the threshold is lowered here.)"""
-    from gis_app.ogc import views
+    from gis_app.web.ogc import views
 
     monkeypatch.setattr(views, "EXACT_COUNT_BELOW", 1)
     url = "/ogc/collections/road_segments/items?bbox=30.0,59.4,30.3,59.7&limit=5"

@@ -11,8 +11,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from gis_app import layer_registry
-from gis_app.access import Identity
+from gis_app.layers import layer_registry
+from gis_app.web.access import Identity
 from incidents.incident_helpers import municipality_ids, operator_id
 
 

@@ -6,7 +6,7 @@ import pytest
 from helpers import assert_error
 from sqlalchemy import text
 
-from gis_app.operators import FeatureMismatch, find_responsible
+from gis_app.operators.responsible import FeatureMismatch, find_responsible
 from incidents.incident_helpers import at, line, square
 
 

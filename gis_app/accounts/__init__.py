@@ -1,0 +1,2 @@
+"""Identity and accounts: who a user is and what their role allows (identity.py), users and API
+tokens (users.py), and the limits on failed logins (login_limits.py)."""

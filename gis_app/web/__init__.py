@@ -1,0 +1,46 @@
+"""The web floor: Flask blueprints (JSON API, OGC API, tiles, Open311, map pages, login), request
+authentication and the error handlers. Views parse the request, call one service, shape the answer."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_web(app: Flask) -> None:
+    """Register the access check, the blueprints and the error handlers on `app`."""
+    from gis_app.web import access, auth, errors, open311, tiles, vendor
+    from gis_app.web.api import api
+    from gis_app.web.ogc import ogc
+    from gis_app.web.pages.maps import maps
+
+    _import_routes()
+
+    access.init_app(app)
+    for blueprint in (api, maps, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+        app.register_blueprint(blueprint)
+    errors.register_error_handlers(app)
+    hops = int(app.config["GIS_APP_PROXY_HOPS"])
+    if hops:
+        # Behind nginx (TLS ends there): links in OGC answers, redirects and the client address
+        # of the login limits must be the public ones, not 127.0.0.1:8000 over plain HTTP.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+
+
+def _import_routes() -> None:
+    """Import the route modules of the api and ogc blueprints: their views register on import."""
+    from gis_app.web.api import (  # noqa: F401
+        exports,
+        features,
+        imports,
+        incidents,
+        layers,
+        operators,
+        outages,
+        places,
+        responsible,
+    )
+    from gis_app.web.ogc import crud, views  # noqa: F401

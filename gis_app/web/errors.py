@@ -1,0 +1,63 @@
+"""The error handlers: every JSON error has one shape {"status", "code", "message", "details"};
+map pages render templates/error.html."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from gis_app.errors import AppError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(status: int, code: str, message: str, details: dict | None = None) -> dict:
+    """The JSON body of every error answer."""
+    return {"status": status, "code": code, "message": message, "details": details or {}}
+
+
+def _wants_html() -> bool:
+    if request.path.startswith(("/api/", "/ogc", "/tiles", "/open311", "/vendor", "/static")):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def _respond(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    if _wants_html():
+        html = render_template("error.html", status=status, code=code, message=message)
+        return Response(html, status=status, mimetype="text/html")
+    body = error_body(status, code, message, details)
+    if request.path.startswith(("/ogc", "/tiles")):
+        # OGC API exceptions are {"code", "description"}: the same body, with the message twice.
+        body["description"] = message
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer AppError, HTTP errors and unexpected exceptions in the one shape."""
+
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError):
+        response = _respond(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="gis_app"'
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = _respond(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # Never send SQL or driver text to the client; the log keeps the traceback.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _respond(500, "internal_error", "Internal server error.")

@@ -1,0 +1,1 @@
+"""HTML pages: the web maps (maps.py)."""

@@ -1,0 +1,122 @@
+"""Vector tiles of the layers: /tiles/<layer>/<z>/<x>/<y>.mvt from one ST_AsMVT statement, and a
+TileJSON per layer.
+
+Tiles are never stale: the TileJSON's tile URL carries the layer's revision (`?v=`), which the
+triggers of migration 0002 bump on every write, so a tile under a current `v` may be cached for a
+day and a changed layer gets new URLs; without `v` (or with an old one) a tile must be revalidated
+(ETag of the revision, 304 when unchanged).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask import Blueprint, Response, url_for
+from flask import request as flask_request
+
+from gis_app.db import get_session
+from gis_app.errors import InvalidParameter
+from gis_app.features.pages import extent, revisions
+from gis_app.features.sources import layer_source
+from gis_app.features.tiles import FULL_PROPERTIES_ZOOM, tile_mvt
+from gis_app.layers import LayerDef, get_layer
+from gis_app.web.streaming import make_etag, not_modified, stream
+
+bp = Blueprint("tiles", __name__, url_prefix="/tiles")
+
+MVT = "application/vnd.mapbox-vector-tile"
+MIN_ZOOM, MAX_ZOOM = 6, 22
+FIELD_TYPES = {
+    "int": "Number",
+    "float": "Number",
+    "bool": "Boolean",
+    "str": "String",
+    "date": "String",
+}
+
+
+def _version(tag: str) -> str:
+    return hashlib.sha1(tag.encode()).hexdigest()[:12]
+
+
+def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
+    try:
+        zi, xi, yi = int(z), int(x), int(y)
+    except ValueError:
+        raise InvalidParameter(
+            "z, x and y must be whole numbers", code="invalid_tile", tile=f"{z}/{x}/{y}"
+        ) from None
+    if not 0 <= zi <= MAX_ZOOM or not (0 <= xi < 2**zi and 0 <= yi < 2**zi):
+        raise InvalidParameter(
+            f"no tile {z}/{x}/{y}: z must be 0..{MAX_ZOOM}, x and y 0..2^z-1",
+            code="invalid_tile",
+            tile=f"{z}/{x}/{y}",
+        )
+    return zi, xi, yi
+
+
+@bp.get("/<layer_id>/<z>/<x>/<y>.mvt")
+def tile(layer_id: str, z: str, x: str, y: str):
+    """One vector tile; cached for a day under the current `v`, revalidated otherwise."""
+    layer = get_layer(layer_id)
+    zi, xi, yi = _tile_numbers(z, x, y)
+    session = get_session()
+    tag, changed = revisions(session, layer_source(layer).revision_keys)
+    current = flask_request.args.get("v") == _version(tag)
+    cache = "public, max-age=86400" if current else "no-cache"
+    etag = make_etag(tag, layer.id, zi, xi, yi)
+    cached = not_modified(etag, changed)
+    if cached is not None:
+        cached.headers["Cache-Control"] = cache
+        return cached
+    if zi < MIN_ZOOM:  # a whole-oblast tile of every feature is megabytes: served empty
+        data = b""
+    else:
+        data = tile_mvt(session, layer, zi, xi, yi)
+    return stream([data], MVT, etag, changed, cache)
+
+
+def tilejson(layer: LayerDef) -> dict:
+    """The TileJSON 3.0 document of a layer: its tile URL (with the revision), zooms, bounds, fields."""
+    session = get_session()
+    source = layer_source(layer)
+    tag, _ = revisions(session, source.revision_keys)
+    bbox, _ = extent(session, source, tag)
+    template = url_for(
+        "tiles.tile", layer_id=layer.id, z="Z", x="X", y="Y", v=_version(tag), _external=True
+    )
+    template = template.replace("/Z/X/Y.mvt", "/{z}/{x}/{y}.mvt")
+    fields = {"fid": "Number", "name": "String", "operator": "String", "operator_id": "Number",
+              "external_id": "String"}  # fmt: skip
+    fields.update({p.name: FIELD_TYPES[p.type] for p in layer.properties})
+    doc = {
+        "tilejson": "3.0.0",
+        "name": layer.id,
+        "description": f"{layer.title_ru} / {layer.title_en}",
+        "version": _version(tag),
+        "scheme": "xyz",
+        "tiles": [template],
+        "minzoom": MIN_ZOOM,
+        "maxzoom": MAX_ZOOM,
+        "vector_layers": [
+            {
+                "id": layer.id,
+                "fields": fields,
+                "minzoom": MIN_ZOOM,
+                "maxzoom": MAX_ZOOM,
+                "description": f"every field from zoom {FULL_PROPERTIES_ZOOM}; below: id and the styling field",
+            }
+        ],
+    }
+    if bbox is not None:
+        doc["bounds"] = bbox
+        doc["center"] = [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, 12]
+    return doc
+
+
+@bp.get("/<layer_id>.json", endpoint="tilejson")
+def tilejson_view(layer_id: str):
+    """The layer's TileJSON; never cached, since it names the current revision."""
+    body = json.dumps(tilejson(get_layer(layer_id)), ensure_ascii=False)
+    return Response(body, mimetype="application/json", headers={"Cache-Control": "no-cache"})
