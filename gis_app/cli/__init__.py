@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from gis_app import create_app
 from gis_app.accounts.users import disable_user, list_users
 from gis_app.cli.imports import import_command
+from gis_app.cli.network import network_group
 from gis_app.cli.notify import notify_group
 from gis_app.layers import layer_registry
 from gis_app.utilities import utility_codes
@@ -40,6 +41,7 @@ for group in (localdb, db_group, demo, layers, users, tokens):
     main.add_command(group)
 main.add_command(import_command)
 main.add_command(notify_group)
+main.add_command(network_group)
 
 
 @localdb.command("start", with_appcontext=False)

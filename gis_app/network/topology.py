@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.layers import LayerDef, LayerRegistry
+from gis_app.layers import LayerDef, LayerRegistry, layer_registry
 
 ENDS = "pg_temp.topo_ends"
 # Metres of one degree of latitude; a longitude degree is this times cos(latitude).
@@ -135,7 +135,7 @@ def _link(session: Session, layer: LayerDef) -> int:
 
 
 def link_features(
-    session: Session, registry: LayerRegistry, layer: LayerDef, where: str, params: dict
+    session: Session, registry: LayerRegistry | None, layer: LayerDef, where: str, params: dict
 ) -> int:
     """(Re)link the features of `layer` chosen by the SQL condition `where` (on alias f)."""
     if layer.supply_distance_m is not None:
@@ -216,9 +216,19 @@ def link_consumers(session: Session, layer: LayerDef, where: str, params: dict) 
     ).rowcount
 
 
-def _relink_consumers_near(session: Session, registry: LayerRegistry) -> None:
+def _consumer_layers(registry: LayerRegistry | None) -> list[LayerDef]:
+    """The consumers layers: of `registry`, else of the running app (none outside one)."""
+    if registry is None:
+        try:
+            registry = layer_registry()
+        except RuntimeError:  # no application: a script's own session
+            return []
+    return [layer for layer in registry if layer.supply_distance_m is not None]
+
+
+def _relink_consumers_near(session: Session, registry: LayerRegistry | None) -> None:
     """Consumers near the just-linked lines may now be supplied by one of them."""
-    for consumer_layer in registry:
+    for consumer_layer in _consumer_layers(registry):
         if consumer_layer.supply_distance_m is None:
             continue
         distance, layer_id = consumer_layer.supply_distance_m, consumer_layer.id
@@ -241,7 +251,10 @@ def _relink_consumers_near(session: Session, registry: LayerRegistry) -> None:
 
 
 def upkeep(
-    session: Session, registry: LayerRegistry, layer: LayerDef, feature_ids: Iterable[int]
+    session: Session,
+    registry: LayerRegistry | None,
+    layer: LayerDef,
+    feature_ids: Iterable[int],
 ) -> int:
     """Relink a few features of one layer (a single-feature edit), in the caller's transaction."""
     ids = list(feature_ids)
@@ -251,7 +264,7 @@ def upkeep(
 
 
 def upkeep_import(
-    session: Session, registry: LayerRegistry, layer: LayerDef, operator_id: int
+    session: Session, registry: LayerRegistry | None, layer: LayerDef, operator_id: int
 ) -> int:
     """Relink what an import just wrote: the owner's features of the layer changed in this
     transaction (updated_at = now(), the transaction's start); removed ones went by cascade."""

@@ -38,6 +38,7 @@ def _import_routes() -> None:
         imports,
         incidents,
         layers,
+        network,
         operators,
         outages,
         places,
