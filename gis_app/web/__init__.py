@@ -36,6 +36,7 @@ def _import_routes() -> None:
         exports,
         features,
         imports,
+        incident_network,
         incidents,
         layers,
         network,
