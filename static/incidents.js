@@ -435,6 +435,7 @@
     this.renderResponsible(resp, { operator: inc.operator, rule: r.rule, reason: r.reason, distance_m: r.distance_m,
       feature_id: r.feature_id, candidates: r.candidates });
     card.appendChild(resp);
+    if (window.GisTrace) window.GisTrace.cardButton(card, inc);  // static/trace.js
     this.renderActions(inc, etag);
     var history = el("div", "gis-history");
     card.appendChild(history);

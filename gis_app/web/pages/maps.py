@@ -190,6 +190,7 @@ def build_page(bounds: list[float], focus: dict | None, show_networks: bool) -> 
             f'<link rel="stylesheet" href="{url_for("static", filename="app.css")}">'
             f'<script src="{url_for("static", filename="gis-map.js")}"></script>'
             f'<script src="{url_for("static", filename="incidents.js")}"></script>'
+            f'<script src="{url_for("static", filename="trace.js")}"></script>'
         )
     )
     root.html.add_child(
