@@ -53,7 +53,7 @@ def _stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> 
     session.execute(
         text(
             "CREATE TEMPORARY TABLE topo_ends (feature_id bigint, end_no smallint,"
-            " geom geometry(Point, 4326), node bigint, cid integer) ON COMMIT DROP"
+            " geom geometry(Point, 4326), node bigint) ON COMMIT DROP"
         )
     )
     if layer.geometry == "LINESTRING":
@@ -72,34 +72,57 @@ def _stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> 
 
 
 def _snap_ends(session: Session, layer: LayerDef) -> None:
-    """Join each staged end to the nearest node within tolerance, else to a new node."""
+    """Join each staged end to the nearest node within tolerance, else to a new node.
+
+    Digitised networks share vertices exactly, so the work is done once per distinct position
+    (a quarter of the ends on a grid); an existing node is looked for only where the utility has
+    nodes near the batch at all (a new area's import skips the look-up)."""
     tol = layer.snap_tolerance_m
-    params = {"u": layer.utility, "tol": tol, "deg": tol / M_PER_DEG}
-    # The bbox test (degrees, widened for longitude at the oblast's latitudes) uses the index;
-    # the geography distance then decides in metres.
+    params = {"u": layer.utility, "tol": tol, "deg": tol / M_PER_DEG, "srid": METRIC_SRID}
+    session.execute(text("DROP TABLE IF EXISTS pg_temp.topo_pts"))
     session.execute(
         text(
-            f"UPDATE {ENDS} e SET node = (SELECT n.id FROM network_nodes n"
-            " WHERE n.utility_code = :u AND n.geom && ST_Expand(e.geom, :deg * 2.5)"
-            " AND ST_DWithin(n.geom::geography, e.geom::geography, :tol)"
-            " ORDER BY n.geom <-> e.geom LIMIT 1)"
+            "CREATE TEMPORARY TABLE topo_pts ON COMMIT DROP AS SELECT row_number() OVER () AS pid,"
+            " geom, NULL::bigint AS node, NULL::integer AS cid"
+            f" FROM (SELECT DISTINCT ON (ST_X(geom), ST_Y(geom)) geom FROM {ENDS}) d"
+        )
+    )
+    # Any node of the utility near the batch? One index probe with the batch's extent.
+    near = session.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM network_nodes n WHERE n.utility_code = :u"
+            " AND n.geom && (SELECT ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :deg * 2.5)"
+            " FROM pg_temp.topo_pts))"
+        ),
+        params,
+    ).scalar_one()
+    if near:
+        # The bbox test (degrees, widened for longitude at the oblast's latitudes) uses the
+        # index; the spherical distance then decides in metres.
+        session.execute(
+            text(
+                "UPDATE pg_temp.topo_pts p SET node = s.id FROM (SELECT DISTINCT ON (p.pid)"
+                " p.pid, n.id FROM pg_temp.topo_pts p JOIN network_nodes n"
+                " ON n.utility_code = :u AND n.geom && ST_Expand(p.geom, :deg * 2.5)"
+                " AND ST_DistanceSphere(n.geom, p.geom) <= :tol"
+                " ORDER BY p.pid, ST_DistanceSphere(n.geom, p.geom), n.id) s WHERE p.pid = s.pid"
+            ),
+            params,
+        )
+    session.execute(
+        text(
+            "UPDATE pg_temp.topo_pts p SET cid = c.cid FROM (SELECT pid,"
+            " ST_ClusterDBSCAN(ST_Transform(geom, :srid), eps := :tol, minpoints := 1) OVER ()"
+            " AS cid FROM pg_temp.topo_pts WHERE node IS NULL) c WHERE p.pid = c.pid"
         ),
         params,
     )
     session.execute(
         text(
-            f"UPDATE {ENDS} e SET cid = c.cid FROM (SELECT feature_id, end_no,"
-            " ST_ClusterDBSCAN(ST_Transform(geom, :srid), eps := :tol, minpoints := 1) OVER ()"
-            f" AS cid FROM {ENDS} WHERE node IS NULL) c"
-            " WHERE e.feature_id = c.feature_id AND e.end_no = c.end_no"
-        ),
-        {**params, "srid": METRIC_SRID},
-    )
-    session.execute(
-        text(
             "CREATE TEMPORARY TABLE topo_new ON COMMIT DROP AS"
             " SELECT cid, nextval(pg_get_serial_sequence('network_nodes', 'id')) AS id,"
-            f" ST_Centroid(ST_Collect(geom)) AS geom FROM {ENDS} WHERE node IS NULL GROUP BY cid"
+            " ST_Centroid(ST_Collect(geom)) AS geom FROM pg_temp.topo_pts WHERE node IS NULL"
+            " GROUP BY cid"
         )
     )
     session.execute(
@@ -110,10 +133,18 @@ def _snap_ends(session: Session, layer: LayerDef) -> None:
     )
     session.execute(
         text(
-            f"UPDATE {ENDS} e SET node = t.id FROM topo_new t WHERE e.node IS NULL AND e.cid = t.cid"
+            "UPDATE pg_temp.topo_pts p SET node = t.id FROM topo_new t"
+            " WHERE p.node IS NULL AND p.cid = t.cid"
+        )
+    )
+    session.execute(
+        text(
+            f"UPDATE {ENDS} e SET node = p.node FROM pg_temp.topo_pts p"
+            " WHERE ST_X(e.geom) = ST_X(p.geom) AND ST_Y(e.geom) = ST_Y(p.geom)"
         )
     )
     session.execute(text("DROP TABLE topo_new"))
+    session.execute(text("DROP TABLE pg_temp.topo_pts"))
 
 
 def _link(session: Session, layer: LayerDef) -> int:
@@ -123,7 +154,7 @@ def _link(session: Session, layer: LayerDef) -> int:
         text(
             "INSERT INTO network_links (feature_id, utility_code, layer_id, role, node_a, node_b,"
             f" length_m, closed, operable) SELECT f.id, :u, :l, {role}, a.node, b.node,"
-            " CASE WHEN b.node IS NULL THEN 0 ELSE ST_Length(f.geom::geography) END,"
+            " CASE WHEN b.node IS NULL THEN 0 ELSE ST_Length(f.geom::geography, false) END,"
             " coalesce(f.attributes->>'state' = 'closed', false),"
             " coalesce((f.attributes->>'operable')::boolean, true)"
             f" FROM {ENDS} a JOIN network_features f ON f.id = a.feature_id"
@@ -139,7 +170,7 @@ def link_features(
 ) -> int:
     """(Re)link the features of `layer` chosen by the SQL condition `where` (on alias f)."""
     if layer.supply_distance_m is not None:
-        return link_consumers(session, layer, where, params)
+        return link_consumers(session, registry, layer, where, params)
     if layer.snap_tolerance_m is None:
         return 0
     params = {**params, "layer": layer.id}
@@ -152,7 +183,7 @@ def link_features(
     count = _link(session, layer)
     _drop_orphans(session, old_nodes)
     if layer.geometry == "LINESTRING":
-        _relink_consumers_near(session, registry)
+        _relink_consumers_near(session, registry, layer)
     session.execute(text(f"DROP TABLE IF EXISTS {ENDS}"))
     return count
 
@@ -181,15 +212,26 @@ def _drop_orphans(session: Session, nodes: list[int]) -> None:
         )
 
 
-def _utilities_with_lines(session: Session) -> list[str]:
-    return list(
-        session.execute(
-            text("SELECT DISTINCT utility_code FROM network_links WHERE role = 'line'")
-        ).scalars()
-    )
+def _line_utilities(session: Session, registry: LayerRegistry | None) -> list[str]:
+    """The utilities with lines in the topology (from the layer files; else from the table)."""
+    registry = registry or _app_registry()
+    if registry is not None:
+        return sorted(
+            {la.utility for la in topology_layers(registry) if la.geometry == "LINESTRING"}
+        )
+    return list(session.execute(text("SELECT DISTINCT utility_code FROM network_nodes")).scalars())
 
 
-def link_consumers(session: Session, layer: LayerDef, where: str, params: dict) -> int:
+def _app_registry() -> LayerRegistry | None:
+    try:
+        return layer_registry()
+    except RuntimeError:  # no application: a script's own session
+        return None
+
+
+def link_consumers(
+    session: Session, registry: LayerRegistry | None, layer: LayerDef, where: str, params: dict
+) -> int:
     """Each chosen consumer's supplying line per utility: the nearest within supply distance."""
     params = {**params, "layer": layer.id, "dist": layer.supply_distance_m}
     where = f"f.layer_id = :layer AND ({where})"
@@ -212,42 +254,40 @@ def link_consumers(session: Session, layer: LayerDef, where: str, params: dict) 
             "   ORDER BY 2, g.id LIMIT 1) near"
             f" WHERE {where} AND near.d <= :dist"
         ),
-        {**params, "utilities": _utilities_with_lines(session)},
+        {**params, "utilities": _line_utilities(session, registry)},
     ).rowcount
 
 
 def _consumer_layers(registry: LayerRegistry | None) -> list[LayerDef]:
     """The consumers layers: of `registry`, else of the running app (none outside one)."""
-    if registry is None:
-        try:
-            registry = layer_registry()
-        except RuntimeError:  # no application: a script's own session
-            return []
-    return [layer for layer in registry if layer.supply_distance_m is not None]
+    registry = registry or _app_registry()
+    return [la for la in registry or () if la.supply_distance_m is not None]
 
 
-def _relink_consumers_near(session: Session, registry: LayerRegistry | None) -> None:
-    """Consumers near the just-linked lines may now be supplied by one of them."""
+def _relink_consumers_near(
+    session: Session, registry: LayerRegistry | None, lines: LayerDef
+) -> None:
+    """Consumers near the just-linked lines may now be supplied by one of them: those in the
+    batch's extent that have a batch line within their supply distance (indexed both ways)."""
     for consumer_layer in _consumer_layers(registry):
-        if consumer_layer.supply_distance_m is None:
-            continue
-        distance, layer_id = consumer_layer.supply_distance_m, consumer_layer.id
-        session.execute(
+        params = {"d": consumer_layer.supply_distance_m / M_PER_DEG * 2.5,
+                  "l": consumer_layer.id, "lines": lines.id}  # fmt: skip
+        session.execute(text("DROP TABLE IF EXISTS pg_temp.topo_near"))
+        found = session.execute(
             text(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS topo_near (id bigint) ON COMMIT DROP;"
-                " TRUNCATE topo_near"
-            )
-        )
-        session.execute(
-            text(
-                "INSERT INTO topo_near SELECT DISTINCT c.id FROM network_features c"
-                f" JOIN network_features f ON f.id IN (SELECT feature_id FROM {ENDS})"
-                " AND c.geom && ST_Expand(f.geom, :d / 111320.0 * 2.5)"
-                " WHERE c.layer_id = :l"
+                "CREATE TEMPORARY TABLE topo_near ON COMMIT DROP AS SELECT c.id"
+                " FROM network_features c WHERE c.layer_id = :l AND c.geom && (SELECT"
+                f" ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :d) FROM {ENDS})"
+                " AND EXISTS (SELECT 1 FROM network_features f WHERE f.layer_id = :lines"
+                " AND f.geom && ST_Expand(c.geom, :d)"
+                f" AND f.id IN (SELECT feature_id FROM {ENDS}))"
             ),
-            {"d": distance, "l": layer_id},
-        )
-        link_consumers(session, consumer_layer, "f.id IN (SELECT id FROM topo_near)", {})
+            params,
+        ).rowcount
+        if found:
+            link_consumers(
+                session, registry, consumer_layer, "f.id IN (SELECT id FROM topo_near)", {}
+            )
 
 
 def upkeep(
@@ -292,5 +332,5 @@ def rebuild(session: Session, registry: LayerRegistry, utility: str | None = Non
         counts[layer.id] = link_features(session, registry, layer, "true", {})
     for layer in registry:
         if layer.supply_distance_m is not None:
-            counts[layer.id] = link_consumers(session, layer, "true", {})
+            counts[layer.id] = link_consumers(session, registry, layer, "true", {})
     return counts
