@@ -7,6 +7,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis_app.errors import InvalidParameter, NotFound
+
 # The demo's dependencies: the dependent (layer, kinds), the utility it needs and the supplier's
 # layers; the nearest supplier feature in the topology within max_m metres is the one.
 DEMO_RULES = (
@@ -18,7 +20,32 @@ DEMO_RULES = (
 
 
 def add_dependency(session: Session, dependent_id: int, supplier_id: int, note: str | None) -> None:
-    """Record that feature `dependent_id` needs feature `supplier_id` (of another utility)."""
+    """Record that feature `dependent_id` needs feature `supplier_id` of another utility;
+    both must be in the topology (else 404/422 naming which)."""
+    rows = dict(
+        session.execute(
+            text(
+                "SELECT f.id, l.utility_code FROM network_features f"
+                " LEFT JOIN network_links l ON l.feature_id = f.id WHERE f.id IN (:d, :s)"
+            ),
+            {"d": dependent_id, "s": supplier_id},
+        ).all()
+    )
+    for name, fid in (("dependent_id", dependent_id), ("supplier_id", supplier_id)):
+        if fid not in rows:
+            raise NotFound(
+                f"Feature {fid} does not exist.", code="feature_not_found", **{name: fid}
+            )
+        if rows[fid] is None:
+            raise InvalidParameter(
+                f"Feature {fid} is not part of a network topology.", parameter=name
+            )
+    if rows[dependent_id] == rows[supplier_id]:
+        raise InvalidParameter(
+            "A dependency links two utilities; within one utility the topology decides.",
+            parameter="supplier_id",
+            utility=rows[supplier_id],
+        )
     session.execute(
         text(
             "INSERT INTO network_dependencies (dependent_id, supplier_id, note)"
@@ -26,6 +53,33 @@ def add_dependency(session: Session, dependent_id: int, supplier_id: int, note: 
         ),
         {"d": dependent_id, "s": supplier_id, "n": note},
     )
+
+
+def remove_dependency(session: Session, dependent_id: int, supplier_id: int) -> bool:
+    """Forget a dependency; whether there was one."""
+    return bool(
+        session.execute(
+            text("DELETE FROM network_dependencies WHERE dependent_id = :d AND supplier_id = :s"),
+            {"d": dependent_id, "s": supplier_id},
+        ).rowcount
+    )
+
+
+def dependencies(session: Session, feature_id: int) -> dict:
+    """What the feature needs (its suppliers) and what needs it (its dependents)."""
+    sql = (
+        "SELECT f.id, f.utility_code AS utility, f.layer_id AS layer, f.name,"
+        " f.attributes->>'kind' AS kind, d.note FROM network_dependencies d"
+        " JOIN network_features f ON f.id = d.{other} WHERE d.{mine} = :i ORDER BY f.id"
+    )
+    needs = session.execute(
+        text(sql.format(other="supplier_id", mine="dependent_id")), {"i": feature_id}
+    ).mappings()
+    needed_by = session.execute(
+        text(sql.format(other="dependent_id", mine="supplier_id")), {"i": feature_id}
+    ).mappings()
+    return {"feature_id": feature_id, "needs": [dict(r) for r in needs],
+            "needed_by": [dict(r) for r in needed_by]}  # fmt: skip
 
 
 def demo_dependencies(session: Session) -> int:

@@ -156,3 +156,38 @@ def test_an_import_keeps_the_topology(client_as, session):
     assert [r[0] for r in links] == ["IMP-0", "IMP-1", "IMP-2"]
     assert links[0][1] == _node_at_end(session, main)
     assert links[0][2] == links[1][1] and links[1][2] == links[2][1]
+
+
+def test_dependencies_are_data_an_admin_keeps(client_as, session):
+    boiler, gas_line = session.execute(
+        text(
+            "SELECT d.dependent_id, d.supplier_id FROM network_dependencies d JOIN"
+            " network_features s ON s.id = d.supplier_id AND s.utility_code = 'gas' LIMIT 1"
+        )
+    ).one()
+    admin = client_as("admin")
+    listed = admin.get(f"/api/features/{boiler}/dependencies").get_json()
+    assert gas_line in [n["id"] for n in listed["needs"]]
+    assert boiler in [n["id"] for n in admin.get(f"/api/features/{gas_line}/dependencies")
+                      .get_json()["needed_by"]]  # fmt: skip
+    url = f"/api/network/dependencies/{boiler}/{gas_line}"
+    assert_error(client_as("dispatcher").delete(url), 403, "forbidden")
+    assert admin.delete(url).status_code == 204
+    assert_error(admin.delete(url), 404, "dependency_not_found")
+    body = {"dependent_id": boiler, "supplier_id": gas_line, "note": "газ котельной"}
+    added = admin.post("/api/network/dependencies", json=body)
+    assert (
+        added.status_code == 201
+        and added.get_json()["needs"][0]["note"] in ("газ котельной", None)
+        or gas_line in [n["id"] for n in added.get_json()["needs"]]
+    )
+    heat_pipe = session.execute(
+        text("SELECT feature_id FROM network_links WHERE utility_code = 'heat' AND role = 'line'"
+             " LIMIT 1")
+    ).scalar_one()  # fmt: skip
+    same = admin.post("/api/network/dependencies",
+                      json={"dependent_id": boiler, "supplier_id": heat_pipe})  # fmt: skip
+    assert_error(same, 400, "invalid_parameter")
+    missing = admin.post("/api/network/dependencies",
+                         json={"dependent_id": boiler, "supplier_id": 10**12})  # fmt: skip
+    assert_error(missing, 404, "feature_not_found")

@@ -7,11 +7,13 @@ import math
 from flask import request
 
 from gis_app.db import get_session
-from gis_app.errors import InvalidParameter
+from gis_app.errors import InvalidParameter, NotFound
 from gis_app.layers import layer_registry
+from gis_app.network.cascade import add_dependency, dependencies, remove_dependency
 from gis_app.network.report import connectivity_report
 from gis_app.network.service import trace_answer, trace_at_point
 from gis_app.network.traces import TRACE_TYPES
+from gis_app.web.access import require_role
 from gis_app.web.api import api
 
 GEOJSON = {"Content-Type": "application/geo+json"}
@@ -80,3 +82,45 @@ def network_report(utility: str):
             f"utility must be one of {known}", parameter="utility", value=utility, allowed=known
         )
     return connectivity_report(get_session(), layer_registry(), utility)
+
+
+@api.get("/features/<int:feature_id>/dependencies")
+def feature_dependencies(feature_id: int):
+    """What the feature needs from other utilities, and what needs it."""
+    return dependencies(get_session(), feature_id)
+
+
+@api.post("/network/dependencies")
+def dependency_add():
+    """Record a dependency: {"dependent_id", "supplier_id", "note"} (admins)."""
+    require_role("admin")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidParameter("The body must be a JSON object.", code="invalid_body")
+    ids = {}
+    for name in ("dependent_id", "supplier_id"):
+        value = body.get(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidParameter(f"{name} must be a feature id", parameter=name)
+        ids[name] = value
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 500):
+        raise InvalidParameter("note must be text of at most 500 characters", parameter="note")
+    session = get_session()
+    add_dependency(session, ids["dependent_id"], ids["supplier_id"], note)
+    session.commit()
+    return dependencies(session, ids["dependent_id"]), 201
+
+
+@api.delete("/network/dependencies/<int:dependent_id>/<int:supplier_id>")
+def dependency_remove(dependent_id: int, supplier_id: int):
+    """Forget a dependency (admins); 404 when there was none."""
+    require_role("admin")
+    session = get_session()
+    if not remove_dependency(session, dependent_id, supplier_id):
+        raise NotFound(
+            f"Feature {dependent_id} does not depend on {supplier_id}.",
+            code="dependency_not_found",
+        )
+    session.commit()
+    return "", 204
