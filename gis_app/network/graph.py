@@ -39,12 +39,20 @@ class Graph:
         self.at: dict[int, list[Link]] = {}
         self.links: dict[int, Link] = {}
         self.queries = 0
+        self.radius_m = 0.0  # the last fetch_around radius; 0: level by level only
 
     def fetch(self, nodes) -> None:
-        """Load the links at those of `nodes` not loaded yet (one query)."""
+        """Load the links at those of `nodes` not loaded yet: around one of them, twice as far
+        as the last time (after fetch_around), then whatever is still missing (one query)."""
         missing = [n for n in nodes if n not in self.at]
         if not missing:
             return
+        if self.radius_m:
+            self.radius_m *= 2
+            self.fetch_around(missing[0], self.radius_m)
+            missing = [n for n in missing if n not in self.at]
+            if not missing:
+                return
         self.queries += 1
         rows = self.session.execute(
             text(
@@ -69,6 +77,7 @@ class Graph:
         """Load every link at the nodes within `radius_m` of `node` in one query (a town's
         network at once, instead of a query per level)."""
         self.queries += 1
+        self.radius_m = radius_m
         rows = self.session.execute(
             text(
                 "WITH c AS (SELECT geom FROM network_nodes WHERE id = :id),"

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from gis_app.network.graph import Graph, Link, classify, reach
 
 TRACE_TYPES = ("isolation", "downstream", "upstream", "connected")
-# A town's network is read in one query around the failure; farther parts level by level.
-PREFETCH_RADIUS_M = 8000.0
+# The network around the failure is read in one query (this radius), and each time the walk
+# leaves what was read, the next query reads twice as far around where it left (a town's
+# network in a few queries, a grid of a million features without reading all of it).
+PREFETCH_RADIUS_M = 1000.0
 # Upstream stops this many breadth-first levels after the first source it meets.
 UPSTREAM_EXTRA_LEVELS = 200
 
