@@ -40,7 +40,8 @@ class NetworkLink(Base):
     feature_id: Mapped[int] = mapped_column(
         ForeignKey("network_features.id", ondelete="CASCADE"), primary_key=True
     )
-    utility_code: Mapped[str] = mapped_column(String(32), index=True)
+    # No index: traces go by node; only the report filters by utility (a rare full scan).
+    utility_code: Mapped[str] = mapped_column(String(32))
     layer_id: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     node_a: Mapped[int] = mapped_column(BigInteger)

@@ -53,7 +53,7 @@ def _stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> 
     session.execute(
         text(
             "CREATE TEMPORARY TABLE topo_ends (feature_id bigint, end_no smallint,"
-            " geom geometry(Point, 4326), node bigint) ON COMMIT DROP"
+            " geom geometry(Point, 4326), x float8, y float8) ON COMMIT DROP"
         )
     )
     if layer.geometry == "LINESTRING":
@@ -65,86 +65,75 @@ def _stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> 
     else:
         select = "SELECT f.id, 0, ST_GeometryN(f.geom, 1) FROM network_features f"
     count = session.execute(
-        text(f"INSERT INTO {ENDS} (feature_id, end_no, geom) {select} WHERE {where}"), params
+        text(
+            f"INSERT INTO {ENDS} (feature_id, end_no, geom, x, y) SELECT s.*, ST_X(s.g), ST_Y(s.g)"
+            f" FROM ({select} WHERE {where}) s(id, n, g)"
+        ),
+        params,
     ).rowcount
     session.execute(text(f"ANALYZE {ENDS}"))
     return count
 
 
 def _snap_ends(session: Session, layer: LayerDef) -> None:
-    """Join each staged end to the nearest node within tolerance, else to a new node.
+    """Give each distinct end position a node: an existing node within tolerance, else a new one.
 
-    Digitised networks share vertices exactly, so the work is done once per distinct position
-    (a quarter of the ends on a grid); an existing node is looked for only where the utility has
-    nodes near the batch at all (a new area's import skips the look-up)."""
+    Digitised networks share vertices exactly, so the work is per distinct position (a quarter
+    of the ends on a grid). The positions and the utility's existing nodes within the batch's
+    extent are clustered together (DBSCAN, the layer's tolerance, in metres): a cluster holding
+    an existing node joins it (the lowest id if several), any other cluster becomes a new node.
+    One pass for the batch, instead of an index look-up per end."""
     tol = layer.snap_tolerance_m
     params = {"u": layer.utility, "tol": tol, "deg": tol / M_PER_DEG, "srid": METRIC_SRID}
     session.execute(text("DROP TABLE IF EXISTS pg_temp.topo_pts"))
     session.execute(
         text(
-            "CREATE TEMPORARY TABLE topo_pts ON COMMIT DROP AS SELECT row_number() OVER () AS pid,"
-            " geom, NULL::bigint AS node, NULL::integer AS cid"
-            f" FROM (SELECT DISTINCT ON (ST_X(geom), ST_Y(geom)) geom FROM {ENDS}) d"
+            "CREATE TEMPORARY TABLE topo_pts ON COMMIT DROP AS SELECT x, y,"
+            " ST_SetSRID(ST_MakePoint(x, y), 4326) AS geom, NULL::bigint AS node"
+            f" FROM (SELECT DISTINCT x, y FROM {ENDS}) d"
         )
     )
-    # Any node of the utility near the batch? One index probe with the batch's extent.
-    near = session.execute(
-        text(
-            "SELECT EXISTS (SELECT 1 FROM network_nodes n WHERE n.utility_code = :u"
-            " AND n.geom && (SELECT ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :deg * 2.5)"
-            " FROM pg_temp.topo_pts))"
-        ),
-        params,
-    ).scalar_one()
-    if near:
-        # The bbox test (degrees, widened for longitude at the oblast's latitudes) uses the
-        # index; the spherical distance then decides in metres.
-        session.execute(
-            text(
-                "UPDATE pg_temp.topo_pts p SET node = s.id FROM (SELECT DISTINCT ON (p.pid)"
-                " p.pid, n.id FROM pg_temp.topo_pts p JOIN network_nodes n"
-                " ON n.utility_code = :u AND n.geom && ST_Expand(p.geom, :deg * 2.5)"
-                " AND ST_DistanceSphere(n.geom, p.geom) <= :tol"
-                " ORDER BY p.pid, ST_DistanceSphere(n.geom, p.geom), n.id) s WHERE p.pid = s.pid"
-            ),
-            params,
-        )
+    # Existing nodes near the batch (one index scan over its extent, widened by the tolerance)
+    # join the clustering as members that already have an id.
     session.execute(
         text(
-            "UPDATE pg_temp.topo_pts p SET cid = c.cid FROM (SELECT pid,"
+            "CREATE TEMPORARY TABLE topo_cl ON COMMIT DROP AS SELECT x, y, node, geom,"
             " ST_ClusterDBSCAN(ST_Transform(geom, :srid), eps := :tol, minpoints := 1) OVER ()"
-            " AS cid FROM pg_temp.topo_pts WHERE node IS NULL) c WHERE p.pid = c.pid"
+            " AS cid FROM (SELECT x, y, NULL::bigint AS node, geom FROM pg_temp.topo_pts"
+            " UNION ALL SELECT ST_X(n.geom), ST_Y(n.geom), n.id, n.geom FROM network_nodes n"
+            " WHERE n.utility_code = :u AND n.geom && (SELECT"
+            " ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :deg * 2.5) FROM pg_temp.topo_pts)) u"
         ),
         params,
     )
     session.execute(
         text(
-            "CREATE TEMPORARY TABLE topo_new ON COMMIT DROP AS"
-            " SELECT cid, nextval(pg_get_serial_sequence('network_nodes', 'id')) AS id,"
-            " ST_Centroid(ST_Collect(geom)) AS geom FROM pg_temp.topo_pts WHERE node IS NULL"
-            " GROUP BY cid"
+            "CREATE TEMPORARY TABLE topo_new ON COMMIT DROP AS SELECT cid, min(node) AS node,"
+            " bool_or(node IS NOT NULL) AS existing, ST_Centroid(ST_Collect(geom)) AS geom"
+            " FROM pg_temp.topo_cl GROUP BY cid"
         )
     )
     session.execute(
         text(
-            "INSERT INTO network_nodes (id, utility_code, geom) SELECT id, :u, geom FROM topo_new"
+            "UPDATE topo_new SET node = nextval(pg_get_serial_sequence('network_nodes', 'id'))"
+            " WHERE node IS NULL"
+        )
+    )
+    session.execute(
+        text(
+            "INSERT INTO network_nodes (id, utility_code, geom)"
+            " SELECT node, :u, geom FROM topo_new WHERE NOT existing"
         ),
         params,
     )
     session.execute(
         text(
-            "UPDATE pg_temp.topo_pts p SET node = t.id FROM topo_new t"
-            " WHERE p.node IS NULL AND p.cid = t.cid"
-        )
-    )
-    session.execute(
-        text(
-            f"UPDATE {ENDS} e SET node = p.node FROM pg_temp.topo_pts p"
-            " WHERE ST_X(e.geom) = ST_X(p.geom) AND ST_Y(e.geom) = ST_Y(p.geom)"
+            "UPDATE pg_temp.topo_pts p SET node = t.node FROM pg_temp.topo_cl c"
+            " JOIN topo_new t ON t.cid = c.cid WHERE c.node IS NULL AND p.x = c.x AND p.y = c.y"
         )
     )
     session.execute(text("DROP TABLE topo_new"))
-    session.execute(text("DROP TABLE pg_temp.topo_pts"))
+    session.execute(text("DROP TABLE pg_temp.topo_cl"))
 
 
 def _link(session: Session, layer: LayerDef) -> int:
@@ -157,9 +146,11 @@ def _link(session: Session, layer: LayerDef) -> int:
             " CASE WHEN b.node IS NULL THEN 0 ELSE ST_Length(f.geom::geography, false) END,"
             " coalesce(f.attributes->>'state' = 'closed', false),"
             " coalesce((f.attributes->>'operable')::boolean, true)"
-            f" FROM {ENDS} a JOIN network_features f ON f.id = a.feature_id"
-            f" LEFT JOIN {ENDS} b ON b.feature_id = a.feature_id AND b.end_no = 1"
-            " WHERE a.end_no = 0"
+            f" FROM {ENDS} e0 JOIN pg_temp.topo_pts a ON a.x = e0.x AND a.y = e0.y"
+            " JOIN network_features f ON f.id = e0.feature_id"
+            f" LEFT JOIN ({ENDS} e1 JOIN pg_temp.topo_pts b ON b.x = e1.x AND b.y = e1.y)"
+            " ON e1.feature_id = e0.feature_id AND e1.end_no = 1"
+            " WHERE e0.end_no = 0"
         ),
         {"u": layer.utility, "l": layer.id},
     ).rowcount
@@ -185,6 +176,7 @@ def link_features(
     if layer.geometry == "LINESTRING":
         _relink_consumers_near(session, registry, layer)
     session.execute(text(f"DROP TABLE IF EXISTS {ENDS}"))
+    session.execute(text("DROP TABLE IF EXISTS pg_temp.topo_pts"))
     return count
 
 

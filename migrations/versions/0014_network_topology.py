@@ -69,9 +69,6 @@ def upgrade() -> None:
     )
     op.create_index("network_links_node_a", "network_links", ["node_a"])
     op.create_index("network_links_node_b", "network_links", ["node_b"])
-    op.create_index(
-        op.f("ix_network_links_utility_code"), "network_links", ["utility_code"], unique=False
-    )
     op.create_table(
         "consumer_supplies",
         sa.Column("consumer_id", sa.BigInteger(), nullable=False),
