@@ -200,7 +200,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--database", default="gis_app_bench_trace")
     parser.add_argument("--skip-connected", action="store_true")
+    parser.add_argument(
+        "--existing",
+        help="an existing database (e.g. gis_app_bench of bench/serving_generate.py, 1,000,000"
+        " features): rebuild its topology, then trace its water mains and 110 kV lines",
+    )
     args = parser.parse_args()
+    if args.existing:
+        return on_existing(args)
     base = make_url(config.sqlalchemy_url(config.load_config()["DATABASE_URL"]))
     if args.database == base.database:
         sys.exit(f"refusing to use the app's own database {base.database}")
@@ -256,6 +263,59 @@ def main() -> None:
     print(f"| without the topology upkeep | {without:.1f} | 1.00 |")
     print(f"| with the topology upkeep | {with_upkeep:.1f} | {with_upkeep / without:.2f} |")
     print(f"| the same file again, unchanged | {again:.1f} | {again / without:.2f} |")
+    print("\n| trace over HTTP | requests | p50 ms | p99 ms | features answered (median) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, count, p50, p99, size in rows:
+        print(f"| {name} | {count} | {p50 * 1000:.0f} | {p99 * 1000:.0f} | {size:.0f} |")
+
+
+def on_existing(args) -> None:
+    """Rebuild the topology of an existing database (timed), then traces over HTTP: isolation
+    and downstream from random water mains, downstream and connected from 110 kV lines."""
+    from helpers import app_process
+
+    base = make_url(config.sqlalchemy_url(config.load_config()["DATABASE_URL"]))
+    if args.existing == base.database:
+        sys.exit(f"refusing to use the app's own database {base.database}")
+    url = base.set(database=args.existing).render_as_string(hide_password=False)
+    engine = create_engine(config.sqlalchemy_url(url))
+    with Session(engine) as session, session.begin():
+        features = session.execute(text("SELECT count(*) FROM network_features")).scalar_one()
+        started = time.perf_counter()
+        counts = topology.rebuild(session, REGISTRY)
+        rebuilt = time.perf_counter() - started
+        token = create_token(session, "admin", "trace bench")
+    print(f"{features} features; topology rebuilt in {rebuilt:.1f} s: {sum(counts.values())} links")
+    with engine.connect() as conn:
+        mains = list(
+            conn.execute(
+                text("SELECT l.feature_id FROM network_links l WHERE l.layer_id = 'water_mains'")
+            ).scalars()
+        )
+        grid = list(conn.execute(text(
+            "SELECT l.feature_id FROM network_links l JOIN network_features f ON f.id = l.feature_id"
+            " WHERE l.layer_id = 'power_lines' AND (f.attributes->>'voltage_kv')::float >= 110"
+        )).scalars())  # fmt: skip
+    engine.dispose()
+    rng = random.Random(16)
+    rows = []
+    with app_process(url) as server:
+        for name, pool, trace_type, count in (
+            ("water main: isolation", mains, "isolation", args.requests),
+            ("water main: downstream", mains, "downstream", args.requests),
+            ("110 kV line: downstream (with the cascade)", grid, "downstream", args.requests),
+            ("110 kV line: connected", grid, "connected", max(5, args.requests // 4)),
+        ):
+            times, sizes = [], []
+            for fid in rng.sample(pool, min(count, len(pool))):
+                elapsed, body = timed_get(
+                    f"{server}/api/features/{fid}/trace?type={trace_type}", token
+                )
+                times.append(elapsed)
+                sizes.append(len(body["features"]))
+            rows.append((name, len(times), statistics.median(times), percentile(times, 99),
+                         statistics.median(sizes)))  # fmt: skip
+    print(f"\n{features} features, topology rebuild {rebuilt:.1f} s")
     print("\n| trace over HTTP | requests | p50 ms | p99 ms | features answered (median) |")
     print("|---|---:|---:|---:|---:|")
     for name, count, p50, p99, size in rows:
