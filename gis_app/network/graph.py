@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+# Reading around the walk stops growing here; beyond, one query per breadth-first level (a
+# circle of 8 km on a dense grid would read a hundred thousand links the walk never needs).
+MAX_PREFETCH_M = 4000.0
 LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, l.length_m"
 
 
@@ -47,7 +50,7 @@ class Graph:
         missing = [n for n in nodes if n not in self.at]
         if not missing:
             return
-        if self.radius_m:
+        if 0 < self.radius_m < MAX_PREFETCH_M:
             self.radius_m *= 2
             self.fetch_around(missing[0], self.radius_m)
             missing = [n for n in missing if n not in self.at]
