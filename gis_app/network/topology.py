@@ -93,6 +93,9 @@ def _snap_ends(session: Session, layer: LayerDef) -> None:
             f" FROM (SELECT DISTINCT x, y FROM {ENDS}) d"
         )
     )
+    # Fresh temporary tables have no statistics: without them the planner may loop over one.
+    session.execute(text("CREATE INDEX ON pg_temp.topo_pts (x, y)"))
+    session.execute(text("ANALYZE pg_temp.topo_pts"))
     # Existing nodes near the batch (one index scan over its extent, widened by the tolerance)
     # join the clustering as members that already have an id.
     session.execute(
@@ -106,6 +109,7 @@ def _snap_ends(session: Session, layer: LayerDef) -> None:
         ),
         params,
     )
+    session.execute(text("ANALYZE pg_temp.topo_cl"))
     session.execute(
         text(
             "CREATE TEMPORARY TABLE topo_new ON COMMIT DROP AS SELECT cid, min(node) AS node,"
