@@ -183,6 +183,9 @@ def isolation(graph: Graph, start: Link) -> Trace:
             trace.devices_to_operate += devices
         else:
             trace.devices_not_needed += devices
+    for found in (trace.devices_to_operate, trace.devices_not_needed, trace.devices_inoperable,
+                  trace.devices_already_closed):  # fmt: skip
+        found.sort()  # by feature id: the same answer whatever the node ids
     lost = {k.id for n in segment_nodes for k in graph.links_at(n)} | segment_links
     lost |= _lost(graph, fed, cut, set())
     for b in barriers:  # the lines from a closed barrier into a part left without supply
