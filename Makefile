@@ -12,10 +12,10 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: qgis-package run test setup js-packages os-packages browser-package db demo stop-db lint clean help
+.PHONY: nginx-package qgis-package run test setup js-packages os-packages browser-package db demo stop-db lint clean help
 
 help:
-	@echo "make run      set up (OS packages, .venv, local PostGIS, migrations, demo data) and serve on http://$(HOST):$(PORT)/"
+	@echo "make run      set up (OS packages, .venv, local PostGIS, migrations, the demo unless GIS_APP_DEMO says no) and serve on http://$(HOST):$(PORT)/"
 	@echo "make test     the same set-up, then a fresh test database and pytest"
 	@echo "make stop-db  stop the project-local PostgreSQL cluster"
 	@echo "make clean    stop the cluster and delete .venv and var/"
@@ -25,7 +25,7 @@ run: setup demo
 	@echo "Demo login, local use only: dispatcher-gatchina / demo-2026 (every demo account: README)"
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - wsgi:app
 
-test: setup demo browser-package qgis-package
+test: setup demo browser-package qgis-package nginx-package
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: os-packages $(STAMP) js-packages db
@@ -63,6 +63,13 @@ browser-package:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
 
+# nginx (Debian's), the tile cache in front of the app: tests/test_nginx_cache.py runs
+# deploy/nginx-gis-app.conf with it.
+nginx-package:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { echo "Installing OS package: nginx-light"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light; }
+
 # QGIS (Debian's, with its OGC API - Features provider), the planners' desktop GIS: the tests
 # load every collection through it, with the system Python that PyQGIS belongs to.
 qgis-package:
@@ -82,7 +89,7 @@ db: $(STAMP)
 	$(BIN)/gis-app db upgrade
 
 demo: db
-	$(BIN)/gis-app demo load
+	$(BIN)/gis-app demo load --auto
 
 stop-db:
 	@if [ -x $(BIN)/gis-app ]; then $(BIN)/gis-app localdb stop; fi

@@ -164,7 +164,7 @@ def sql_only(url: str, points: list) -> dict:
     """The statements of a look-up (features, areas, municipalities, designations), nothing else."""
     from gis_app.geometry import metres_per_degree
     from gis_app.operators.responsible import _AREAS_SQL, _DESIGNATED_SQL, _FEATURES_SQL
-    from gis_app.places.municipalities import _AT_SQL
+    from gis_app.places.chain import COVERING_SQL
 
     layers = LayerRegistry.from_dir(ROOT / "layers")
     engine = create_engine(url)
@@ -190,7 +190,7 @@ def sql_only(url: str, points: list) -> dict:
                 },
             ).all()
             conn.execute(_AREAS_SQL, {"utility": u, "lon": x, "lat": y}).all()
-            ids = [r.id for r in conn.execute(_AT_SQL, {"lon": x, "lat": y})]
+            ids = [r.id for r in conn.execute(COVERING_SQL, {"lon": x, "lat": y})]
             conn.execute(_DESIGNATED_SQL, {"utility": u, "ids": ids}).all()
             lat_ms.append((time.perf_counter() - t) * 1000)
         result = summary(lat_ms, time.perf_counter() - started)

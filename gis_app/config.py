@@ -50,6 +50,16 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "GIS_APP_NOTIFY_MAX_ATTEMPTS": (8, "tries of one notification before it is marked failed"),
     "GIS_APP_NOTIFY_BACKOFF_S": (30, "first retry delay (s); doubles each time, at most 1 h"),
     "GIS_APP_OPEN311_API_KEYS": ("", "comma-separated API keys accepted by POST /open311/v2"),
+    # The reporter's loop (issue 15): links in the mails to people who reported an incident.
+    "GIS_APP_PUBLIC_URL": (
+        "http://127.0.0.1:5000",
+        "the service's address as reporters reach it (links in their e-mails)",
+    ),
+    "GIS_APP_FEEDBACK_DAYS": (14, "days a reporter's confirm/reopen link stays valid"),
+    "GIS_APP_KPI_MAX_AGE_S": (
+        60,
+        "oldest KPI summary (s) served for a period still running or changed since",
+    ),
     # Failed logins (POST /login), counted in the database so every worker shares them.
     "GIS_APP_LOGIN_MAX_FAILURES": (
         5,
@@ -60,10 +70,42 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "failed logins from one client address within the window that block it",
     ),
     "GIS_APP_LOGIN_BLOCK_MINUTES": (15, "the window failed logins are counted in, minutes"),
+    # Municipalities (issue 12).
+    "GIS_APP_DEMO": (
+        "auto",
+        "whether `make run` loads the demo: auto (only into a database without real rows), "
+        "always, never",
+    ),
     "GIS_APP_PROXY_HOPS": (
         0,
         "reverse proxies in front (e.g. 1 behind nginx) whose X-Forwarded-For/-Proto/-Host/-Port/"
         "-Prefix are trusted, for links, redirects and client addresses; 0: none trusted",
+    ),
+    # Growing past one machine (issue 17): read replicas and the connection pool.
+    "GIS_APP_DATABASE_REPLICA_URLS": (
+        "",
+        "comma-separated postgresql:// URLs of streaming read replicas; reads that may be a few "
+        "seconds stale (layer pages, OGC items, tiles, exports, map data) go there; empty: none",
+    ),
+    "GIS_APP_REPLICA_MAX_LAG_S": (
+        5,
+        "a replica whose replay lags more than this many seconds (measured on it) is skipped",
+    ),
+    "GIS_APP_REPLICA_CHECK_S": (2, "seconds between two health checks of one replica"),
+    "GIS_APP_READ_YOUR_WRITES_S": (
+        10,
+        "after a write, the client's reads go to the primary for this many seconds (signed cookie)",
+    ),
+    "GIS_APP_AUTH_CACHE_S": (
+        5,
+        "seconds a worker remembers who a token or login session is (a revoked token or "
+        "deactivated user is refused at most this late); 0: asked on every request",
+    ),
+    "GIS_APP_DB_POOL_SIZE": (5, "database connections each worker process keeps open, per server"),
+    "GIS_APP_DB_MAX_OVERFLOW": (10, "connections a worker may open beyond the pool under load"),
+    "GIS_APP_DB_POOL_TIMEOUT_S": (
+        10,
+        "seconds a request waits for a free connection before a 503 with Retry-After",
     ),
 }
 
@@ -130,11 +172,18 @@ def validate(config: dict) -> None:
         raise ConfigError(f"GIS_APP_LAYERS_DIR: no such folder {config['GIS_APP_LAYERS_DIR']}")
     if not 0 <= int(config["GIS_APP_PROXY_HOPS"]) <= 5:
         raise ConfigError("GIS_APP_PROXY_HOPS must be between 0 and 5")
+    if config["GIS_APP_DEMO"] not in ("auto", "always", "never"):
+        raise ConfigError("GIS_APP_DEMO must be auto, always or never")
     if int(config["GIS_APP_MAX_IMPORT_BYTES"]) < 1:
         raise ConfigError("GIS_APP_MAX_IMPORT_BYTES must be at least 1")
     if not 1 <= int(config["GIS_APP_DEFAULT_FEATURES"]) <= int(config["GIS_APP_MAX_FEATURES"]):
         raise ConfigError("GIS_APP_DEFAULT_FEATURES must be between 1 and GIS_APP_MAX_FEATURES")
+    for url in str(config.get("GIS_APP_DATABASE_REPLICA_URLS") or "").split(","):
+        if url.strip() and not url.strip().startswith(("postgresql://", "postgres://")):
+            raise ConfigError("GIS_APP_DATABASE_REPLICA_URLS must list postgresql:// URLs")
     for name in (
+        "GIS_APP_DB_POOL_SIZE",
+        "GIS_APP_DB_POOL_TIMEOUT_S",
         "GIS_APP_LOGIN_MAX_FAILURES",
         "GIS_APP_LOGIN_MAX_FAILURES_PER_ADDRESS",
         "GIS_APP_LOGIN_BLOCK_MINUTES",

@@ -38,6 +38,8 @@ RESERVED = {
 }
 LAYER_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+LIST_RULES = ("max", "min", "first")
+OUTSIDE_RULES = ("reject", "intersects", "clip")
 
 
 class LayerFileError(ValueError):
@@ -60,6 +62,9 @@ class PropertyDef:
     max_length: int = 500
     # Units an import may bring this attribute in, with the factor into `unit` (V → kV: 0.001).
     convert: tuple[tuple[str, float], ...] = ()
+    # How an import reads a list such as OpenStreetMap's "330000;330000" (several circuits):
+    # "max", "min" or "first" value; None: a list is not a value of this attribute.
+    list_values: str | None = None
 
     def factor(self, unit: str) -> float | None:
         """The factor from `unit` into this attribute's unit (1 for its own), or None."""
@@ -92,6 +97,9 @@ class LayerDef:
     # A consumers layer: each point is supplied, per utility, by the nearest network line
     # within this many metres (unless it names its supplier).
     supply_distance_m: float | None = None
+    # What an import does with a feature that is not wholly inside the oblast: "reject" it,
+    # accept it whole if it "intersects" the oblast, or "clip" it to the oblast (issue 12).
+    outside_oblast: str = "reject"
 
     @property
     def property_names(self) -> tuple[str, ...]:
@@ -122,10 +130,12 @@ class LayerDef:
                     "minimum": p.minimum,
                     "maximum": p.maximum,
                     "convert": dict(p.convert) or None,
+                    "list": p.list_values,
                 }
                 for p in self.properties
             ],
             "style": self.style,
+            "outside_oblast": self.outside_oblast,
         }
 
 
@@ -162,6 +172,7 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
         "maximum",
         "max_length",
         "convert",
+        "list",
     }
     if unknown:
         raise LayerFileError(f"{where}: unknown key(s) {sorted(unknown)}")
@@ -176,6 +187,9 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
         isinstance(f, int | float) and not isinstance(f, bool) and f > 0 for f in convert.values()
     ):
         raise LayerFileError(f"{where}: key 'convert' must map units to positive factors")
+    list_values = raw.get("list")
+    if list_values is not None and (list_values not in LIST_RULES or ptype not in ("int", "float")):
+        raise LayerFileError(f"{where}: key 'list' must be one of {LIST_RULES} (numbers only)")
     return PropertyDef(
         name=name,
         type=ptype,
@@ -188,6 +202,7 @@ def _parse_property(raw: dict, where: str) -> PropertyDef:
         maximum=raw.get("maximum"),
         max_length=int(raw.get("max_length", 500)),
         convert=tuple((str(u), float(f)) for u, f in convert.items()),
+        list_values=list_values,
     )
 
 
@@ -212,6 +227,7 @@ def parse_layer_file(path: Path) -> LayerDef:
         "source_kinds",
         "device_kinds",
         "supply_distance_m",
+        "outside_oblast",
     }
     unknown = set(data) - known
     if unknown:
@@ -246,6 +262,9 @@ def parse_layer_file(path: Path) -> LayerDef:
     if not 0 < distance <= 5000:
         raise LayerFileError(f"{where}: key 'search_distance_m' must be in (0, 5000] metres")
     network = _network_keys(data, where, names)
+    outside = data.get("outside_oblast", "reject")
+    if outside not in OUTSIDE_RULES:
+        raise LayerFileError(f"{where}: key 'outside_oblast' must be one of {OUTSIDE_RULES}")
     return LayerDef(
         **network,
         id=layer_id,
@@ -258,6 +277,7 @@ def parse_layer_file(path: Path) -> LayerDef:
         search_distance_m=distance,
         kinds=tuple(data.get("kinds", ())),
         source=str(path),
+        outside_oblast=outside,
     )
 
 

@@ -19,6 +19,7 @@
       reason: "Почему", distance: "Расстояние, м", candidates: "Другие кандидаты", rule: "Правило",
       status: "Статус", operator: "Оператор", municipality: "Муниципальное образование",
       reported: "Поступил", acceptDue: "Принять до", resolveDue: "Устранить до", overdueMark: "ПРОСРОЧЕН",
+      escalation: ["", "↑ напомнено организации", "↑ ЕДДС/МЦУ", "↑ ЦУР"],
       history: "История", duplicates: "Дубликатов", duplicateOf: "Дубликат инцидента №",
       plannedOutage: "Плановое отключение", comment: "Комментарий", commentNeeded: "Нужен комментарий",
       chooseOperator: "Оператор для назначения", changed: "Инцидент изменён другим пользователем — карточка обновлена",
@@ -47,6 +48,7 @@
       reason: "Why", distance: "Distance, m", candidates: "Other candidates", rule: "Rule",
       status: "Status", operator: "Operator", municipality: "Municipality",
       reported: "Reported", acceptDue: "Accept by", resolveDue: "Resolve by", overdueMark: "OVERDUE",
+      escalation: ["", "↑ operator reminded", "↑ municipal centre", "↑ regional centre"],
       history: "History", duplicates: "Duplicates", duplicateOf: "Duplicate of incident #",
       plannedOutage: "Planned outage", comment: "Comment", commentNeeded: "A comment is needed",
       chooseOperator: "Operator to assign", changed: "Someone else changed the incident — the card is reloaded",
@@ -228,6 +230,7 @@
           b.appendChild(dot);
           b.appendChild(el("span", null, "№" + inc.id + " " + (t.statuses[inc.status] || inc.status) + " · " +
             self.utilityName(inc.utility) + " · " + (inc.operator ? inc.operator.name : "—")));
+          if (inc.escalation_level) b.appendChild(el("small", "gis-escalation", t.escalation[inc.escalation_level]));
           b.appendChild(el("small", null, inc.description || inc.category || ""));
           b.addEventListener("click", function () {
             self.map.setView([inc.lat, inc.lon], Math.max(self.map.getZoom(), 15));
@@ -414,7 +417,8 @@
     x.addEventListener("click", function () { card.hidden = true; self.highlight.clearLayers(); });
     head.appendChild(x);
     card.appendChild(head);
-    var status = el("p", "gis-status-line", (t.statuses[inc.status] || inc.status) + (inc.overdue ? " · " + t.overdueMark : ""));
+    var status = el("p", "gis-status-line", (t.statuses[inc.status] || inc.status) + (inc.overdue ? " · " + t.overdueMark : "") +
+      (inc.escalation_level ? " · " + t.escalation[inc.escalation_level] : ""));
     status.style.setProperty("--c", STATUS_COLORS[inc.status]);
     card.appendChild(status);
     var rows = [[t.utility, this.utilityName(inc.utility)], [t.category, inc.category], [t.priority, t.priorities[inc.priority]],

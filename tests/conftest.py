@@ -52,6 +52,9 @@ def app(postgis_url):
             "DATABASE_URL": postgis_url,
             "TESTING": True,
             "GIS_APP_LOGIN_MAX_FAILURES_PER_ADDRESS": 1_000_000,
+            # Tests revoke tokens and deactivate users between requests: ask every time
+            # (tests/test_auth_cache.py tests the cache).
+            "GIS_APP_AUTH_CACHE_S": 0,
         }
     )
 

@@ -26,7 +26,8 @@ def scratch_app(postgis_url):
     url = url.set(database=f"{url.database}_cli").render_as_string(hide_password=False)
     recreate_database(url)
     migrate.upgrade(url)
-    return create_app({"DATABASE_URL": url, "TESTING": True})
+    # A revoked token must be refused at the next request: no remembered identities.
+    return create_app({"DATABASE_URL": url, "TESTING": True, "GIS_APP_AUTH_CACHE_S": 0})
 
 
 def test_demo_load_command_twice(scratch_app):

@@ -139,7 +139,7 @@ def test_each_town_has_designated_operators_and_service_areas(session):
     ).all()
     designated = dict(rows)
     for town in ("gatchina", "sosnovy-bor", "kirishi", "vyborg"):
-        assert designated[town] == 6
+        assert designated[town] == 7  # the six utilities and hot water (ГВС)
     # Service areas contain their own operator's features (the town ones: the town's networks).
     stray = session.execute(
         text(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gis_app.accounts.identity import ROLES, Identity
+from gis_app.db import on_replica
 from gis_app.errors import Conflict, InvalidParameter, NotFound
 
 TOKEN_PREFIX = "gis_"
@@ -172,7 +173,8 @@ def identity_for_token(session: Session, token: str) -> Identity | None:
     ).first()
     if row is None:
         return None
-    if row.stale:
+    # A replica is read-only: the mark waits for a request that reads the primary.
+    if row.stale and not on_replica(session):
         session.execute(
             text("UPDATE api_tokens SET last_used_at = now() WHERE id = :i"), {"i": row.id}
         )

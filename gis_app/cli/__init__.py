@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session
 from gis_app import create_app
 from gis_app.accounts.users import disable_user, list_users
 from gis_app.cli.imports import import_command
+from gis_app.cli.kpi import kpi_group
+from gis_app.cli.municipalities import municipalities_group
 from gis_app.cli.network import network_group
 from gis_app.cli.notify import notify_group
+from gis_app.cli.operators import COMMANDS as SETUP_COMMANDS
 from gis_app.layers import layer_registry
 from gis_app.utilities import utility_codes
 
@@ -42,6 +45,10 @@ for group in (localdb, db_group, demo, layers, users, tokens):
 main.add_command(import_command)
 main.add_command(notify_group)
 main.add_command(network_group)
+main.add_command(municipalities_group)
+for command in SETUP_COMMANDS:  # cli/operators.py: the oblast's set-up
+    main.add_command(command)
+main.add_command(kpi_group)
 
 
 @localdb.command("start", with_appcontext=False)
@@ -99,13 +106,30 @@ def db_downgrade(revision: str) -> None:
 
 
 @demo.command("load")
-def demo_load() -> None:
-    """Load (or reload) the demo data of Gatchina, Sosnovy Bor, Kirishi and Vyborg."""
+@click.option(
+    "--auto",
+    is_flag=True,
+    help="as `make run` does: obey GIS_APP_DEMO (auto: skip when the database holds real data)",
+)
+def demo_load(auto: bool) -> None:
+    """Load (or reload, in place) the demo data of Gatchina, Sosnovy Bor, Kirishi and Vyborg."""
     from gis_app.demo.load import load_demo
+    from gis_app.demo.rows import DemoConflict, non_demo_rows
 
     started = time.monotonic()
     with Session(current_app.config["ENGINE"]) as session, session.begin():
-        counts = load_demo(session, layer_registry())
+        if auto:
+            setting = current_app.config["GIS_APP_DEMO"]
+            real = non_demo_rows(session) if setting == "auto" else {}
+            if setting == "never" or real:
+                why = ", ".join(f"{n} {t}" for t, n in real.items()) or "GIS_APP_DEMO=never"
+                click.echo(f"demo data not loaded: the database holds real data ({why})"
+                           if real else f"demo data not loaded: {why}")  # fmt: skip
+                return
+        try:
+            counts = load_demo(session, layer_registry())
+        except DemoConflict as exc:
+            raise click.ClickException(str(exc)) from exc
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
     click.echo(f"demo data loaded in {time.monotonic() - started:.1f} s: {summary}")
 

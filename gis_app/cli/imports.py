@@ -50,6 +50,16 @@ def _mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict:
     return mapping
 
 
+def echo_rejections(report: dict) -> None:
+    """Rejected features grouped by reason with counts, then the first 20 of them (stderr)."""
+    for group in report.get("reasons", []):
+        click.echo(f"  {group['count']:5} × {group['reason']}  e.g. {', '.join(group['features'])}",
+                   err=True)  # fmt: skip
+    for item in report.get("rejected_features", [])[:20]:
+        click.echo(f"  rejected #{item['index']} {item.get('external_id') or item.get('name') or ''}: {item['reason']}",
+                   err=True)  # fmt: skip
+
+
 @click.command("import")
 @click.option("--layer", "layer_id", required=True, help="the layer id (see `gis-app layers list`)")
 @click.option("--operator", "operator_ref", required=True, help="the owning operator (slug or id)")
@@ -93,13 +103,14 @@ def import_command(
         report = run_import(session, req, bars)
     except AppError as exc:
         bars.close()
-        for item in exc.details.get("rejected_features", [])[:20]:
-            click.echo(
-                f"  rejected #{item['index']} {item['external_id'] or ''}: {item['reason']}",
-                err=True,
-            )
+        echo_rejections(exc.details)
         raise click.ClickException(exc.message) from exc
     bars.close()
+    echo_rejections(report)
+    crossing = report.get("outside_oblast", {})
+    if crossing.get("crossing"):
+        done = "clipped to the oblast" if crossing["rule"] == "clip" else "kept whole"
+        click.echo(f"{crossing['crossing']} features cross the oblast's boundary: {done}")
     click.echo(
         f"{'dry run: ' if dry_run else ''}{layer.id} of {operator.slug}: {report['features']} features, "
         f"{report['added']} added, {report['changed']} changed, {report['removed']} removed, "

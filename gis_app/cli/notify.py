@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.incidents import notify
 from gis_app.incidents.worker import run_once
+from gis_app.kpi import summaries
 
 notify_group = AppGroup("notify", help="Incident notifications: overdue checks and the outbox.")
 
@@ -21,9 +22,14 @@ notify_group = AppGroup("notify", help="Incident notifications: overdue checks a
 def run_command(once: bool, interval: float) -> None:
     """Flag overdue incidents and send due notifications, forever (or --once)."""
     settings = notify.NotifySettings.from_config(current_app.config)
+    max_age = int(current_app.config["GIS_APP_KPI_MAX_AGE_S"])
     while True:
         with Session(current_app.config["ENGINE"]) as session, session.begin():
             counts = run_once(session, settings)
+        # The KPI summaries the events of this cycle (and of the web) made stale, in a
+        # transaction of their own: a slow report never holds up the notifications.
+        with Session(current_app.config["ENGINE"]) as session, session.begin():
+            counts["kpi_summaries"] = summaries.refresh_stale(session, max_age_s=max_age)
         click.echo(", ".join(f"{n} {name}" for name, n in counts.items()))
         if once:
             return

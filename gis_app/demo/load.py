@@ -1,7 +1,9 @@
-"""Load the demo data into the database: one transaction, replacing the previous demo rows.
+"""Load the demo data into the database: one transaction, demo rows updated in place.
 
-Loading twice leaves the same content (the generator is deterministic); rows that are not demo
-are never touched, except rows that point at demo operators or municipalities.
+Loading twice leaves the same content (the generator is deterministic). Demo municipalities,
+operators, features, service areas and accounts keep their ids (rows.py writes them by their
+stable keys), so nothing that points at them is lost; only the demo's own incidents are made
+anew. Rows that are not demo are never changed or deleted (issue 12).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import shapely
-from psycopg2.extras import execute_values
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.accounts.users import create_user
+from gis_app.demo import rows
 from gis_app.demo.operators import (
     GENITIVE,
     OBLAST_OPERATORS,
@@ -30,6 +32,7 @@ from gis_app.layers import LayerRegistry, validate_attributes
 from gis_app.network.cascade import demo_dependencies
 from gis_app.network.topology import rebuild
 from gis_app.operators.responsible import find_responsible
+from gis_app.places.municipalities import municipality_at
 
 # One account of each role, for local use only (README); the same password for all of them.
 DEMO_PASSWORD = "demo-2026"
@@ -71,20 +74,9 @@ def _wkb(geom) -> str:
     return shapely.to_wkb(geom, hex=True, output_dimension=2)
 
 
-def clear_demo(session: Session) -> None:
-    """Delete every demo row (incidents, features, operators, municipalities)."""
+def clear_demo_incidents(session: Session) -> None:
+    """Delete the demo's own incidents (their events go with them); they are made anew."""
     session.execute(text("DELETE FROM incidents WHERE is_demo"))
-    session.execute(text("DELETE FROM network_features WHERE is_demo"))
-    session.execute(text("DELETE FROM users WHERE is_demo"))
-    session.execute(text("DELETE FROM operators WHERE is_demo"))
-    # Children before parents: the hierarchy's foreign key restricts deletes.
-    leaves = text(
-        "DELETE FROM municipalities m WHERE is_demo AND NOT EXISTS "
-        "(SELECT 1 FROM municipalities c WHERE c.parent_id = m.id)"
-    )
-    deleted = 1
-    while deleted:
-        deleted = session.execute(leaves).rowcount
 
 
 def generate(registry: LayerRegistry) -> tuple[dict, dict, list]:
@@ -113,60 +105,30 @@ def generate(registry: LayerRegistry) -> tuple[dict, dict, list]:
 def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = None) -> dict:
     """Replace the demo data; return the number of rows of each kind. The caller commits."""
     shapes, ops_by_town, features = generate(registry)
-    clear_demo(session)
-    cur = session.connection().connection.driver_connection.cursor()
-
-    muni_id: dict[str, int] = {}
-    for place in all_places():
-        cur.execute(
-            "INSERT INTO municipalities (parent_id, slug, kind, oktmo, name_ru, name_en, is_demo, geom)"
-            " VALUES (%s, %s, %s, %s, %s, %s, true, ST_SetSRID(%s::geometry, 4326)) RETURNING id",
-            (
-                muni_id.get(place.parent),
-                place.slug,
-                place.kind,
-                place.oktmo,
-                place.name_ru,
-                place.name_en,
-                _wkb(shapes[place.slug]),
-            ),
-        )
-        muni_id[place.slug] = cur.fetchone()[0]
-
     operators: dict[str, DemoOperator] = {}
     for ops in ops_by_town.values():
         for op in ops.values():
             operators[op.slug] = op
+    places = all_places()
+    rows.check_keys(session, "municipalities", "slug", [p.slug for p in places])
+    rows.check_keys(session, "municipalities", "oktmo", [p.oktmo for p in places])
+    rows.check_keys(session, "operators", "slug", list(operators))
+    rows.check_keys(session, "operators", "inn", [demo_inn(op.seed) for op in operators.values()])
+    clear_demo_incidents(session)
+    cur = session.connection().connection.driver_connection.cursor()
+
+    muni_id: dict[str, int] = {}
+    for place in places:
+        muni_id[place.slug] = rows.upsert_municipality(
+            cur, muni_id.get(place.parent), place, _wkb(shapes[place.slug])
+        )
     op_id: dict[str, int] = {}
     for op in operators.values():
-        cur.execute(
-            "INSERT INTO operators (slug, full_name, short_name, inn, dispatch_phone, dispatch_email,"
-            " is_demo) VALUES (%s, %s, %s, %s, %s, %s, true) RETURNING id",
-            (
-                op.slug,
-                op.full_name,
-                op.short_name,
-                demo_inn(op.seed),
-                op.phone,
-                f"dispatch@{op.slug}.demo.invalid",
-            ),
+        op_id[op.slug] = rows.upsert_operator(
+            cur, op, demo_inn(op.seed), [muni_id[m] for m in op.serves]
         )
-        op_id[op.slug] = cur.fetchone()[0]
-        execute_values(
-            cur,
-            "INSERT INTO operator_utilities VALUES %s",
-            [(op_id[op.slug], u) for u in op.utilities],
-        )
-        execute_values(
-            cur,
-            "INSERT INTO operator_municipalities VALUES %s",
-            [(op_id[op.slug], muni_id[m]) for m in op.serves],
-        )
-
-    execute_values(
+    rows.upsert_features(
         cur,
-        "INSERT INTO network_features (layer_id, utility_code, operator_id, external_id, name,"
-        " attributes, is_demo, geom) VALUES %s",
         [
             (
                 f.layer,
@@ -179,30 +141,27 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
             )
             for f in features
         ],
-        template="(%s, %s, %s, %s, %s, %s::jsonb, true, ST_SetSRID(%s::geometry, 4326))",
-        page_size=2000,
     )
 
     # The topology of the networks, the consumers' suppliers, and what depends on what.
     links = sum(rebuild(session, registry).values())
     dependencies = demo_dependencies(session)
     areas, designated = _service_areas(shapes, ops_by_town, features)
-    execute_values(
+    rows.sync_service_areas(
         cur,
-        "INSERT INTO service_areas (operator_id, utility_code, name, priority, geom) VALUES %s",
-        [
-            (op_id[slug], utility, name, priority, _wkb(geom))
-            for slug, utility, name, priority, geom in areas
-        ],
-        template="(%s, %s, %s, %s, ST_Multi(ST_SetSRID(%s::geometry, 4326)))",
-    )
-    execute_values(
-        cur,
-        "INSERT INTO designated_operators VALUES %s",
-        [(muni_id[m], u, op_id[o]) for m, u, o in designated],
-    )
+        list(op_id.values()),
+        [(op_id[slug], utility, name, priority, _wkb(geom))
+         for slug, utility, name, priority, geom in areas],
+    )  # fmt: skip
+    rows.upsert_designations(cur, [(muni_id[m], u, op_id[o]) for m, u, o in designated])
     incidents = _incidents(session, registry, cur, features, now or datetime.now(UTC))
     for username, role, operator, municipalities, full_name in DEMO_USERS:
+        # A demo account that exists keeps its password, tokens and links; a real account of
+        # the same name is never replaced (the demo then has one account fewer).
+        if session.execute(
+            text("SELECT 1 FROM users WHERE username = :u"), {"u": username}
+        ).first():
+            continue
         create_user(
             session,
             username,
@@ -272,8 +231,9 @@ def _service_areas(shapes, ops_by_town, features):
                             shapely.union(outline, hull),
                         )
                     )
-        for utility in ("electricity", "heat", "gas", "water", "sewerage", "roads"):
-            op = ops.get(utility) or ops["gas"]
+        for utility in ("electricity", "heat", "hot_water", "gas", "water", "sewerage", "roads"):
+            # Hot water (ГВС) comes from the town's heat company, not its vodokanal.
+            op = ops.get(utility) or (ops["heat"] if utility == "hot_water" else ops["gas"])
             designated.append((town, utility, op.slug))
             if parent and parent != OBLAST.slug:
                 designated.append((parent, utility, op.slug))
@@ -330,6 +290,8 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
             session, feature.utility, kind, priority, is_dead_end(session, found.feature_id)
         )
         assigned = reported + timedelta(minutes=10) if status != "new" else None
+        history = _demo_history(status, reported, k, now)
+        moments = {action: at for at, action, _, _ in history}
         cur.execute(
             """
             INSERT INTO incidents (kind, utility_code, category, description, status, priority,
@@ -340,8 +302,7 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
                 created_by, is_demo, geom)
             SELECT %(kind)s, %(utility)s, %(category)s, %(description)s, %(status)s, %(priority)s,
                 %(address)s,
-                (SELECT m.id FROM municipalities m WHERE ST_Covers(m.geom, p.g)
-                 ORDER BY ST_Area(m.geom), m.id LIMIT 1),
+                %(municipality)s,
                 %(operator)s, %(feature)s, %(rule)s, %(reason)s, %(distance)s,
                 %(candidates)s::jsonb, %(layer)s, %(area)s, %(reported)s, %(reported)s,
                 %(assigned)s, %(accept_due)s, %(resolve_due)s, %(resolved)s, %(closed)s, 'demo',
@@ -357,6 +318,7 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
                 "status": status,
                 "priority": priority,
                 "address": feature.attributes.get("street_name"),
+                "municipality": municipality_at(session, point.x, point.y),
                 "operator": found.operator_id,
                 "feature": found.feature_id,
                 "rule": found.rule,
@@ -369,10 +331,8 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
                 "assigned": assigned,
                 "accept_due": rule.accept_due(assigned),
                 "resolve_due": rule.resolve_due(reported, None),
-                "resolved": reported + timedelta(hours=1)
-                if status in ("resolved", "closed")
-                else None,
-                "closed": reported + timedelta(hours=2) if status == "closed" else None,
+                "resolved": moments.get("resolve"),
+                "closed": moments.get("close"),
                 "wkb": _wkb(point),
             },
         )
@@ -384,15 +344,42 @@ def _incidents(session: Session, registry: LayerRegistry, cur, features, now: da
                 incident_id,
                 reported,
                 json.dumps(
-                    {"responsible": {"rule": found.rule, "reason": found.reason}},
+                    {
+                        "responsible": {"rule": found.rule, "reason": found.reason},
+                        "deadline_rule_id": rule.rule_id,
+                    },
                     ensure_ascii=False,
                 ),
             ),
         )
-        if status != "new":
+        for at, action, frm, to in history:
             cur.execute(
                 "INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status)"
-                " VALUES (%s, %s, 'demo', 'status', 'new', %s)",
-                (incident_id, reported + timedelta(minutes=10), status),
+                " VALUES (%s, %s, 'demo', %s, %s, %s)",
+                (incident_id, at, action, frm, to),
             )
     return len(rows)
+
+
+def _demo_history(status: str, reported: datetime, k: int, now: datetime) -> list[tuple]:
+    """The lifecycle moves that brought a demo incident to `status` (so its KPIs are real):
+    assigned after 10 min, accepted 5–85 min later, resolved 1–6 h after the report (never
+    later than now), closed an hour after that; in time order."""
+    assigned = reported + timedelta(minutes=10)
+    accepted = min(assigned + timedelta(minutes=5 + (k * 13) % 81), now - timedelta(minutes=4))
+    accepted = max(accepted, assigned)
+    resolved = min(reported + timedelta(hours=1 + k % 6), now - timedelta(minutes=2))
+    resolved = max(resolved, accepted + timedelta(minutes=5))
+    steps = [(assigned, "assign", "new", "assigned")]
+    if status == "rejected":
+        return [*steps, (accepted, "reject", "assigned", "rejected")]
+    if status in ("accepted", "in_progress", "resolved", "closed"):
+        steps.append((accepted, "accept", "assigned", "accepted"))
+    if status in ("in_progress", "resolved", "closed"):
+        steps.append((accepted + timedelta(minutes=5), "start", "accepted", "in_progress"))
+    if status in ("resolved", "closed"):
+        steps.append((resolved, "resolve", "in_progress", "resolved"))
+    if status == "closed":
+        closed = max(min(resolved + timedelta(hours=1), now - timedelta(minutes=1)), resolved)
+        steps.append((closed, "close", "resolved", "closed"))
+    return steps if status != "new" else []

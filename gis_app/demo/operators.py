@@ -52,7 +52,7 @@ def town_operators(
             f"demo-teploseti-{s}",
             f"ДЕМО АО «Тепловые сети {town_name_gen}»",
             f"ДЕМО Тепловые сети {town_name_gen}",
-            ("heat",),
+            ("heat", "hot_water"),  # ГВС from the heat company, as in Gatchina
             (s,),
             f"+7 ({code}) 2-00-02",
             place.seed * 10 + 2,

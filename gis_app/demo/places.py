@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from shapely import Polygon, make_valid
 from shapely.geometry import MultiPolygon
 
-# A coarse outline of Leningrad Oblast drawn by hand (about 10 km accuracy), with Saint Petersburg,
-# a federal city of its own, cut out.
+# A coarse outline of Leningrad Oblast drawn by hand (about 10 km accuracy), with the core of
+# Saint Petersburg, a federal city of its own, cut out. The cut errs on the city's side: the
+# oblast towns at its edge (Murino, Bugry, Kudrovo, Yanino, Sertolovo) and the land north of
+# Gatchina up to Taitsy are oblast land; Svetogorsk on the Finnish border is inside. Most of the
+# Gulf of Finland's water and its islands are left out.
 OBLAST_OUTLINE = [
     (27.75, 58.95),
     (27.95, 59.45),
@@ -21,37 +24,39 @@ OBLAST_OUTLINE = [
     (28.60, 60.00),
     (28.55, 60.25),
     (27.85, 60.55),
-    (28.70, 60.95),
-    (29.40, 61.15),
+    (28.60, 60.98),
+    (28.85, 61.16),
+    (29.40, 61.25),
     (30.20, 61.30),
     (31.00, 61.10),
     (32.80, 61.20),
     (33.60, 61.30),
-    (34.80, 61.10),
-    (35.70, 60.90),
+    (34.90, 61.32),
+    (35.70, 61.30),
+    (35.72, 60.90),
     (35.60, 60.20),
-    (35.10, 59.80),
-    (34.50, 59.40),
-    (33.80, 59.10),
+    (35.65, 59.90),
+    (35.50, 59.40),
+    (34.80, 59.10),
+    (33.90, 59.05),
     (32.50, 58.80),
     (31.50, 58.50),
-    (30.20, 58.45),
-    (29.30, 58.60),
+    (30.20, 58.42),
+    (29.30, 58.55),
     (28.50, 58.80),
     (27.75, 58.95),
 ]
 SAINT_PETERSBURG = [
-    (29.65, 59.80),
-    (29.90, 59.68),
-    (30.20, 59.63),
-    (30.60, 59.70),
-    (30.75, 59.85),
-    (30.55, 60.05),
-    (30.30, 60.20),
-    (29.95, 60.25),
-    (29.65, 60.15),
-    (29.70, 59.95),
-    (29.65, 59.80),
+    (29.70, 60.00),
+    (29.95, 59.87),
+    (30.10, 59.80),
+    (30.30, 59.78),
+    (30.45, 59.83),
+    (30.45, 59.95),
+    (30.40, 60.02),
+    (30.25, 60.03),
+    (29.95, 60.03),
+    (29.70, 60.00),
 ]
 
 M_PER_DEG_LAT = 110_574.0

@@ -169,7 +169,10 @@ def page_features_json(
 def short_query_settings(session: Session) -> None:
     """No JIT and no parallel workers for this transaction: a page or a tile is a short query,
     and compiling it or starting workers costs more than it saves (82 ms against 8 ms for a
-    1,000-feature page of a million-row table). One round trip for both."""
+    1,000-feature page of a million-row table). One round trip for both; none for the app's
+    Sessions, whose connections are opened with these settings (gis_app.db.SHORT_QUERIES)."""
+    if session.info.get("short_queries"):
+        return
     session.execute(
         text(
             "SELECT set_config('jit', 'off', true),"

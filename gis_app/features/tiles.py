@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.features.pages import short_query_settings
+from gis_app.features.sources import layer_source
 from gis_app.layers import LayerDef
 
 EXTENT = 4096
@@ -17,13 +19,8 @@ FULL_PROPERTIES_ZOOM = 13
 WORLD_M = 2 * math.pi * 6378137
 
 
-def tile_mvt(session: Session, layer: LayerDef, z: int, x: int, y: int) -> bytes:
-    """One tile of a layer as MVT bytes (empty when no feature falls in it); EPSG:3857.
-
-    Lines are simplified to a tolerance of the tile width / 512 (invisible at 512 px), and below
-    FULL_PROPERTIES_ZOOM tiles carry only the id and the styling attribute, so low-zoom tiles stay
-    small; features are clipped to the tile plus a 5% buffer (no seams at the edges).
-    """
+def _tile_select(layer: LayerDef, z: int, x: int, y: int) -> tuple[str, dict]:
+    """The SELECT that makes one tile as MVT bytes, and its parameters."""
     tolerance_m = WORLD_M / 2**z / 512
     geom = "ST_Transform(f.geom, 3857)"
     if layer.geometry != "POINT":
@@ -42,19 +39,51 @@ def tile_mvt(session: Session, layer: LayerDef, z: int, x: int, y: int) -> bytes
         columns = "jsonb_build_object(:by, f.attributes -> :by) AS attributes" if by else "1 AS z"
         params["by"] = by
         joins = ""
-    # text(): one statement builds the tile; the layer id is a bound value, columns are fixed.
-    sql = text(
-        f"""
-        WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-                          ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.05), 4326) AS area)
+    sql = f"""
         SELECT ST_AsMVT(t, :name, {EXTENT}, 'geom', 'id') FROM (
             SELECT f.id, f.id AS fid,
-                   ST_AsMVTGeom({geom}, b.env, {EXTENT}, {EXTENT // 16}, true) AS geom, {columns}
-            FROM network_features f {joins}, b
-            WHERE f.layer_id = :layer AND f.geom && b.area
+                   ST_AsMVTGeom({geom}, ST_TileEnvelope(:z, :x, :y), {EXTENT}, {EXTENT // 16},
+                                 true) AS geom, {columns}
+            FROM network_features f {joins}
+            WHERE f.layer_id = :layer
+              AND f.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.05), 4326)
         ) t WHERE t.geom IS NOT NULL
         """
-    )
+    return sql, params
+
+
+def tile_mvt(session: Session, layer: LayerDef, z: int, x: int, y: int) -> bytes:
+    """One tile of a layer as MVT bytes (empty when no feature falls in it); EPSG:3857.
+
+    Lines are simplified to a tolerance of the tile width / 512 (invisible at 512 px), and below
+    FULL_PROPERTIES_ZOOM tiles carry only the id and the styling attribute, so low-zoom tiles stay
+    small; features are clipped to the tile plus a 5% buffer (no seams at the edges).
+    """
+    sql, params = _tile_select(layer, z, x, y)
     short_query_settings(session)
-    data = session.execute(sql, params).scalar()
-    return bytes(data or b"")
+    # text(): one statement builds the tile; the layer id is a bound value, columns are fixed.
+    return bytes(session.execute(text(sql), params).scalar() or b"")
+
+
+def tile_and_revision(
+    session: Session, layer: LayerDef, z: int, x: int, y: int
+) -> tuple[bytes, str, dt.datetime | None]:
+    """The tile (as tile_mvt) with the layer's revision tag and last change, in one statement:
+    one round trip, and tile and tag from the same snapshot."""
+    sql, params = _tile_select(layer, z, x, y)
+    params["keys"] = list(layer_source(layer).revision_keys)
+    short_query_settings(session)
+    # text(): the tag is built as features.revisions builds it ("key:revision" joined by ".").
+    row = session.execute(
+        text(
+            f"""
+            SELECT ({sql}) AS mvt,
+                   coalesce(string_agg(r.key || ':' || r.revision, '.' ORDER BY r.key), 'empty')
+                       AS tag,
+                   max(r.changed_at) AS changed
+            FROM serving_revisions r WHERE r.key = ANY(:keys)
+            """
+        ),
+        params,
+    ).one()
+    return bytes(row.mvt or b""), row.tag, row.changed

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -26,10 +26,13 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 @dataclass(frozen=True)
 class Target:
-    """Where a file's column goes: a layer attribute (or external_id/name), and its unit factor."""
+    """Where a file's column goes: a layer attribute (or external_id/name), its unit factor, how
+    a list of values is read ("max", "min", "first"), and the value used where the cell is empty."""
 
     field: str
     factor: float = 1.0
+    list_rule: str | None = None
+    default: object = None
 
 
 @dataclass
@@ -40,10 +43,18 @@ class Prepared:
     rejected: dict[int, list[str]]
     external_ids: list[str | None]
     ignored_columns: list[str]
+    # Features that crossed the oblast's boundary and were kept (the layer's outside_oblast).
+    crossing: list[int] = field(default_factory=list)
+    constants: dict = field(default_factory=dict)
+
+
+MAPPING_KEYS = {"field", "unit", "list", "default", "value"}
 
 
 def parse_mapping(raw: object) -> dict[str, dict]:
-    """The field mapping as {column: {"field": name, "unit": unit?}} from JSON text or a dict."""
+    """The field mapping as {column: {"field", "unit"?, "list"?, "default"?}} from JSON text or a
+    dict; an entry with a "value" is a constant: {"construction": {"value": "overhead"}} gives
+    every feature that attribute (the key is the field, unless "field" says another)."""
     if raw is None or raw == "":
         return {}
     if isinstance(raw, str):
@@ -57,11 +68,19 @@ def parse_mapping(raw: object) -> dict[str, dict]:
     for column, target in raw.items():
         if isinstance(target, str):
             target = {"field": target}
+        if isinstance(target, dict) and "value" in target:
+            target = {"field": column, **target}
         if not isinstance(target, dict) or not isinstance(target.get("field"), str):
             raise InvalidParameter(
-                f'mapping[\'{column}\'] must be a field name or {{"field": ..., "unit": ...}}',
-                parameter="mapping",
-            )
+                f'mapping[\'{column}\'] must be a field name, {{"field": ..., "unit": ...}} or '
+                '{"value": ...}', parameter="mapping",
+            )  # fmt: skip
+        unknown = sorted(set(target) - MAPPING_KEYS)
+        if unknown or target.get("list") not in (None, "max", "min", "first"):
+            raise InvalidParameter(
+                f"mapping['{column}']: unknown key(s) {unknown} or list not max/min/first "
+                f"(keys: {sorted(MAPPING_KEYS)})", parameter="mapping",
+            )  # fmt: skip
         mapping[str(column)] = target
     return mapping
 
@@ -69,7 +88,7 @@ def parse_mapping(raw: object) -> dict[str, dict]:
 def resolve_columns(layer: LayerDef, columns: list[str], mapping: dict[str, dict]) -> dict:
     """Column index → Target; names not in the mapping are taken as they are when the layer
     has them. A mapping naming a missing column or field, or an unknown unit, is a 400."""
-    missing = sorted(set(mapping) - set(columns))
+    missing = sorted({c for c, spec in mapping.items() if "value" not in spec} - set(columns))
     if missing:
         raise InvalidParameter(
             f"mapping names column(s) {missing} that the file does not have (it has {columns})",
@@ -97,8 +116,17 @@ def resolve_columns(layer: LayerDef, columns: list[str], mapping: dict[str, dict
                     f"mapping['{column}']: '{name}' cannot be converted from unit "
                     f"{spec['unit']!r} (the layer allows {units})", parameter="mapping",
                 )  # fmt: skip
-        targets[i] = Target(name, factor)
-    fields = [t.field for t in targets.values()]
+        prop = layer.property(name)
+        rule = (spec or {}).get("list") or (prop.list_values if prop else None)
+        targets[i] = Target(name, factor, rule, (spec or {}).get("default"))
+    constants = [spec["field"] for spec in mapping.values() if "value" in spec]
+    for name in constants:
+        if name not in known:
+            raise InvalidParameter(
+                f"mapping: a constant for '{name}', which layer {layer.id} does not have "
+                f"(fields: {sorted(known)})", parameter="mapping",
+            )  # fmt: skip
+    fields = [t.field for t in targets.values()] + constants
     twice = sorted({f for f in fields if fields.count(f) > 1})
     if twice:
         raise InvalidParameter(f"two columns map to {twice}", parameter="mapping")
@@ -107,12 +135,20 @@ def resolve_columns(layer: LayerDef, columns: list[str], mapping: dict[str, dict
     return targets
 
 
-def coerce(prop: PropertyDef, value: object, factor: float = 1.0) -> object:
-    """The value in the attribute's type and unit when it can be read so; else as it was."""
+def coerce(
+    prop: PropertyDef, value: object, factor: float = 1.0, list_rule: str | None = None
+) -> object:
+    """The value in the attribute's type and unit when it can be read so; else as it was.
+    With a list rule, "330000;330000;110000" is read as its max, min or first number."""
     if isinstance(value, str):
         value = value.strip()
         if value == "":
             return None
+        if list_rule and ";" in value and prop.type in ("int", "float"):
+            parts = [coerce(prop, part, factor) for part in value.split(";") if part.strip()]
+            if parts and all(isinstance(p, int | float) for p in parts):
+                return {"max": max, "min": min, "first": lambda v: v[0]}[list_rule](parts)
+            return value
     if prop.type in ("int", "float"):
         if isinstance(value, str):
             try:
@@ -156,12 +192,15 @@ def _coerced(target: Target, prop: PropertyDef | None, values: list) -> list:
     """One column in the attribute's type and unit; each distinct value is converted once."""
     if prop is None:
         return [_text(v) for v in values]
+    if target.default is not None:
+        values = [target.default if v is None or v == "" else v for v in values]
     cache: dict = {}
+    rule = target.list_rule
     try:
-        return [cache[v] if v in cache else cache.setdefault(v, coerce(prop, v, target.factor))
+        return [cache[v] if v in cache else cache.setdefault(v, coerce(prop, v, target.factor, rule))
                 for v in values]  # fmt: skip
     except TypeError:  # an unhashable value (a list or an object in GeoJSON)
-        return [coerce(prop, v, target.factor) for v in values]
+        return [coerce(prop, v, target.factor, rule) for v in values]
 
 
 def geometry_reasons(
@@ -188,11 +227,42 @@ def geometry_reasons(
     for i in np.flatnonzero(invalid):
         reasons.setdefault(int(i), f"geometry: invalid ({shapely.is_valid_reason(geoms[i])})")
     if oblast is not None:
-        shapely.prepare(oblast)
-        outside = present & ~invalid & ~shapely.covered_by(geoms, oblast)
-        for i in np.flatnonzero(outside):
-            reasons.setdefault(int(i), "geometry: not inside the oblast")
+        _outside(layer, geoms, present & ~invalid, oblast, reasons)
     return reasons
+
+
+def _outside(layer: LayerDef, geoms, checked, oblast, reasons: dict[int, str]) -> None:
+    """Reasons for features not wholly inside the oblast, as the layer's outside_oblast says:
+    reject them all, or only those that do not even intersect it (intersects, clip)."""
+    shapely.prepare(oblast)
+    crossing = checked & ~shapely.covered_by(geoms, oblast)
+    touching = shapely.intersects(geoms, oblast)
+    for i in np.flatnonzero(crossing):
+        if layer.outside_oblast == "reject":
+            reasons.setdefault(int(i), "geometry: not inside the oblast")
+        elif not touching[i]:
+            reasons.setdefault(int(i), "geometry: outside the oblast (does not touch it)")
+
+
+def crossing_features(
+    layer: LayerDef, batch: Batch, oblast: shapely.Geometry | None, rejected: dict
+) -> tuple[list[int], dict[int, shapely.Geometry]]:
+    """The kept features that cross the oblast's boundary, and (outside_oblast = "clip") their
+    geometries cut to the oblast, of the layer's type (EPSG:4326)."""
+    if oblast is None or layer.outside_oblast == "reject":
+        return [], {}
+    kept = np.array([i not in rejected for i in range(len(batch))], dtype=bool)
+    present = shapely.get_type_id(batch.geoms) >= 0
+    crossing = np.flatnonzero(kept & present & ~shapely.covered_by(batch.geoms, oblast))
+    clipped = {}
+    if layer.outside_oblast == "clip":
+        allowed = GEOMETRY_TYPES[layer.geometry]
+        for i in crossing:
+            part = shapely.intersection(batch.geoms[i], oblast)
+            parts = [g for g in shapely.get_parts(part) if g.geom_type in allowed]
+            if parts:
+                clipped[int(i)] = parts[0] if len(parts) == 1 else shapely.union_all(parts)
+    return [int(i) for i in crossing], clipped
 
 
 def prepare(
@@ -216,6 +286,16 @@ def prepare(
     columns = [
         _coerced(targets[i], layer.property(targets[i].field), batch.values[i]) for i in order
     ]
+    constants = {}
+    for spec in mapping.values():
+        if "value" in spec:
+            prop = layer.property(spec["field"])
+            constants[spec["field"]] = coerce(prop, spec["value"]) if prop else spec["value"]
+            fields.append(spec["field"])
+            columns.append([constants[spec["field"]]] * n)
+            if spec["field"] not in SPECIAL:
+                attr_at.append(len(fields) - 1)
+                attr_names.append(spec["field"])
     ext_col = columns[fields.index("external_id")] if "external_id" in fields else [None] * n
     name_col = columns[fields.index("name")] if "name" in fields else [None] * n
     attr_cols = [columns[k] for k in attr_at] or [[()] * n]
@@ -256,6 +336,9 @@ def prepare(
             rows.append((index, external_id, name_col[index], attrs, batch.geoms[index]))
         if external_id is not None:
             seen.setdefault(external_id, index)
+    crossing, clipped = crossing_features(layer, batch, oblast, rejected)
+    if clipped:
+        rows = [(i, e, nm, a, clipped.get(i, g)) for i, e, nm, a, g in rows]
     if progress:
         progress(n - n // 2)
-    return Prepared(rows, rejected, ext_col, ignored)
+    return Prepared(rows, rejected, ext_col, ignored, crossing, constants)

@@ -13,6 +13,7 @@ from gis_app.errors import Forbidden, ImportFailed, InvalidParameter, NotFound
 from gis_app.imports import load
 from gis_app.imports.prepare import parse_mapping, prepare
 from gis_app.imports.read import parse_crs, read_file
+from gis_app.imports.report import group_reasons
 from gis_app.layers import LayerDef
 from gis_app.models import IMPORT_MODES, Import, Operator
 from gis_app.network import topology
@@ -83,7 +84,15 @@ def run_import(session: Session, req: ImportRequest, progress: Progress | None =
                     f"external_id: '{ext}' exists already (append adds only new features)"
                 )
         report["rejected"] = len(rejected)
+        report["reasons"] = group_reasons(rejected, dict(enumerate(prepared.external_ids)))
         report["rejected_features"] = _rejections(rejected, prepared.external_ids)
+        report["outside_oblast"] = {
+            "rule": req.layer.outside_oblast,
+            "crossing": len(prepared.crossing),
+            "clipped": len(prepared.crossing) if req.layer.outside_oblast == "clip" else 0,
+        }
+        if prepared.constants:
+            report["constants"] = prepared.constants
         if req.dry_run or rejected:
             counts = load.plan(session, req.layer, req.operator_id, req.mode)
         else:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.accounts.identity import Identity
 from gis_app.errors import Forbidden, InvalidParameter
-from gis_app.incidents import deadlines, duplicates, notify, outages
+from gis_app.incidents import deadlines, duplicates, notify, outages, reporter, terms
 from gis_app.incidents.lifecycle import record
 from gis_app.layers import LayerRegistry
 from gis_app.models import Incident
@@ -136,6 +136,16 @@ def create_incident(
     )
     session.add(incident)
     session.flush()
+    terms.record_terms(
+        session,
+        incident.id,
+        utility,
+        data["kind"],
+        data["priority"],
+        rule,
+        now,
+        triaged=status != "new",
+    )
     who = actor.username if actor else source
     record(
         session,
@@ -189,4 +199,5 @@ def create_incident(
             {"operator_id": found.operator_id, "automatic": True},
         )
         notify.enqueue(session, incident.id, "assigned")
+    reporter.tell_reporter(session, incident.id, "created")
     return incident.id

@@ -27,6 +27,8 @@ _RULE_SQL = text(
     SELECT id, accept_minutes, resolve_minutes, source, confirmed FROM deadline_rules
     WHERE (utility_code IS NULL OR utility_code = :utility) AND (kind IS NULL OR kind = :kind)
       AND (priority IS NULL OR priority = :priority) AND (dead_end IS NULL OR dead_end = :dead_end)
+      AND created_at <= COALESCE(:as_of, now())
+      AND (superseded_at IS NULL OR superseded_at > COALESCE(:as_of, now()))
     ORDER BY (utility_code IS NOT NULL) DESC, (dead_end IS NOT NULL) DESC,
              (kind IS NOT NULL) DESC, (priority IS NOT NULL) DESC, id
     LIMIT 1
@@ -71,11 +73,24 @@ def is_dead_end(session: Session, feature_id: int | None) -> bool | None:
 
 
 def deadline_for(
-    session: Session, utility: str, kind: str, priority: int, dead_end: bool | None
+    session: Session,
+    utility: str,
+    kind: str,
+    priority: int,
+    dead_end: bool | None,
+    as_of: datetime | None = None,
 ) -> Deadline:
-    """The most specific deadline rule for this utility, kind, priority and main."""
+    """The most specific deadline rule for this utility, kind, priority and main, among the
+    rules in force at `as_of` (an incident's report time; default now)."""
     row = session.execute(
-        _RULE_SQL, {"utility": utility, "kind": kind, "priority": priority, "dead_end": dead_end}
+        _RULE_SQL,
+        {
+            "utility": utility,
+            "kind": kind,
+            "priority": priority,
+            "dead_end": dead_end,
+            "as_of": as_of,
+        },
     ).one_or_none()
     if row is None:
         return Deadline(None, None, None, "no rule", False)
@@ -87,7 +102,8 @@ def list_rules(session: Session) -> list[dict]:
     rows = session.execute(
         text(
             "SELECT id, utility_code AS utility, kind, priority, dead_end, accept_minutes,"
-            " resolve_minutes, source, confirmed FROM deadline_rules"
+            " resolve_minutes, triage_minutes, source, confirmed, created_at, created_by"
+            " FROM deadline_rules WHERE superseded_at IS NULL"
             " ORDER BY utility_code NULLS FIRST, kind NULLS FIRST, priority NULLS FIRST, id"
         )
     ).mappings()

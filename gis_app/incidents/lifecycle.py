@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.accounts.identity import Identity
 from gis_app.errors import Forbidden, InvalidParameter, PreconditionFailed
-from gis_app.incidents import deadlines, notify
+from gis_app.incidents import deadlines, notify, reporter, terms
 from gis_app.incidents import validate as v
 from gis_app.incidents.errors import IncidentNotFound, TransitionNotAllowed
 
@@ -209,6 +209,7 @@ def transition(
             row.kind,
             row.priority,
             deadlines.is_dead_end(session, row.feature_id),
+            as_of=row.reported_at,
         )
         sets["assigned_at"] = NOW
         sets["accept_due_at"] = (
@@ -233,6 +234,8 @@ def transition(
     elif body.get("duplicate_of") is not None:
         raise v.bad("duplicate_of", f"is set by the action 'duplicate', not '{action}'")
     _write(session, incident_id, sets)
+    if action in ("assign", "reassign", "reopen"):
+        terms.restart_ladder(session, incident_id)
     if action == "duplicate":
         record(
             session,
@@ -249,6 +252,7 @@ def transition(
         _close_duplicates(session, incident_id, actor.username)
     if move.notify:
         notify.enqueue(session, incident_id, move.notify)
+    reporter.tell_reporter(session, incident_id, action)
 
 
 class SQL(str):
@@ -350,6 +354,7 @@ def update(session: Session, actor: Identity, incident_id: int, version: int, bo
             kind,
             priority,
             deadlines.is_dead_end(session, row.feature_id),
+            as_of=row.reported_at,
         )
         sets["resolve_due_at"] = rule.resolve_due(row.reported_at, stopped)
         sets["accept_due_at"] = rule.accept_due(row.assigned_at)

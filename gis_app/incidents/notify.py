@@ -23,13 +23,26 @@ from email.message import EmailMessage
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-EVENTS = ("assigned", "reassigned", "overdue", "reopened")
+from gis_app.incidents.tokens import make_token
+
+EVENTS = ("assigned", "reassigned", "overdue", "reopened", "escalated") + (
+    "received",  # the reporter's messages (incidents/reporter.py)
+    "accepted",
+    "resolved",
+    "closed",
+)
 SUBJECTS = {
     "assigned": "назначен вашей организации / assigned to you",
     "reassigned": "передан вашей организации / reassigned to you",
     "overdue": "срок истёк / overdue",
     "reopened": "открыт повторно / reopened",
+    "escalated": "эскалация: срок истёк / escalated, overdue",
+    "received": "сообщение зарегистрировано / your report is registered",
+    "accepted": "принято в работу / accepted",
+    "resolved": "устранено — подтвердите / resolved, please confirm",
+    "closed": "закрыто / closed",
 }
+TARGETS_RU = {"municipal": "ЕДДС/МЦУ муниципального образования", "regional": "ЦУР области"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,10 @@ class NotifySettings:
     max_attempts: int = 8
     backoff_s: int = 30
     timeout_s: float = 10.0
+    # The reporter's links: the public address, the key that signs them, their life in days.
+    public_url: str = "http://127.0.0.1:5000"
+    secret_key: str = ""
+    feedback_days: int = 14
 
     @classmethod
     def from_config(cls, config: dict) -> NotifySettings:
@@ -52,6 +69,9 @@ class NotifySettings:
             mail_from=config["GIS_APP_MAIL_FROM"],
             max_attempts=int(config["GIS_APP_NOTIFY_MAX_ATTEMPTS"]),
             backoff_s=int(config["GIS_APP_NOTIFY_BACKOFF_S"]),
+            public_url=str(config["GIS_APP_PUBLIC_URL"]).rstrip("/"),
+            secret_key=str(config["SECRET_KEY"]),
+            feedback_days=int(config["GIS_APP_FEEDBACK_DAYS"]),
         )
 
     def delay(self, attempts: int) -> timedelta:
@@ -69,31 +89,53 @@ def _event(session: Session, incident_id: int, data: dict, comment: str) -> None
     )
 
 
+_INCIDENT = text(
+    """
+    SELECT i.id, i.operator_id, o.short_name, o.dispatch_email, o.webhook_url,
+        json_build_object('id', i.id, 'status', i.status, 'kind', i.kind,
+            'utility', i.utility_code, 'category', i.category, 'priority', i.priority,
+            'description', i.description, 'address', i.address,
+            'lon', ST_X(i.geom), 'lat', ST_Y(i.geom), 'operator_id', i.operator_id,
+            'operator', o.short_name, 'responsible_rule', i.responsible_rule,
+            'responsible_reason', i.responsible_reason, 'feature_id', i.feature_id,
+            'accept_due_at', i.accept_due_at, 'resolve_due_at', i.resolve_due_at,
+            'reported_at', i.reported_at, 'version', i.version) AS incident
+    FROM incidents i LEFT JOIN operators o ON o.id = i.operator_id WHERE i.id = :id
+    """
+)
+
+
+def _insert(session: Session, row, event: str, channel: str, target: str, payload: dict) -> int:
+    return session.execute(
+        text(
+            "INSERT INTO notifications (incident_id, operator_id, event, channel, target,"
+            " payload) VALUES (:i, :o, :e, :c, :t, CAST(:p AS jsonb)) RETURNING id"
+        ),
+        {
+            "i": row["id"],
+            "o": row["operator_id"],
+            "e": event,
+            "c": channel,
+            "t": target,
+            "p": json.dumps(payload, ensure_ascii=False, default=str),
+        },
+    ).scalar_one()
+
+
+def enqueue_to(session: Session, incident_id: int, event: str, email: str, extra: dict) -> int:
+    """Queue an e-mail about `event` to a person (a control centre's dispatcher, a reporter);
+    `extra` goes into the payload under `event` (e.g. the escalation level)."""
+    assert event in EVENTS, event
+    row = session.execute(_INCIDENT, {"id": incident_id}).mappings().one()
+    payload = {"event": event, "incident": row["incident"], event: extra}
+    return _insert(session, row, event, "email", email, payload)
+
+
 def enqueue(session: Session, incident_id: int, event: str) -> list[int]:
     """Queue the message about `event` to the incident's operator on each of its channels."""
     assert event in EVENTS, event
-    row = (
-        session.execute(
-            text(
-                """
-            SELECT i.id, i.operator_id, o.short_name, o.dispatch_email, o.webhook_url,
-                json_build_object('id', i.id, 'status', i.status, 'kind', i.kind,
-                    'utility', i.utility_code, 'category', i.category, 'priority', i.priority,
-                    'description', i.description, 'address', i.address,
-                    'lon', ST_X(i.geom), 'lat', ST_Y(i.geom), 'operator_id', i.operator_id,
-                    'operator', o.short_name, 'responsible_rule', i.responsible_rule,
-                    'responsible_reason', i.responsible_reason, 'feature_id', i.feature_id,
-                    'accept_due_at', i.accept_due_at, 'resolve_due_at', i.resolve_due_at,
-                    'reported_at', i.reported_at, 'version', i.version) AS incident
-            FROM incidents i JOIN operators o ON o.id = i.operator_id WHERE i.id = :id
-            """
-            ),
-            {"id": incident_id},
-        )
-        .mappings()
-        .one_or_none()
-    )
-    if row is None:
+    row = session.execute(_INCIDENT, {"id": incident_id}).mappings().one_or_none()
+    if row is None or row["operator_id"] is None:
         return []
     targets = [("email", row["dispatch_email"]), ("webhook", row["webhook_url"])]
     ids = []
@@ -101,22 +143,7 @@ def enqueue(session: Session, incident_id: int, event: str) -> list[int]:
         if not target:
             continue
         payload = {"event": event, "incident": row["incident"]}
-        ids.append(
-            session.execute(
-                text(
-                    "INSERT INTO notifications (incident_id, operator_id, event, channel, target,"
-                    " payload) VALUES (:i, :o, :e, :c, :t, CAST(:p AS jsonb)) RETURNING id"
-                ),
-                {
-                    "i": incident_id,
-                    "o": row["operator_id"],
-                    "e": event,
-                    "c": channel,
-                    "t": target,
-                    "p": json.dumps(payload, ensure_ascii=False, default=str),
-                },
-            ).scalar_one()
-        )
+        ids.append(_insert(session, row, event, channel, target, payload))
     if not ids:
         _event(
             session,
@@ -125,6 +152,32 @@ def enqueue(session: Session, incident_id: int, event: str) -> list[int]:
             f"{row['short_name']}: no e-mail and no webhook to notify",
         )
     return ids
+
+
+def reporter_lines(settings: NotifySettings, payload: dict) -> list[str]:
+    """The text of a message to the person who reported the incident (Russian, then English)."""
+    inc, event = payload["incident"], payload["event"]
+    extra = payload.get(event) or {}
+    lines = [f"Ваше сообщение №{inc['id']}: {inc.get('address') or inc['description'][:80]}"]
+    if event == "received":
+        lines.append(
+            f"Зарегистрировано под номером {inc['id']}. Your report's number is {inc['id']}."
+        )
+    elif event == "accepted":
+        lines.append(f"Принято в работу: {inc.get('operator') or 'организация'}.")
+        if extra.get("expected_at"):
+            lines.append(f"Ожидаемое время устранения / expected: {extra['expected_at']}")
+    elif event == "resolved":
+        token = make_token(settings.secret_key, inc["id"], extra["resolve_event_id"])
+        lines += [
+            "Организация сообщила, что неисправность устранена. Подтвердите или откройте снова,",
+            f"и оцените работу (1–5), по ссылке (действует {settings.feedback_days} дн.):",
+            f"{settings.public_url}/feedback/{token}",
+            "The operator reports it fixed: confirm or reopen it, and rate the work, at the link.",
+        ]
+    elif event == "closed":
+        lines.append("Сообщение закрыто. Спасибо! / Your report is closed. Thank you!")
+    return lines
 
 
 def _email(settings: NotifySettings, target: str, payload: dict) -> None:
@@ -141,6 +194,16 @@ def _email(settings: NotifySettings, target: str, payload: dict) -> None:
         f"Почему вы: {inc.get('responsible_reason') or '—'}",
         f"Принять до: {inc.get('accept_due_at') or '—'}; устранить до: {inc.get('resolve_due_at') or '—'}",
     ]
+    if payload["event"] in ("received", "accepted", "resolved", "closed"):
+        lines = reporter_lines(settings, payload)
+    escalation = payload.get("escalated")
+    if escalation:
+        lines.insert(
+            0,
+            f"Эскалация, уровень {escalation['level']}: "
+            f"{TARGETS_RU.get(escalation['target'], escalation['target'])}; "
+            f"истёк срок «{escalation['deadline']}».",
+        )
     msg.set_content("\n".join(lines))
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_s) as smtp:
         smtp.send_message(msg)

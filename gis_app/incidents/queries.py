@@ -29,6 +29,8 @@ SELECT i.id, i.kind, i.utility_code, i.category, i.description, i.status, i.prio
        i.settlements_cut_off, i.cut_off_computed, i.caused_by_id,
        i.reported_at, i.assigned_at, i.accept_due_at, i.resolve_due_at, i.expected_at,
        i.resolved_at, i.closed_at, i.updated_at, i.version, i.source, i.created_by, i.is_demo,
+       COALESCE(it.escalation_level, 0) AS escalation_level, it.escalated_at,
+       it.triage_due_at,
        {OVERDUE_SQL} AS overdue,
        (i.status IN ('new', 'assigned') AND i.accept_due_at < now()) AS overdue_to_accept,
        (i.status IN {OPEN_STATUSES!r} AND i.resolve_due_at < now()) AS overdue_to_resolve
@@ -36,6 +38,7 @@ FROM incidents i
 LEFT JOIN municipalities m ON m.id = i.municipality_id
 LEFT JOIN operators o ON o.id = i.operator_id
 LEFT JOIN planned_outages po ON po.id = i.planned_outage_id
+LEFT JOIN incident_terms it ON it.incident_id = i.id
 """
 
 _TIMES = (
@@ -102,6 +105,11 @@ def to_json(r) -> dict:
         "cut_off_computed": r.cut_off_computed or None,
         **{name: _iso(getattr(r, name)) for name in _TIMES},
         "overdue": bool(r.overdue),
+        # How far up the ladder it has climbed: 1 operator reminded, 2 municipal centre,
+        # 3 regional centre (0: not escalated).
+        "escalation_level": r.escalation_level,
+        "escalated_at": _iso(r.escalated_at),
+        "triage_due_at": _iso(r.triage_due_at),
         "overdue_to_accept": bool(r.overdue_to_accept),
         "overdue_to_resolve": bool(r.overdue_to_resolve),
         "version": r.version,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis_app.incidents import notify
+from gis_app.incidents import escalate, notify
 from gis_app.incidents.deadlines import OVERDUE_SQL
 from gis_app.incidents.lifecycle import record
 
@@ -30,7 +30,9 @@ def mark_overdue(session: Session) -> list[int]:
 
 
 def run_once(session: Session, settings: notify.NotifySettings) -> dict[str, int]:
-    """One cycle: overdue check, then every due delivery. The caller commits."""
+    """One cycle: the escalation ladder, the overdue check of incidents without a ladder, then
+    every due delivery. The caller commits."""
+    steps = escalate.escalate_due(session)
     overdue = mark_overdue(session)
     counts = notify.deliver_due(session, settings)
-    return {"overdue": len(overdue), **counts}
+    return {"escalated": len(steps), "overdue": len(overdue), **counts}

@@ -2,6 +2,7 @@
 
 from gis_app.models.accounts import ROLES, ApiToken, LoginFailure, User, user_municipalities
 from gis_app.models.base import Base
+from gis_app.models.changes import AdminChange
 from gis_app.models.incidents import (
     INCIDENT_KINDS,
     INCIDENT_STATUSES,
@@ -12,6 +13,13 @@ from gis_app.models.incidents import (
     IncidentEvent,
     Notification,
     PlannedOutage,
+)
+from gis_app.models.kpi import (
+    ESCALATION_TARGETS,
+    EscalationRule,
+    IncidentKpiFacts,
+    IncidentTerms,
+    KpiSummary,
 )
 from gis_app.models.networks import NetworkFeature, ServingRevision
 from gis_app.models.operators import (
@@ -26,6 +34,12 @@ from gis_app.models.records import EDIT_ACTIONS, IMPORT_MODES, FeatureEdit, Impo
 from gis_app.models.topology import ConsumerSupply, NetworkDependency, NetworkLink, NetworkNode
 
 __all__ = [
+    "AdminChange",
+    "ESCALATION_TARGETS",
+    "EscalationRule",
+    "IncidentKpiFacts",
+    "IncidentTerms",
+    "KpiSummary",
     "EDIT_ACTIONS",
     "IMPORT_MODES",
     "INCIDENT_KINDS",

@@ -30,7 +30,7 @@ user_municipalities = Table(
     Base.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column(
-        "municipality_id", ForeignKey("municipalities.id", ondelete="CASCADE"), primary_key=True
+        "municipality_id", ForeignKey("municipalities.id", ondelete="RESTRICT"), primary_key=True
     ),
 )
 
@@ -51,7 +51,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
     operator_id: Mapped[int | None] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default="false")

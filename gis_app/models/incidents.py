@@ -60,10 +60,10 @@ class Incident(Base):
     reporter_contact: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     municipality_id: Mapped[int | None] = mapped_column(
-        ForeignKey("municipalities.id", ondelete="SET NULL"), index=True
+        ForeignKey("municipalities.id", ondelete="RESTRICT"), index=True
     )
     operator_id: Mapped[int | None] = mapped_column(
-        ForeignKey("operators.id", ondelete="SET NULL"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     feature_id: Mapped[int | None] = mapped_column(
         ForeignKey("network_features.id", ondelete="SET NULL")
@@ -146,6 +146,11 @@ class DeadlineRule(Base):
     resolve_minutes: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(Text, server_default="")
     confirmed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Migration 0013: a triage limit, and a life span (an edit retires the rule, writes a new one).
+    triage_minutes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(Text)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PlannedOutage(Base):
@@ -159,7 +164,7 @@ class PlannedOutage(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     operator_id: Mapped[int] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     utility_code: Mapped[str] = mapped_column(ForeignKey("utilities.code"))
     title: Mapped[str] = mapped_column(Text)

@@ -43,7 +43,7 @@ class NetworkFeature(Base):
     # Derived from the layer; no index: queries go through layer_id.
     utility_code: Mapped[str] = mapped_column(ForeignKey("utilities.code"))
     operator_id: Mapped[int] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     external_id: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(Text)

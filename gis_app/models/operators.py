@@ -57,6 +57,12 @@ class Operator(Base):
     webhook_secret: Mapped[str | None] = mapped_column(Text)
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Retired: no longer routed to; its open incidents went to `handed_over_to` (migration 0010).
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_reason: Mapped[str | None] = mapped_column(Text)
+    handed_over_to: Mapped[int | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="RESTRICT")
+    )
 
 
 class DesignatedOperator(Base):

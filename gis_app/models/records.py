@@ -38,7 +38,7 @@ class Import(Base):
     )
     username: Mapped[str] = mapped_column(Text)
     operator_id: Mapped[int] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     layer_id: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(Text, server_default="")
@@ -81,7 +81,7 @@ class FeatureEdit(Base):
     )
     username: Mapped[str] = mapped_column(Text)
     operator_id: Mapped[int] = mapped_column(
-        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+        ForeignKey("operators.id", ondelete="RESTRICT"), index=True
     )
     layer_id: Mapped[str] = mapped_column(String(64))
     # Not a foreign key: the record of a deleted feature outlives it.

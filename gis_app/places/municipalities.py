@@ -1,39 +1,35 @@
 """Municipalities: their boundaries as GeoJSON, one by slug, the list, and which contain a point.
 
-The one "municipality at a point": `municipalities_at` ranks the units covering a point by area in
-square metres (a geography cast; degrees² shrink with latitude), most specific first.
+The one "municipality at a point" is chain.units_at (settlement → district/okrug → oblast, with
+the rule that decided each link); `municipalities_at` and `municipality_at` are its short forms.
+Retired units (retired_at set) keep their rows but are not drawn or found.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.geometry import COORD_DECIMALS
-
-_POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
-
-# text(): the smallest unit first (a settlement before its district, the district before the
-# oblast); equal areas by id, so the answer is stable.
-_AT_SQL = text(
-    f"""
-    SELECT m.id, m.slug, m.kind, m.name_ru, m.name_en, m.oktmo FROM municipalities m
-    WHERE ST_Covers(m.geom, {_POINT})
-    ORDER BY ST_Area(m.geom::geography), m.id
-    """
-)
+from gis_app.places.chain import DEFAULT_TOLERANCE_M, units_at
 
 
-def municipalities_at(session: Session, lon: float, lat: float) -> list:
-    """Rows (id, slug, kind, name_ru, name_en, oktmo) of every municipality covering the point
-    (EPSG:4326), most specific (smallest in m²) first."""
-    return session.execute(_AT_SQL, {"lon": lon, "lat": lat}).all()
+def municipalities_at(
+    session: Session, lon: float, lat: float, tolerance_m: float = DEFAULT_TOLERANCE_M
+) -> list[SimpleNamespace]:
+    """The chain of units at the point (EPSG:4326), most specific first: id, slug, kind,
+    name_ru, name_en, oktmo, rule, reason (see chain.units_at, the one implementation)."""
+    return [SimpleNamespace(**u) for u in units_at(session, lon, lat, tolerance_m).units]
 
 
-def municipality_at(session: Session, lon: float, lat: float) -> int | None:
-    """The id of the most specific municipality covering the point, or None."""
-    found = municipalities_at(session, lon, lat)
-    return found[0].id if found else None
+def municipality_at(
+    session: Session, lon: float, lat: float, tolerance_m: float = DEFAULT_TOLERANCE_M
+) -> int | None:
+    """The id of the most specific active unit at the point (covering, or within the
+    tolerance in metres of a sliver), or None."""
+    return units_at(session, lon, lat, tolerance_m).most_specific_id
 
 
 def municipality_id(session: Session, ref: str) -> int | None:
@@ -61,6 +57,7 @@ def municipalities_geojson(session: Session, simplify_deg: float = 0.0) -> dict:
                         'parent', p.slug, 'is_demo', m.is_demo)
                 ) ORDER BY m.id), '[]'::json))
             FROM municipalities m LEFT JOIN municipalities p ON p.id = m.parent_id
+            WHERE m.retired_at IS NULL
             """
         ),
         {"tol": simplify_deg, "dec": COORD_DECIMALS},
@@ -100,7 +97,8 @@ def municipality_list(session: Session) -> list[dict]:
     rows = session.execute(
         text(
             "SELECT m.slug, m.name_ru, m.name_en, m.kind, p.slug FROM municipalities m "
-            "LEFT JOIN municipalities p ON p.id = m.parent_id ORDER BY m.parent_id NULLS FIRST, m.name_ru"
+            "LEFT JOIN municipalities p ON p.id = m.parent_id WHERE m.retired_at IS NULL"
+            " ORDER BY m.parent_id NULLS FIRST, m.name_ru"
         )
     ).all()
     return [
@@ -113,7 +111,7 @@ def extent_of_everything(session: Session) -> list[float] | None:
     row = session.execute(
         text(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-            "(SELECT ST_Extent(geom) e FROM municipalities) s"
+            "(SELECT ST_Extent(geom) e FROM municipalities WHERE retired_at IS NULL) s"
         )
     ).one()
     return None if row[0] is None else [row[0], row[1], row[2], row[3]]
@@ -122,6 +120,9 @@ def extent_of_everything(session: Session) -> list[float] | None:
 def oblast_boundary_wkb(session: Session) -> bytes | None:
     """The oblast's boundary (the union of municipalities of kind 'oblast') as WKB, or None."""
     wkb = session.execute(
-        text("SELECT ST_AsBinary(ST_Union(geom)) FROM municipalities WHERE kind = 'oblast'")
+        text(
+            "SELECT ST_AsBinary(ST_Union(geom)) FROM municipalities"
+            " WHERE kind = 'oblast' AND retired_at IS NULL"
+        )
     ).scalar()
     return bytes(wkb) if wkb is not None else None

@@ -11,12 +11,17 @@ def init_web(app: Flask) -> None:
     from gis_app.web import access, auth, errors, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
+    from gis_app.web.pages.admin import admin_pages
+    from gis_app.web.pages.dashboard import bp as dashboard_pages
+    from gis_app.web.pages.feedback import bp as feedback_pages
     from gis_app.web.pages.maps import maps
+    from gis_app.web.pages.rules import bp as rules_pages
 
     _import_routes()
 
     access.init_app(app)
-    for blueprint in (api, maps, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
+    pages = (maps, admin_pages, dashboard_pages, feedback_pages, rules_pages)
+    for blueprint in (api, *pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     hops = int(app.config["GIS_APP_PROXY_HOPS"])
@@ -33,16 +38,20 @@ def init_web(app: Flask) -> None:
 def _import_routes() -> None:
     """Import the route modules of the api and ogc blueprints: their views register on import."""
     from gis_app.web.api import (  # noqa: F401
+        admin,
         exports,
         features,
         imports,
         incident_network,
         incidents,
+        kpi,
         layers,
+        municipalities,
         network,
         operators,
         outages,
         places,
         responsible,
+        rules,
     )
     from gis_app.web.ogc import crud, views  # noqa: F401

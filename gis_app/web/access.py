@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import secrets
+import time
 from collections.abc import Callable
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
@@ -76,6 +78,37 @@ def _credentials(header: str) -> tuple[str | None, str]:
     )
 
 
+# Identities looked up recently, per app: (monotonic expiry, identity) by token digest or user id.
+# A map draws dozens of tiles a second per user; each would otherwise cost a database round
+# trip just to learn who is asking again.
+_CACHE_KEY = "gis_app_identities"
+_CACHE_MAX = 10_000
+
+
+def _remembered(key: tuple, load: Callable[[], Identity | None]) -> Identity | None:
+    """The identity of `key` from the cache (GIS_APP_AUTH_CACHE_S), or loaded and remembered."""
+    ttl = float(current_app.config["GIS_APP_AUTH_CACHE_S"])
+    if ttl <= 0:
+        return load()
+    cache = current_app.extensions.setdefault(_CACHE_KEY, {})
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    identity = load()
+    if identity is not None:  # unknown credentials are asked again every time
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = (now + ttl, identity)
+    return identity
+
+
+def forget_identities() -> None:
+    """Drop this worker's remembered identities (after a token is revoked here; other workers
+    forget theirs within GIS_APP_AUTH_CACHE_S)."""
+    current_app.extensions.pop(_CACHE_KEY, None)
+
+
 def _authenticate():
     from gis_app.accounts.users import identity_for_token, identity_for_user
     from gis_app.db import get_session
@@ -86,7 +119,8 @@ def _authenticate():
     identity, by_session = None, False
     if header:
         username, token = _credentials(header)
-        identity = identity_for_token(get_session(), token)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        identity = _remembered(("token", digest), lambda: identity_for_token(get_session(), token))
         if identity is None:
             raise Unauthorized(
                 "The API token is unknown, expired or revoked.", code="invalid_token"
@@ -96,7 +130,8 @@ def _authenticate():
                 "The API token belongs to another user than the one named.", code="invalid_token"
             )
     elif "user_id" in session:
-        identity = identity_for_user(get_session(), session["user_id"])
+        user_id = session["user_id"]
+        identity = _remembered(("user", user_id), lambda: identity_for_user(get_session(), user_id))
         by_session = identity is not None
         if identity is None:
             session.clear()

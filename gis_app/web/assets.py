@@ -1,7 +1,7 @@
 """Third-party browser assets the service serves itself, so maps work in a closed network.
 
-Leaflet comes from PyPI's XStatic-Leaflet, installed with the project; Leaflet.VectorGrid from npm
-into static/node_modules/ (`make` installs it from package-lock.json); nothing is loaded from a CDN.
+Leaflet comes from PyPI's XStatic-Leaflet, installed with the project; Leaflet.VectorGrid and
+Chart.js (the dashboard's charts) from npm into static/node_modules/ (`make` installs it from package-lock.json); nothing is loaded from a CDN.
 gis_app/web/vendor.py serves them under /vendor/<package>/.
 """
 
@@ -19,6 +19,7 @@ def _packages() -> dict[str, str]:
     return {
         "leaflet": xstatic.pkg.leaflet.BASE_DIR,
         "vectorgrid": str(PROJECT_ROOT / "static" / "node_modules" / "leaflet.vectorgrid" / "dist"),
+        "chartjs": str(PROJECT_ROOT / "static" / "node_modules" / "chart.js" / "dist"),
     }
 
 

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from gis_app.accounts import login_limits, users
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.errors import InvalidParameter, NotFound
-from gis_app.web.access import csrf_token, current_identity
+from gis_app.web.access import csrf_token, current_identity, forget_identities
 from gis_app.web.params import parse_int
 
 bp = Blueprint("auth", __name__)
@@ -79,6 +79,16 @@ def me():
     }
 
 
+@bp.get("/auth/check")
+@replica_ok
+@single_statements
+def check():
+    """204 when the request is authenticated (401 otherwise, from the access check): nginx's
+    auth_request asks this before it serves a cached tile (deploy/nginx-gis-app.conf)."""
+    current_identity()
+    return "", 204, {"Cache-Control": "no-store"}
+
+
 @bp.get("/api/tokens")
 def my_tokens():
     """The caller's API tokens (never the secrets)."""
@@ -111,4 +121,5 @@ def delete_token(token_id: int):
             f"No active token {token_id} of yours.", code="token_not_found", token=token_id
         )
     db.commit()
+    forget_identities()
     return "", 204

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import psycopg2.errors
+import sqlalchemy.exc
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -54,6 +56,28 @@ def register_error_handlers(app: Flask) -> None:
         response = _respond(exc.code or 500, code, exc.description or exc.name)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(sqlalchemy.exc.TimeoutError)
+    def _pool_exhausted(exc: sqlalchemy.exc.TimeoutError):
+        # Every pooled connection is busy for GIS_APP_DB_POOL_TIMEOUT_S: a clear 503, not a hang.
+        log.warning("database pool exhausted on %s %s", request.method, request.path)
+        response = _respond(
+            503, "database_busy", "All database connections are busy; try again shortly."
+        )
+        response.headers["Retry-After"] = "2"
+        return response
+
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    def _database_unavailable(exc: sqlalchemy.exc.OperationalError):
+        # The server is down or restarting (a query cancelled by a timeout is another matter).
+        if isinstance(exc.orig, psycopg2.errors.QueryCanceled):
+            return _unexpected(exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        response = _respond(
+            503, "database_unavailable", "The database is not answering; try again shortly."
+        )
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 
 from flask import Response, g, request, stream_with_context
 
+from gis_app.db import close_session
+
 
 def dumps(value: object) -> str:
     """JSON text as the API writes it (UTF-8, Cyrillic kept as is, no spaces)."""
@@ -125,8 +127,23 @@ class _Closing:
             _close(self.chunks)
         finally:
             if self.session is not None:
-                self.session.close()
+                close_session(self.session)
                 self.session = None
+
+
+def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks, the first one already taken (errors raise here, in the view)."""
+    first = next(chunks, None)
+
+    def rest() -> Iterator[bytes]:
+        try:
+            if first is not None:
+                yield first
+                yield from chunks
+        finally:
+            _close(chunks)
+
+    return rest()
 
 
 def wants_gzip() -> bool:
@@ -142,13 +159,43 @@ def stream(
     cache_control: str = "no-cache",
     headers: dict | None = None,
 ) -> Response:
-    """Stream text chunks in batches, gzipped when asked, with the validators and cache policy."""
-    body = _batched(chunks)
+    """Stream text chunks in batches, gzipped when asked, with the validators and cache policy.
+
+    The first batch is made before the answer starts: the page's query runs now, so a database
+    that is down gives the client a 503 (with Retry-After), not a 200 whose body breaks off."""
+    body = _primed(_batched(chunks))
     gzip = wants_gzip()
     if gzip:
         body = _gzipped(body)
     body = _Closing(body, g.pop("db_session", None))
     response = Response(stream_with_context(body), mimetype=mimetype)
+    return _with_headers(response, gzip, etag, last_modified, cache_control, headers)
+
+
+def whole(
+    data: bytes,
+    mimetype: str,
+    etag: str | None = None,
+    last_modified: dt.datetime | None = None,
+    cache_control: str = "no-cache",
+) -> Response:
+    """A small answer already in memory (a tile) as stream() would send it, but in one piece
+    with its Content-Length: one write to the socket, not a chunked body."""
+    gzip = wants_gzip()
+    if gzip:
+        data = b"".join(_gzipped(iter([data])))
+    response = Response(data, mimetype=mimetype)
+    return _with_headers(response, gzip, etag, last_modified, cache_control, None)
+
+
+def _with_headers(
+    response: Response,
+    gzip: bool,
+    etag: str | None,
+    last_modified: dt.datetime | None,
+    cache_control: str,
+    headers: dict | None,
+) -> Response:
     if gzip:
         response.headers["Content-Encoding"] = "gzip"
     response.headers["Vary"] = "Accept-Encoding, Accept"

@@ -15,13 +15,13 @@ import json
 from flask import Blueprint, Response, url_for
 from flask import request as flask_request
 
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.errors import InvalidParameter
 from gis_app.features.pages import extent, revisions
 from gis_app.features.sources import layer_source
-from gis_app.features.tiles import FULL_PROPERTIES_ZOOM, tile_mvt
+from gis_app.features.tiles import FULL_PROPERTIES_ZOOM, tile_and_revision, tile_mvt
 from gis_app.layers import LayerDef, get_layer
-from gis_app.web.streaming import make_etag, not_modified, stream
+from gis_app.web.streaming import make_etag, not_modified, whole
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 
@@ -57,12 +57,20 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
 
 
 @bp.get("/<layer_id>/<z>/<x>/<y>.mvt")
+@replica_ok
+@single_statements
 def tile(layer_id: str, z: str, x: str, y: str):
     """One vector tile; cached for a day under the current `v`, revalidated otherwise."""
     layer = get_layer(layer_id)
     zi, xi, yi = _tile_numbers(z, x, y)
     session = get_session()
-    tag, changed = revisions(session, layer_source(layer).revision_keys)
+    conditional = "If-None-Match" in flask_request.headers or flask_request.if_modified_since
+    if zi < MIN_ZOOM or conditional:
+        # The revision first: a client's current copy costs no tile (304).
+        tag, changed = revisions(session, layer_source(layer).revision_keys)
+        data = None
+    else:  # one round trip for the revision and the tile
+        data, tag, changed = tile_and_revision(session, layer, zi, xi, yi)
     current = flask_request.args.get("v") == _version(tag)
     cache = "public, max-age=86400" if current else "no-cache"
     etag = make_etag(tag, layer.id, zi, xi, yi)
@@ -72,9 +80,9 @@ def tile(layer_id: str, z: str, x: str, y: str):
         return cached
     if zi < MIN_ZOOM:  # a whole-oblast tile of every feature is megabytes: served empty
         data = b""
-    else:
+    elif data is None:
         data = tile_mvt(session, layer, zi, xi, yi)
-    return stream([data], MVT, etag, changed, cache)
+    return whole(data, MVT, etag, changed, cache)
 
 
 def tilejson(layer: LayerDef) -> dict:
@@ -116,6 +124,8 @@ def tilejson(layer: LayerDef) -> dict:
 
 
 @bp.get("/<layer_id>.json", endpoint="tilejson")
+@replica_ok
+@single_statements
 def tilejson_view(layer_id: str):
     """The layer's TileJSON; never cached, since it names the current revision."""
     body = json.dumps(tilejson(get_layer(layer_id)), ensure_ascii=False)

@@ -72,6 +72,11 @@ def test_post_a_request_then_read_it_back(open311, session):
         {"id": int(rid)},
     ).one()
     assert tuple(row) == ("new", "open311", True, "Иван ivan@example.invalid", "accident")
+    told = session.execute(
+        text("SELECT event FROM notifications WHERE incident_id = :id AND target = :t"),
+        {"id": int(rid), "t": "ivan@example.invalid"},
+    ).scalars()
+    assert list(told) == ["received"]  # the reporter gets the number (issue 15)
     (got,) = open311.get(f"/open311/v2/requests/{rid}.json").get_json()
     assert got["status"] == "open" and got["status_notes"] == "NEW"
     assert got["description"] == "Запах газа <script>x</script>"

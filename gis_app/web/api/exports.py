@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import request, send_file
 
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.exports import FORMATS, Cut, UnknownPlace, check_cut, export, file_name
 from gis_app.layers import get_layer, layer_registry
@@ -19,6 +19,7 @@ MIMETYPES = {"gpkg": "application/geopackage+sqlite3"}
 
 
 @api.get("/exports")
+@replica_ok
 def export_download():
     """`layers` (comma list; default all), cut by `municipality`, `operator`, `bbox`; `format`."""
     fmt = request.args.get("format", "gpkg")

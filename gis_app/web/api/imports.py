@@ -3,14 +3,9 @@ GET /api/imports, the record of imports, and GET /api/feature-edits, that of sin
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from flask import current_app, request
-from werkzeug.utils import secure_filename
+from flask import request
 
 from gis_app.db import get_session
-from gis_app.errors import InvalidParameter, PayloadTooLarge
 from gis_app.features import edits
 from gis_app.imports import ImportRequest, list_imports, run_import
 from gis_app.layers import get_layer
@@ -18,33 +13,7 @@ from gis_app.operators.directory import acting_operator, find_operator
 from gis_app.web.access import Identity, current_identity, require_role
 from gis_app.web.api import api
 from gis_app.web.params import parse_int
-
-JSON_TYPES = ("application/geo+json", "application/json")
-TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
-
-
-def _param(name: str) -> str | None:
-    """A parameter from the query string or, for multipart uploads, the form."""
-    value = request.args.get(name)
-    return value if value is not None else request.form.get(name)
-
-
-def _flag(name: str) -> bool:
-    raw = (_param(name) or "").strip().lower()
-    if raw not in TRUE | FALSE:
-        raise InvalidParameter(f"{name} must be true or false", parameter=name, value=raw)
-    return raw in TRUE
-
-
-def _check_size() -> int:
-    limit = int(current_app.config["GIS_APP_MAX_IMPORT_BYTES"])
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(
-            f"The upload is {request.content_length} bytes; at most {limit} are accepted.",
-            limit_bytes=limit, size_bytes=request.content_length,
-        )  # fmt: skip
-    request.max_content_length = limit  # a chunked upload with no length stops at the limit too
-    return limit
+from gis_app.web.uploads import flag, param, saved_upload
 
 
 @api.post("/layers/<layer_id>/import")
@@ -52,27 +21,12 @@ def import_layer(layer_id: str):
     """Import a file (multipart `file`) or a GeoJSON body into the operator's part of a layer."""
     identity = require_role("operator", "admin")
     layer = get_layer(layer_id)
-    _check_size()
-    operator_id = acting_operator(get_session(), identity, _param("operator"))
-    with tempfile.TemporaryDirectory(prefix="gis-import-") as folder:
-        upload = request.files.get("file")
-        if upload is not None and upload.filename:
-            file_name = upload.filename
-            path = Path(folder) / (secure_filename(file_name) or "upload")
-            upload.save(path)
-        elif request.mimetype in JSON_TYPES:
-            file_name = "request body"
-            path = Path(folder) / "body.geojson"
-            path.write_bytes(request.get_data())
-        else:
-            raise InvalidParameter(
-                "Send a multipart form with a 'file', or a GeoJSON body (application/geo+json).",
-                parameter="file",
-            )
+    operator_id = acting_operator(get_session(), identity, param("operator"))
+    with saved_upload("gis-import-") as (path, file_name):
         req = ImportRequest(
-            layer=layer, operator_id=operator_id, path=path, mode=_param("mode") or "upsert",
-            crs=_param("crs"), dry_run=_flag("dry_run"), mapping=_param("mapping"),
-            encoding=_param("encoding"), file_name=file_name, user_id=identity.user_id,
+            layer=layer, operator_id=operator_id, path=path, mode=param("mode") or "upsert",
+            crs=param("crs"), dry_run=flag("dry_run"), mapping=param("mapping"),
+            encoding=param("encoding"), file_name=file_name, user_id=identity.user_id,
             username=identity.username,
         )  # fmt: skip
         return run_import(get_session(), req)

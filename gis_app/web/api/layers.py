@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request, url_for
 
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.features.pages import (
     PageCount,
     Query,
@@ -23,6 +23,7 @@ GEOJSON = "application/geo+json"
 
 
 @api.get("/layers")
+@replica_ok
 def list_layers():
     """Every layer with its titles, schema, style and data URL."""
     return {
@@ -34,6 +35,7 @@ def list_layers():
 
 
 @api.get("/layers/<layer_id>")
+@replica_ok
 def layer_metadata(layer_id: str):
     """One layer's description, feature count and extent."""
     layer = get_layer(layer_id)
@@ -45,6 +47,7 @@ def layer_metadata(layer_id: str):
 
 
 @api.get("/layers/<layer_id>.geojson")
+@replica_ok
 def layer_geojson(layer_id: str):
     """Features of a layer intersecting `bbox`, at most `limit`, paged by id with `after`."""
     layer = get_layer(layer_id)

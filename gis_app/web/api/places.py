@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.errors import NotFound
 from gis_app.places.municipalities import municipalities_geojson, municipality
 from gis_app.utilities import list_utilities
@@ -13,6 +13,7 @@ from gis_app.web.params import parse_int
 
 
 @api.get("/municipalities.geojson")
+@replica_ok
 def municipalities():
     """Every municipality's boundary; `simplify` (metres, 0-5000) thins them for overview maps."""
     simplify_m = parse_int(request.args.get("simplify"), "simplify", 0, 0, 5000)
@@ -22,6 +23,7 @@ def municipalities():
 
 
 @api.get("/municipalities/<slug>")
+@replica_ok
 def municipality_detail(slug: str):
     """One municipality: names, kind, OKTMO, parent and bbox."""
     found = municipality(get_session(), slug)
@@ -35,6 +37,7 @@ def municipality_detail(slug: str):
 
 
 @api.get("/utilities")
+@replica_ok
 def utilities():
     """The utilities the platform knows (data, not code: more are added as rows)."""
     keys = ("code", "name_ru", "name_en", "color")

@@ -7,7 +7,7 @@ import json
 
 from flask import Response, render_template, request, url_for
 
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.features import edits
 from gis_app.features.cql import CONFORMANCE as PART3
@@ -115,6 +115,7 @@ def _collection_doc(source: Source) -> dict:
 
 
 @ogc.get("/collections")
+@replica_ok
 def collections():
     """Every collection with its extent and links."""
     doc = {
@@ -127,6 +128,7 @@ def collections():
 
 
 @ogc.get("/collections/<collection_id>")
+@replica_ok
 def collection(collection_id: str):
     """One collection's description."""
     source = get_source(collection_id)
@@ -134,6 +136,7 @@ def collection(collection_id: str):
 
 
 @ogc.get("/collections/<collection_id>/queryables")
+@replica_ok
 def queryables(collection_id: str):
     """The attributes one may filter on, as a JSON Schema."""
     source = get_source(collection_id)
@@ -174,6 +177,7 @@ def _page_url(cid: str, **changes) -> str:
 
 
 @ogc.get("/collections/<collection_id>/items")
+@replica_ok
 def items(collection_id: str):
     """Features of a collection: bbox, attribute, time and CQL2 filters, paged by key (or offset)."""
     source = get_source(collection_id)
@@ -283,6 +287,7 @@ def _feature_validators(collection_id: str, feature_id: int) -> tuple[str, dt.da
 
 
 @ogc.get("/collections/<collection_id>/items/<feature_id>")
+@replica_ok
 def item(collection_id: str, feature_id: str):
     """One feature by id; for layers, with the strong ETag of its current state."""
     source = get_source(collection_id)

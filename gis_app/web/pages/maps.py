@@ -12,7 +12,7 @@ import json
 from flask import Blueprint, Response, current_app, request, url_for
 from markupsafe import escape
 
-from gis_app.db import get_session
+from gis_app.db import get_session, replica_ok
 from gis_app.errors import NotFound
 from gis_app.features.pages import layer_counts
 from gis_app.layers import layer_registry
@@ -312,6 +312,7 @@ def _page(html: str) -> Response:
 
 
 @maps.get("/")
+@replica_ok
 def index():
     """The oblast overview: municipalities, open incidents; network layers off until zoomed in."""
     bounds = extent_of_everything(get_session()) or [27.7, 58.4, 35.7, 61.4]
@@ -319,6 +320,7 @@ def index():
 
 
 @maps.get("/map/<slug>")
+@replica_ok
 def municipality_map(slug: str):
     """One municipality's map with every network layer on."""
     found = municipality(get_session(), slug)

@@ -1,0 +1,219 @@
+"""Tile benchmark (issue 17, item 4): a 7x7 block of z14 tiles (and z12, z10) of road_segments
+around Gatchina, one client on a kept-alive connection, side by side:
+
+- floor: a plain serial ST_AsMVT statement over the same rows and columns, run by psycopg2 on one
+  open connection (no HTTP, no revision look-up, no token check): what the database must do;
+- gis_app: /tiles/road_segments/z/x/y.mvt?v=<current> from gunicorn (2 workers, as `make run`);
+- tipg: its /collections/public.bench_road_segments/tiles/WebMercatorQuad/z/x/y (uvicorn, 2 workers).
+
+It also times, on one connection, each statement a gis_app tile request runs, to show where the
+time goes. Run on the database of serving_generate.py:
+
+    .venv/bin/python bench/tiles_bench.py [--database gis_app_bench] [--skip-peers] [--rounds 3]
+
+Writes bench/results-tiles.json and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.serving_bench import PORTS, get, ours, stop, tipg  # noqa: E402
+from bench.serving_generate import bench_url  # noqa: E402
+from gis_app import config  # noqa: E402
+from gis_app.layers import LayerRegistry  # noqa: E402
+
+LAYER = "road_segments"
+CENTRE = (30.12, 59.57)  # Gatchina, inside the serving bench's Gatchina box
+GRID = 7
+
+
+def tile_block(z: int, grid: int = GRID) -> list[tuple[int, int, int]]:
+    """The grid x grid tiles of zoom z around CENTRE."""
+    lon, lat = CENTRE
+    cx = int((lon + 180) / 360 * 2**z)
+    cy = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+    half = grid // 2
+    return [(z, cx + dx, cy + dy) for dy in range(-half, half + 1) for dx in range(-half, half + 1)]
+
+
+def stats(seconds: list[float], wall: float | None = None) -> dict:
+    """tiles/s, p50 and p99 (ms)."""
+    ordered = sorted(seconds)
+    pct = lambda q: round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)  # noqa: E731
+    wall = wall if wall is not None else sum(seconds)
+    return {"tiles": len(ordered), "tiles_s": round(len(ordered) / wall, 1),
+            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "mean_ms": round(1000 * statistics.mean(ordered), 2)}  # fmt: skip
+
+
+PLAIN = """
+    SELECT ST_AsMVT(t, 'road_segments', 4096, 'geom', 'id') FROM (
+        SELECT f.id, ST_AsMVTGeom(ST_Transform(f.geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
+                                  4096, 256, true) AS geom {columns}
+        FROM network_features f {joins}
+        WHERE f.layer_id = 'road_segments'
+          AND f.geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 0.05), 4326)
+    ) t WHERE t.geom IS NOT NULL
+"""
+
+
+def floor_runner(url: str, z: int):
+    """A function (x, y) -> seconds, bytes running the plain serial statement, the same columns as
+    our tile at zoom z, by psycopg2 on one open connection."""
+    import psycopg2
+
+    from gis_app.features.tiles import FULL_PROPERTIES_ZOOM
+
+    conn = psycopg2.connect(config.sqlalchemy_url(url).replace("postgresql+psycopg2", "postgresql"))
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SET jit = off; SET max_parallel_workers_per_gather = 0")
+    if z >= FULL_PROPERTIES_ZOOM:
+        columns = ", f.name, o.short_name AS operator, f.operator_id, f.external_id, f.attributes"
+        joins = "JOIN operators o ON o.id = f.operator_id"
+    else:
+        by = LayerRegistry.from_dir(ROOT / "layers").get(LAYER).style["by"]["property"]
+        columns = f", jsonb_build_object('{by}', f.attributes -> '{by}') AS attributes"
+        joins = ""
+    sql = PLAIN.format(columns=columns, joins=joins)
+
+    def run(x: int, y: int) -> tuple[float, int]:
+        started = time.perf_counter()
+        cur.execute(sql, {"z": z, "x": x, "y": y})
+        data = cur.fetchone()[0]
+        return time.perf_counter() - started, len(data or b"")
+
+    return run
+
+
+def breakdown(url: str, token: str, tiles: list[tuple[int, int, int]]) -> dict:
+    """Each statement of a gis_app tile request, timed on one pooled connection as the app's
+    tile view uses it (connection-level settings, autocommit, pre-ping) (ms, mean)."""
+    from gis_app.accounts.users import identity_for_token
+    from gis_app.db import web_engine
+    from gis_app.features.pages import revisions
+    from gis_app.features.sources import layer_source
+    from gis_app.features.tiles import tile_mvt
+
+    layer = LayerRegistry.from_dir(ROOT / "layers").get(LAYER)
+    engine = web_engine(url)
+    parts: dict[str, list[float]] = {"checkout+ping": [], "token": [], "revision": [], "tile": [],
+                                     "close": []}  # fmt: skip
+    for _ in range(2):
+        for z, x, y in tiles:
+            t0 = time.perf_counter()
+            session = Session(engine, info={"short_queries": True})
+            session.connection().connection.dbapi_connection.autocommit = True  # as the app does
+            t1 = time.perf_counter()
+            identity_for_token(session, token)
+            t2 = time.perf_counter()
+            revisions(session, layer_source(layer).revision_keys)
+            t3 = time.perf_counter()
+            tile_mvt(session, layer, z, x, y)
+            t4 = time.perf_counter()
+            session.close()
+            t5 = time.perf_counter()
+            for key, a, b in (("checkout+ping", t0, t1), ("token", t1, t2), ("revision", t2, t3),
+                              ("tile", t3, t4), ("close", t4, t5)):  # fmt: skip
+                parts[key].append(b - a)
+    engine.dispose()
+    return {k: round(1000 * statistics.mean(v), 2) for k, v in parts.items()}
+
+
+def side_by_side(url: str, z: int, servers: dict[str, tuple[str, dict]], rounds: int) -> dict:
+    """Each tile of the block at zoom z from the floor and from each server in turn (one client,
+    kept-alive connections), `rounds` times: the machine's load weighs on all of them alike.
+    servers: name -> (URL template with {z}/{x}/{y}, headers)."""
+    run_floor = floor_runner(url, z)
+    block = tile_block(z)
+    for _, x, y in block:  # warm-up: the rows in memory, connections open
+        run_floor(x, y)
+        for template, headers in servers.values():
+            get(template.format(z=z, x=x, y=y), headers)
+    times: dict[str, list[float]] = {"floor": [], **{name: [] for name in servers}}
+    sizes = []
+    for _ in range(rounds):
+        for _, x, y in block:
+            seconds, size = run_floor(x, y)
+            times["floor"].append(seconds)
+            sizes.append(size)
+            for name, (template, headers) in servers.items():
+                status, _, seconds = get(template.format(z=z, x=x, y=y), headers)
+                assert status == 200, (name, status, z, x, y)
+                times[name].append(seconds)
+    result = {name: stats(values) for name, values in times.items()}
+    result["floor"]["mean_bytes"] = int(statistics.mean(sizes))
+    for name in servers:
+        result[f"{name}_to_floor"] = round(result[name]["mean_ms"] / result["floor"]["mean_ms"], 2)
+    return result
+
+
+def main() -> None:
+    """Run everything; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="gis_app_bench")
+    parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--zooms", default="14,12,10")
+    args = parser.parse_args()
+    url = bench_url(args.database)
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    zooms = [int(z) for z in args.zooms.split(",")]
+    results: dict = {"database": args.database, "layer": LAYER, "grid": GRID, "rounds": args.rounds}
+    with create_engine(config.sqlalchemy_url(url)).connect() as conn:
+        results["features"] = conn.execute(text("SELECT count(*) FROM network_features")).scalar()
+        block = tile_block(14)
+        (_, x0, y0), (_, x1, y1) = block[0], block[-1]
+        results["layer_features_in_z14_block"] = conn.execute(
+            text(
+                "SELECT count(*) FROM network_features WHERE layer_id = :l AND geom && "
+                "ST_Transform(ST_MakeEnvelope(ST_XMin(ST_TileEnvelope(14, :x0, :y0)),"
+                " ST_YMin(ST_TileEnvelope(14, :x0, :y1)), ST_XMax(ST_TileEnvelope(14, :x1, :y0)),"
+                " ST_YMax(ST_TileEnvelope(14, :x0, :y0)), 3857), 4326)"
+            ),
+            {"l": LAYER, "x0": x0, "y0": y0, "x1": x1, "y1": y1},
+        ).scalar()
+    servers: dict[str, tuple[str, dict]] = {}
+    procs = []
+    try:
+        proc, headers = ours(url, out)
+        procs.append(proc)
+        token = headers["Authorization"].split()[1]
+        results["gis_app_breakdown_z14_ms"] = breakdown(url, token, tile_block(14))
+        print("breakdown", results["gis_app_breakdown_z14_ms"], flush=True)
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", PORTS["gis_app"])
+        conn.request("GET", f"/tiles/{LAYER}.json", headers=headers)
+        template = json.loads(conn.getresponse().read())["tiles"][0]
+        conn.close()
+        servers["gis_app"] = (template, headers)
+        if not args.skip_peers:
+            procs.append(tipg(url, out))
+            base = f"http://127.0.0.1:{PORTS['tipg']}/collections/public.bench_{LAYER}/tiles"
+            servers["tipg"] = (base + "/WebMercatorQuad/{z}/{x}/{y}", {})
+        for z in zooms:
+            results[f"z{z}"] = side_by_side(url, z, servers, args.rounds)
+            print(z, json.dumps(results[f"z{z}"]), flush=True)
+    finally:
+        for proc in procs:
+            stop(proc)
+    (ROOT / "bench" / "results-tiles.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

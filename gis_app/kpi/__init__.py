@@ -1,0 +1,1 @@
+"""Accountability figures: KPIs of operators, utilities and municipalities from incident events."""
