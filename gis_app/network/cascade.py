@@ -83,7 +83,14 @@ def dependencies(session: Session, feature_id: int) -> dict:
 
 
 def demo_dependencies(session: Session) -> int:
-    """Link every demo boiler house and pumping station to its nearest gas and power lines."""
+    """Link every demo boiler house and pumping station to its nearest gas and power lines
+    (replacing the demo's previous links, so loading twice gives the same rows and count)."""
+    session.execute(
+        text(
+            "DELETE FROM network_dependencies d USING network_features f"
+            " WHERE f.id = d.dependent_id AND f.is_demo AND d.note LIKE 'demo:%'"
+        )
+    )
     total = 0
     for layer, kinds, utility, suppliers, max_m in DEMO_RULES:
         total += session.execute(
