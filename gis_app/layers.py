@@ -96,6 +96,16 @@ class LayerDef:
     search_distance_m: float = 25.0
     kinds: tuple[str, ...] = ()
     source: str = ""
+    # The network topology (gis_app/network): ends and points within this many metres join;
+    # None keeps the layer out of the topology (roads).
+    snap_tolerance_m: float | None = None
+    # Values of the `kind` attribute that feed the network, and that are switching devices
+    # (attributes `state` open/closed and `operable`).
+    source_kinds: tuple[str, ...] = ()
+    device_kinds: tuple[str, ...] = ()
+    # A consumers layer: each point is supplied, per utility, by the nearest network line
+    # within this many metres (unless it names its supplier).
+    supply_distance_m: float | None = None
     # What an import does with a feature that is not wholly inside the oblast: "reject" it,
     # accept it whole if it "intersects" the oblast, or "clip" it to the oblast (issue 12).
     outside_oblast: str = "reject"
@@ -117,6 +127,7 @@ class LayerDef:
             "utility": self.utility,
             "geometry": self.geometry,
             "search_distance_m": self.search_distance_m,
+            "snap_tolerance_m": self.snap_tolerance_m,
             "properties": [
                 {
                     "name": p.name,
@@ -250,6 +261,10 @@ def parse_layer_file(path: Path) -> LayerDef:
         "kinds",
         "properties",
         "style",
+        "snap_tolerance_m",
+        "source_kinds",
+        "device_kinds",
+        "supply_distance_m",
         "outside_oblast",
     }
     unknown = set(data) - known
@@ -284,10 +299,12 @@ def parse_layer_file(path: Path) -> LayerDef:
     )
     if not 0 < distance <= 5000:
         raise LayerFileError(f"{where}: key 'search_distance_m' must be in (0, 5000] metres")
+    network = _network_keys(data, where, names)
     outside = data.get("outside_oblast", "reject")
     if outside not in OUTSIDE_RULES:
         raise LayerFileError(f"{where}: key 'outside_oblast' must be one of {OUTSIDE_RULES}")
     return LayerDef(
+        **network,
         id=layer_id,
         title_ru=_require(data, "title_ru", str, where),
         title_en=_require(data, "title_en", str, where),
@@ -300,6 +317,29 @@ def parse_layer_file(path: Path) -> LayerDef:
         source=str(path),
         outside_oblast=outside,
     )
+
+
+def _network_keys(data: dict, where: str, names: list[str]) -> dict:
+    """The topology keys of a layer file, checked: tolerances in metres, kinds of `kind`."""
+    out: dict = {}
+    for key, upper in (("snap_tolerance_m", 100.0), ("supply_distance_m", 5000.0)):
+        if key in data:
+            value = _require(data, key, float, where)
+            if not 0 < value <= upper:
+                raise LayerFileError(f"{where}: key '{key}' must be in (0, {upper:g}] metres")
+            out[key] = value
+    for key in ("source_kinds", "device_kinds"):
+        kinds = data.get(key, [])
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise LayerFileError(f"{where}: key '{key}' must be a list of kinds")
+        if kinds and "snap_tolerance_m" not in data:
+            raise LayerFileError(f"{where}: key '{key}' needs 'snap_tolerance_m'")
+        if kinds and "kind" not in names:
+            raise LayerFileError(f"{where}: key '{key}' needs a 'kind' attribute")
+        out[key] = tuple(kinds)
+    if data.get("device_kinds") and not {"state", "operable"} <= set(names):
+        raise LayerFileError(f"{where}: key 'device_kinds' needs attributes 'state' and 'operable'")
+    return out
 
 
 class LayerRegistry:

@@ -122,6 +122,7 @@
       distance_m: r.distance_m,
       feature_id: r.feature_id, candidates: r.candidates });
     card.appendChild(resp);
+    if (window.GisTrace) window.GisTrace.cardButton(card, inc);  // static/trace.js
     var history = el("div", "gis-history");
     card.appendChild(history);
     this.request("GET", this.incidentUrl(inc.id) + "/events").then(function (res) {

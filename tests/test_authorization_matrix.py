@@ -69,6 +69,11 @@ def _incident_patch(c, ids, role):
                    headers={"If-Match": f'"{ids["incident_version"]}"'})  # fmt: skip
 
 
+def _incident_cut_off(c, ids, role):
+    return c.post(f"/api/incidents/{ids['incident']}/cut-off",
+                  headers={"If-Match": f'"{ids["incident_version"]}"'})  # fmt: skip
+
+
 def _outage(c, ids, role):
     body = {"operator_id": ids["vodokanal"], "utility": "water", "title": "Замена задвижки",
             "starts_at": "2026-12-01T09:00:00+03:00", "ends_at": "2026-12-01T13:00:00+03:00",
@@ -98,6 +103,11 @@ CELLS = [
     ("ogc items read", lambda c, ids, role: c.get("/ogc/collections/water_mains/items?limit=1"), EVERYONE),
     ("incident create", _incident, {"admin", "dispatcher", "dispatcher-gatchina"}),
     ("incident update", _incident_patch, {"admin", "dispatcher", "dispatcher-gatchina", "operator"}),
+    ("incident cut-off from the network", _incident_cut_off,
+     {"admin", "dispatcher", "dispatcher-gatchina"}),
+    ("incident caused-by", lambda c, ids, role: c.post(
+        f"/api/incidents/{ids['incident']}/caused-by", json={"caused_by": None}),
+     {"admin", "dispatcher", "dispatcher-gatchina"}),
     ("planned outage", _outage, {"admin", "operator"}),
     ("operator webhook", lambda c, ids, role: c.put(f"/api/operators/{ids['vodokanal']}/webhook",
                                                     json={"url": "https://example.invalid/h"}),

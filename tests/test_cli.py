@@ -35,7 +35,7 @@ def test_demo_load_command_twice(scratch_app):
     for _ in range(2):
         result = runner.invoke(main, ["demo", "load"])
         assert result.exit_code == 0, result.output
-        assert "demo data loaded" in result.output and "12310 network_features" in result.output
+        assert "demo data loaded" in result.output and "15150 network_features" in result.output
 
 
 def test_users_and_tokens_commands(scratch_app):

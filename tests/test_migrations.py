@@ -41,7 +41,16 @@ def test_upgrade_downgrade_upgrade(empty_url):
     assert TABLES <= set(inspect(engine).get_table_names())
     with engine.connect() as conn:
         codes = set(conn.execute(text("SELECT code FROM utilities")).scalars())
-        assert codes == {"electricity", "heat", "hot_water", "gas", "water", "sewerage", "roads"}
+        assert codes == {
+            "electricity",
+            "heat",
+            "hot_water",
+            "gas",
+            "water",
+            "sewerage",
+            "roads",
+            "housing",
+        }
         srid = conn.execute(text("SELECT Find_SRID('public', 'network_features', 'geom')")).scalar()
         assert srid == 4326
         indexes = {

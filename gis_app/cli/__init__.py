@@ -19,6 +19,7 @@ from gis_app.cli.addresses import addresses_group
 from gis_app.cli.imports import import_command
 from gis_app.cli.kpi import kpi_group
 from gis_app.cli.municipalities import municipalities_group
+from gis_app.cli.network import network_group
 from gis_app.cli.notify import notify_group
 from gis_app.cli.operators import COMMANDS as SETUP_COMMANDS
 from gis_app.layers import layer_registry
@@ -45,6 +46,7 @@ for group in (localdb, db_group, demo, layers, users, tokens):
 main.add_command(import_command)
 main.add_command(notify_group)
 main.add_command(addresses_group)
+main.add_command(network_group)
 main.add_command(municipalities_group)
 for command in SETUP_COMMANDS:  # cli/operators.py: the oblast's set-up
     main.add_command(command)

@@ -29,6 +29,8 @@ from gis_app.demo.places import NETWORK_TOWNS, OBLAST, all_places, built_up_area
 from gis_app.demo.town import TownBuilder
 from gis_app.incidents.deadlines import deadline_for, is_dead_end
 from gis_app.layers import LayerRegistry, validate_attributes
+from gis_app.network.cascade import demo_dependencies
+from gis_app.network.topology import rebuild
 from gis_app.operators.responsible import find_responsible
 from gis_app.places.municipalities import municipality_at
 
@@ -140,6 +142,10 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
             for f in features
         ],
     )
+
+    # The topology of the networks, the consumers' suppliers, and what depends on what.
+    links = sum(rebuild(session, registry).values())
+    dependencies = demo_dependencies(session)
     areas, designated = _service_areas(shapes, ops_by_town, features)
     rows.sync_service_areas(
         cur,
@@ -171,6 +177,8 @@ def load_demo(session: Session, registry: LayerRegistry, now: datetime | None = 
         "operators": len(op_id),
         "service_areas": len(areas),
         "network_features": len(features),
+        "network_links": links,
+        "network_dependencies": dependencies,
         "incidents": incidents,
         "users": len(DEMO_USERS),
     }

@@ -118,6 +118,12 @@ class Frame:
             ]
         )
 
+    def along(self, point: tuple[float, float], du_m: float, dv_m: float) -> tuple[float, float]:
+        """A point moved by metres along the grid's axes (rotated with the grid), lon/lat."""
+        x = du_m * self.cos - dv_m * self.sin
+        y = du_m * self.sin + dv_m * self.cos
+        return (round(point[0] + x / self.kx, 7), round(point[1] + y / self.ky, 7))
+
     def shift(self, point: tuple[float, float], east_m: float, north_m: float) -> Point:
         """A point moved by metres east and north."""
         return Point(round(point[0] + east_m / self.kx, 7), round(point[1] + north_m / self.ky, 7))

@@ -76,6 +76,15 @@ def town_operators(
             place.seed * 10 + 4,
         ),
     }
+    ops["housing"] = DemoOperator(
+        f"demo-uk-{s}",
+        f"ДЕМО ООО «Управляющая компания {town_name_gen}»",
+        f"ДЕМО УК {town_name_gen}",
+        ("housing",),
+        (s,),
+        f"+7 ({code}) 2-00-06",
+        place.seed * 10 + 6,
+    )
     ops["sewerage"] = ops["water"]
     if with_second_heat:
         ops["heat_small"] = DemoOperator(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from shapely import LineString
+from shapely import LineString, Point
 
 from gis_app.demo.networks import (
     AVENUES,
@@ -20,7 +20,8 @@ from gis_app.demo.networks import (
 )
 from gis_app.demo.places import Place
 
-# Each utility runs parallel to the street axis at its own offset (metres, left positive).
+# Each utility runs parallel to the street axis at its own offset (metres along both grid axes,
+# so the pieces of one network meet exactly at each junction: the topology joins them).
 OFFSET_M = {"water": 5.0, "sewerage": -5.0, "heat": 9.0, "gas": -9.0, "electricity": 13.0}
 
 
@@ -48,8 +49,34 @@ class TownBuilder:
     def node(self, key):
         return self.graph.nodes[key]
 
+    def net(self, key, utility: str) -> tuple[float, float]:
+        """The junction of one utility's network at a street junction (lon/lat)."""
+        offset = OFFSET_M[utility]
+        return self.frame.along(self.node(key), offset, offset)
+
     def edge_line(self, a, b, utility: str) -> LineString:
-        return self.frame.offset(self.node(a), self.node(b), OFFSET_M[utility])
+        return LineString([self.net(a, utility), self.net(b, utility)])
+
+    def at(self, key, utility: str) -> Point:
+        """A point on a utility's network junction (a device, a station, a hydrant)."""
+        return Point(self.net(key, utility))
+
+    def devices(self, layer: str, utility: str, role: str, nodes, kinds: list[str], word: str):
+        """Switching devices at some junctions: open, operable except the first (a stuck one)."""
+        for k, node in enumerate(nodes, 1):
+            self.add(
+                layer,
+                utility,
+                role,
+                self.at(node, utility),
+                {
+                    "kind": kinds[k % len(kinds)],
+                    "state": "open",
+                    "operable": k != 1,
+                    "dispatch_name": f"{word} {k}",
+                },
+                name=f"{word} {k}",
+            )
 
     def centre_distance(self, key) -> float:
         i, j = key
@@ -63,6 +90,7 @@ class TownBuilder:
         self.heat()
         self.gas()
         self.electricity()
+        self.consumers()
         return self.features
 
     # --- roads -------------------------------------------------------------------------------
@@ -136,11 +164,23 @@ class TownBuilder:
                 },
             )
         src = self.node(source)
+        intake = self.frame.shift(src, -600, -500)
+        plant = self.frame.shift(src, -300, -250)
+        station = self.frame.shift(src, -8, -8)
+        # The intake feeds the plant, the plant the second-lift station, the station the town.
+        for a, b in ((intake, plant), (plant, station), (station, self.at(source, "water"))):
+            self.add(
+                "water_mains",
+                "water",
+                "water",
+                LineString([a.coords[0], b.coords[0]]),
+                {"diameter_mm": 500, "material": "steel", "dead_end": False, "year_built": 1975},
+            )
         self.add(
             "water_facilities",
             "water",
             "water",
-            self.frame.shift(src, -600, -500),
+            intake,
             {"kind": "intake", "capacity_m3_day": 25000.0, "dispatch_name": "Водозабор №1"},
             name="Водозабор",
         )
@@ -148,7 +188,7 @@ class TownBuilder:
             "water_facilities",
             "water",
             "water",
-            self.frame.shift(src, -300, -250),
+            plant,
             {"kind": "treatment_plant", "capacity_m3_day": 24000.0, "dispatch_name": "ВОС"},
             name="Водоочистная станция",
         )
@@ -156,7 +196,7 @@ class TownBuilder:
             "water_facilities",
             "water",
             "water",
-            self.frame.shift(src, -8, -8),
+            station,
             {"kind": "pumping_station", "capacity_m3_day": 22000.0, "dispatch_name": "ВНС-2"},
             name="Насосная станция II подъёма",
         )
@@ -165,7 +205,7 @@ class TownBuilder:
                 "water_facilities",
                 "water",
                 "water",
-                self.frame.shift(self.node(node), 12, 12),
+                self.at(node, "water"),
                 {"kind": "pumping_station", "capacity_m3_day": 3000.0, "dispatch_name": f"ПНС-{k}"},
                 name=f"Подкачивающая насосная станция {k}",
             )
@@ -175,9 +215,11 @@ class TownBuilder:
                     "water_facilities",
                     "water",
                     "water",
-                    self.frame.shift(self.node(node), 4, 6),
+                    self.at(node, "water"),
                     {"kind": "hydrant", "dispatch_name": f"ПГ-{k}"},
                 )
+        valves = [n for k, n in enumerate(sorted(parent), 1) if k % 4 == 2 and parent[n]]
+        self.devices("water_valves", "water", "water", valves, ["gate_valve"], "Задвижка В")
 
     # --- sewerage ----------------------------------------------------------------------------
     def sewerage(self) -> None:
@@ -204,11 +246,19 @@ class TownBuilder:
                     "year_built": self.year(),
                 },
             )
+        plant = self.frame.shift(self.node(outfall), 500, -400)
+        self.add(
+            "sewers",
+            "sewerage",
+            "sewerage",
+            LineString([self.net(outfall, "sewerage"), plant.coords[0]]),
+            {"diameter_mm": 800, "flow": "pressure", "material": "concrete", "year_built": 1980},
+        )
         self.add(
             "sewer_facilities",
             "sewerage",
             "sewerage",
-            self.frame.shift(self.node(outfall), 500, -400),
+            plant,
             {"kind": "treatment_plant", "capacity_m3_day": 20000.0, "dispatch_name": "КОС"},
             name="Канализационные очистные сооружения",
         )
@@ -219,7 +269,7 @@ class TownBuilder:
                 "sewer_facilities",
                 "sewerage",
                 "sewerage",
-                self.frame.shift(self.node(node), -10, 10),
+                self.at(node, "sewerage"),
                 {"kind": "pumping_station", "capacity_m3_day": 2500.0, "dispatch_name": f"КНС-{k}"},
                 name=f"КНС-{k}",
             )
@@ -256,11 +306,19 @@ class TownBuilder:
                 },
             )
         for k, source in enumerate(sources, 1):
+            boiler = self.frame.shift(self.node(source), 15, -15)
+            self.add(
+                "heat_pipes",
+                "heat",
+                role_of[source],
+                LineString([boiler.coords[0], self.net(source, "heat")]),
+                {"diameter_mm": 500, "pipes": 2, "laying": "channel", "year_built": 1978},
+            )
             self.add(
                 "heat_sources",
                 "heat",
                 role_of[source],
-                self.frame.shift(self.node(source), 15, -15),
+                boiler,
                 {
                     "kind": "boiler_house",
                     "capacity_gcal_h": float(self.rng.choice([40, 60, 95, 120])),
@@ -274,7 +332,7 @@ class TownBuilder:
                 "heat_sources",
                 "heat",
                 role_of[owner[node]],
-                self.frame.shift(self.node(node), 12, 8),
+                self.at(node, "heat"),
                 {
                     "kind": "heat_point",
                     "capacity_gcal_h": 5.0,
@@ -283,6 +341,10 @@ class TownBuilder:
                 },
                 name=f"ЦТП-{k}",
             )
+        valves = [n for k, n in enumerate(sorted(parent), 1) if k % 4 == 3 and parent[n]]
+        for role in sorted({role_of[owner[n]] for n in valves}):
+            mine = [n for n in valves if role_of[owner[n]] == role]
+            self.devices("heat_valves", "heat", role, mine, ["gate_valve"], "Задвижка Т")
 
     # --- gas ---------------------------------------------------------------------------------
     def gas(self) -> None:
@@ -336,6 +398,18 @@ class TownBuilder:
                 },
             )
             self.add(
+                "gas_pipelines",
+                "gas",
+                "gas",
+                LineString([point.coords[0], self.net(node, "gas")]),
+                {
+                    "pressure_class": "medium",
+                    "pressure_mpa": 0.3,
+                    "diameter_mm": 219,
+                    "material": "steel",
+                },
+            )
+            self.add(
                 "gas_facilities",
                 "gas",
                 "gas",
@@ -353,7 +427,7 @@ class TownBuilder:
                 "gas_facilities",
                 "gas",
                 "gas",
-                self.frame.shift(self.node(node), -6, 9),
+                self.at(node, "gas"),
                 {
                     "kind": "shrp",
                     "pressure_in_mpa": 0.3,
@@ -367,8 +441,13 @@ class TownBuilder:
                 "gas_facilities",
                 "gas",
                 "gas",
-                self.frame.shift(self.node(node), -9, -3),
-                {"kind": "valve", "dispatch_name": f"Задвижка {k}"},
+                self.at(node, "gas"),
+                {
+                    "kind": "valve",
+                    "state": "open",
+                    "operable": k != 1,
+                    "dispatch_name": f"Задвижка {k}",
+                },
             )
 
     # --- electricity -------------------------------------------------------------------------
@@ -395,6 +474,18 @@ class TownBuilder:
             )
         for k, source in enumerate(feeder_points, 1):
             point = self.frame.shift(self.node(source), 20, 20)
+            self.add(
+                "power_lines",
+                "electricity",
+                "electricity",
+                LineString([point.coords[0], self.net(source, "electricity")]),
+                {
+                    "voltage_kv": 10.0,
+                    "construction": "cable",
+                    "conductor": "АПвПу2г 3x240",
+                    "year_built": self.year(),
+                },
+            )
             self.add(
                 "power_substations",
                 "electricity",
@@ -427,7 +518,7 @@ class TownBuilder:
                 "power_substations",
                 "electricity",
                 "electricity",
-                self.frame.shift(self.node(node), 16, 6),
+                self.at(node, "electricity"),
                 {
                     "kind": "transformer_station",
                     "voltage_class": "10/0.4",
@@ -441,7 +532,49 @@ class TownBuilder:
                 "power_substations",
                 "electricity",
                 "electricity",
-                self.frame.shift(self.node(node), 18, -10),
+                self.at(node, "electricity"),
                 {"kind": "distribution_point", "voltage_class": "10", "dispatch_name": f"РП-{k}"},
                 name=f"РП-{k}",
+            )
+        switches = [n for k, n in enumerate(sorted(parent), 1) if k % 5 == 4 and parent[n]]
+        self.devices(
+            "power_switches",
+            "electricity",
+            "electricity",
+            switches,
+            ["switch", "breaker", "disconnector"],
+            "Выключатель",
+        )
+
+    # --- consumers ---------------------------------------------------------------------------
+    SOCIAL = (
+        (23, 5, "hospital", "Больница", (250, 400)),
+        (29, 13, "care_home", "Дом престарелых", (60, 150)),
+        (17, 8, "clinic", "Поликлиника", (20, 60)),
+        (11, 3, "school", "Школа", (400, 900)),
+        (11, 6, "kindergarten", "Детский сад", (80, 200)),
+    )
+
+    def consumers(self) -> None:
+        """A building by every street junction: mostly housing, now and then a school, a
+        kindergarten, a hospital, a clinic or a care home; people (or accounts) in each."""
+        numbers: dict[str, int] = {}
+        for k, node in enumerate(sorted(self.graph.nodes), 1):
+            kind, name, people = "residential", None, (20, 400)
+            for every, rest, social, word, size in self.SOCIAL:
+                if k % every == rest:
+                    numbers[social] = numbers.get(social, 0) + 1
+                    kind, name, people = social, f"{word} №{numbers[social]}", size
+                    break
+            self.add(
+                "consumers",
+                "housing",
+                "housing",
+                Point(self.frame.along(self.node(node), 45, 30)),
+                {
+                    "kind": kind,
+                    "consumers": self.rng.randint(*people),
+                    "address": f"д. {k}",
+                },
+                name=name,
             )

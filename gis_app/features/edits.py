@@ -27,6 +27,7 @@ from gis_app.imports.prepare import prepare
 from gis_app.imports.read import WGS84, Batch, reproject
 from gis_app.layers import LayerDef
 from gis_app.models import FeatureEdit, Operator
+from gis_app.network import topology
 
 # Properties a served feature carries that an edit may send back but never sets.
 READ_ONLY = {"id", "layer", "utility", "operator", "operator_id", "updated_at", "updated_by"}
@@ -216,6 +217,7 @@ def create(
          "a": attributes, "g": geom, "by": editor.username},
     ).scalar_one()  # fmt: skip
     _record(session, layer, feature_id, operator_id, external_id, "create", editor)
+    topology.upkeep(session, None, layer, [feature_id])  # same transaction: never stale
     return feature_id
 
 
@@ -236,6 +238,7 @@ def replace(
          "i": feature_id},
     )  # fmt: skip
     _record(session, layer, feature_id, operator_id, external_id, action, editor)
+    topology.upkeep(session, None, layer, [feature_id])
 
 
 def _stored(session: Session, layer: LayerDef, feature_id: int) -> dict | None:

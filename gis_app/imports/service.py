@@ -16,6 +16,7 @@ from gis_app.imports.read import parse_crs, read_file
 from gis_app.imports.report import group_reasons
 from gis_app.layers import LayerDef
 from gis_app.models import IMPORT_MODES, Import, Operator
+from gis_app.network import topology
 from gis_app.operators.directory import check_operator_serves
 
 # Most rejected features listed in one answer (all are counted).
@@ -101,6 +102,8 @@ def run_import(session: Session, req: ImportRequest, progress: Progress | None =
             counts = load.plan(session, req.layer, req.operator_id, req.mode)
         else:
             counts = load.write(session, req.layer, req.operator_id, req.mode, req.username)
+            # The topology follows in the same transaction (what was added or changed).
+            topology.upkeep_import(session, None, req.layer, req.operator_id)
         report.update(vars(counts))
         if progress:
             progress("write", len(batch), len(batch))

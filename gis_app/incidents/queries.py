@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gis_app.geometry import COORD_DECIMALS, ENVELOPE, BBox
 from gis_app.incidents.deadlines import OPEN_STATUSES, OVERDUE_SQL
+from gis_app.incidents.figures import figures_source
 from gis_app.operators.responsible import reason_of
 
 _SELECT = f"""
@@ -26,6 +27,7 @@ SELECT i.id, i.kind, i.utility_code, i.category, i.description, i.status, i.prio
        i.duplicate_of, i.planned_outage_id, po.title AS planned_outage_title,
        (SELECT count(*) FROM incidents d WHERE d.duplicate_of = i.id) AS duplicates,
        i.consumers_cut_off, i.social_objects_cut_off, i.utilities_cut_off, i.supply_stopped_at,
+       i.settlements_cut_off, i.cut_off_computed, i.caused_by_id,
        i.reported_at, i.assigned_at, i.accept_due_at, i.resolve_due_at, i.expected_at,
        i.resolved_at, i.closed_at, i.updated_at, i.version, i.source, i.created_by, i.is_demo,
        COALESCE(it.escalation_level, 0) AS escalation_level, it.escalated_at,
@@ -111,6 +113,9 @@ def to_json(r) -> dict:
         "consumers_cut_off": r.consumers_cut_off,
         "social_objects_cut_off": r.social_objects_cut_off,
         "utilities_cut_off": list(r.utilities_cut_off or []),
+        "settlements_cut_off": r.settlements_cut_off,
+        "caused_by": r.caused_by_id,
+        "cut_off_computed": r.cut_off_computed or None,
         **{name: _iso(getattr(r, name)) for name in _TIMES},
         "overdue": bool(r.overdue),
         # How far up the ladder it has climbed: 1 operator reminded, 2 municipal centre,
@@ -125,6 +130,7 @@ def to_json(r) -> dict:
         "created_by": r.created_by,
         "is_demo": r.is_demo,
     }
+    data["cut_off_figures"] = figures_source(data, r.cut_off_computed)
     return data
 
 

@@ -38,6 +38,7 @@ from gis_app.models.operators import (
 )
 from gis_app.models.places import MUNICIPALITY_KINDS, Municipality, Utility
 from gis_app.models.records import EDIT_ACTIONS, IMPORT_MODES, FeatureEdit, Import
+from gis_app.models.topology import ConsumerSupply, NetworkDependency, NetworkLink, NetworkNode
 
 __all__ = [
     "ADDRESS_KINDS",
@@ -60,6 +61,10 @@ __all__ = [
     "NOTIFICATION_STATUSES",
     "ROLES",
     "ApiToken",
+    "ConsumerSupply",
+    "NetworkDependency",
+    "NetworkLink",
+    "NetworkNode",
     "Base",
     "DeadlineRule",
     "DesignatedOperator",

@@ -95,6 +95,12 @@ class Incident(Base):
     consumers_cut_off: Mapped[int | None] = mapped_column(Integer)
     social_objects_cut_off: Mapped[list] = mapped_column(JSONB, server_default="[]")
     utilities_cut_off: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    # Settlements left without supply, and which cut-off figures a trace computed (issue 16).
+    settlements_cut_off: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    cut_off_computed: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    caused_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
     supply_stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reported_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

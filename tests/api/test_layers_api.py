@@ -154,7 +154,16 @@ def test_municipalities_and_utilities(client):
     assert_error(client.get("/api/municipalities/atlantis"), 404, "municipality_not_found")
     assert_error(client.get("/api/municipalities.geojson?simplify=-1"), 400, "invalid_parameter")
     codes = [u["code"] for u in client.get("/api/utilities").get_json()["utilities"]]
-    assert codes == ["electricity", "heat", "hot_water", "gas", "water", "sewerage", "roads"]
+    assert codes == [
+        "electricity",
+        "heat",
+        "hot_water",
+        "gas",
+        "water",
+        "sewerage",
+        "roads",
+        "housing",
+    ]
 
 
 def test_incidents_geojson(client):

@@ -75,6 +75,7 @@ WORKBENCH_SCRIPTS = (
     "incidents-panels.js",
     "address-search.js",  # the address search box (docs/addresses.md)
     "basemap.js",  # the offline base map (docs/basemap.md)
+    "trace.js",  # "show what is cut off" (docs/network.md)
 )
 
 # Network layers are fetched by bbox only from this zoom on; below it the view holds too much.

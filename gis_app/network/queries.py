@@ -1,0 +1,154 @@
+"""The SQL a trace's answer needs around the graph: the start feature, the nearest feature of a
+utility, the affected features as GeoJSON, the consumers and social objects cut off, and the
+municipalities and settlements concerned."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis_app.errors import AppError, NotFound
+from gis_app.network.graph import LINK_COLUMNS, Link
+
+SOCIAL_KINDS = ("school", "kindergarten", "hospital", "clinic", "care_home")
+# Settlement-level municipalities: those a federal accident card lists as "cut off".
+SETTLEMENT_KINDS = ("urban_settlement", "rural_settlement", "urban_okrug", "municipal_okrug")
+
+
+class NotInNetwork(AppError):
+    """The feature exists but is not part of any network topology (a road, a consumer)."""
+
+    status = 422
+    code = "feature_not_in_network"
+
+
+def start_link(session: Session, feature_id: int) -> tuple[str, Link]:
+    """The utility and topology link of a feature; 404 if none, 422 if outside the topology."""
+    row = session.execute(
+        text(
+            f"SELECT f.utility_code, f.layer_id, {LINK_COLUMNS} FROM network_features f"
+            " LEFT JOIN network_links l ON l.feature_id = f.id WHERE f.id = :id"
+        ),
+        {"id": feature_id},
+    ).one_or_none()
+    if row is None:
+        raise NotFound(
+            f"Feature {feature_id} does not exist.", code="feature_not_found", feature_id=feature_id
+        )
+    if row[2] is None:
+        raise NotInNetwork(
+            f"Feature {feature_id} (layer {row[1]}) is not part of a network topology.",
+            feature_id=feature_id,
+            layer=row[1],
+        )
+    return row[0], Link(*row[2:])
+
+
+def nearest_feature(session: Session, lon: float, lat: float, utility: str, max_m: float) -> int:
+    """The network feature of `utility` nearest to lon/lat (EPSG:4326) within max_m metres."""
+    found = session.execute(
+        text(
+            "SELECT f.id FROM network_links l JOIN network_features f ON f.id = l.feature_id"
+            " WHERE l.utility_code = :u AND f.geom && ST_Expand(ST_MakePoint(:x, :y), :deg)"
+            " AND ST_DWithin(f.geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography,"
+            " :m) ORDER BY f.geom <-> ST_SetSRID(ST_MakePoint(:x, :y), 4326) LIMIT 1"
+        ),
+        {"u": utility, "x": lon, "y": lat, "m": max_m, "deg": max_m / 111_320.0 * 2.5},
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(
+            f"No {utility} network feature within {max_m:g} m of ({lon}, {lat}).",
+            code="feature_not_found",
+            utility=utility,
+            max_distance_m=max_m,
+        )
+    return found
+
+
+def features_geojson(session: Session, roles: dict[int, str]) -> list[dict]:
+    """The features of a trace as GeoJSON Features built in PostGIS, each with its `trace` role
+    (the same properties as a single feature's answer, plus the role)."""
+    if not roles:
+        return []
+    ids, names = list(roles), list(roles.values())
+    return list(
+        session.execute(
+            text(
+                "SELECT json_build_object('type', 'Feature', 'id', f.id,"
+                " 'geometry', ST_AsGeoJSON(f.geom, 6)::json,"
+                " 'properties', jsonb_build_object('layer', f.layer_id, 'utility', f.utility_code,"
+                " 'name', f.name, 'operator_id', f.operator_id, 'external_id', f.external_id,"
+                " 'trace', r.role) || f.attributes)"
+                " FROM unnest(CAST(:ids AS bigint[]), CAST(:roles AS text[])) r(id, role)"
+                " JOIN network_features f ON f.id = r.id ORDER BY r.role, f.id"
+            ),
+            {"ids": ids, "roles": names},
+        ).scalars()
+    )
+
+
+def consumers_cut_off(session: Session, utility: str, feature_ids: list[int]) -> dict:
+    """The consumers supplied with `utility` by any of `feature_ids`: count of people
+    (accounts), buildings, the social objects among them, and their ids."""
+    rows = session.execute(
+        text(
+            "SELECT c.id, c.name, c.attributes->>'kind' AS kind,"
+            " coalesce((c.attributes->>'consumers')::int, 0) AS consumers,"
+            " c.attributes->>'address' AS address"
+            " FROM consumer_supplies s JOIN network_features c ON c.id = s.consumer_id"
+            " WHERE s.utility_code = :u AND s.feature_id = ANY(:ids) ORDER BY c.id"
+        ),
+        {"u": utility, "ids": feature_ids},
+    ).mappings()
+    rows = [dict(r) for r in rows]
+    social = [r for r in rows if r["kind"] in SOCIAL_KINDS]
+    by_kind: dict[str, int] = {}
+    for r in social:
+        by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + 1
+    return {
+        "consumers": sum(r["consumers"] for r in rows),
+        "buildings": len(rows),
+        "social_objects": social,
+        "social_objects_by_kind": by_kind,
+        "ids": [r["id"] for r in rows],
+    }
+
+
+def municipalities_concerned(session: Session, feature_ids: list[int]) -> list[dict]:
+    """The municipalities (below the oblast) that any of the features lies in, smallest first."""
+    if not feature_ids:
+        return []
+    rows = session.execute(
+        text(
+            "WITH g AS (SELECT ST_Collect(geom) AS g FROM network_features WHERE id = ANY(:ids))"
+            " SELECT m.id, m.slug, m.kind, m.name_ru, m.name_en FROM municipalities m, g"
+            " WHERE m.kind <> 'oblast' AND m.geom && g.g AND ST_Intersects(m.geom, g.g)"
+            " ORDER BY ST_Area(m.geom), m.id"
+        ),
+        {"ids": feature_ids},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def settlements_cut_off(session: Session, utility: str, consumer_ids: list[int]) -> list[dict]:
+    """Settlements whose every consumer supplied with `utility` is among `consumer_ids`."""
+    if not consumer_ids:
+        return []
+    # From the few cut-off consumers to their settlements, then one indexed look (layer and
+    # bbox) for a consumer of the same utility there that still has supply.
+    rows = session.execute(
+        text(
+            "WITH cut AS (SELECT id, layer_id, geom FROM network_features WHERE id = ANY(:ids))"
+            " SELECT m.id, m.slug, m.kind, m.name_ru, m.name_en FROM municipalities m"
+            " WHERE m.kind = ANY(:kinds)"
+            " AND EXISTS (SELECT 1 FROM cut WHERE cut.geom && m.geom"
+            "   AND ST_Intersects(cut.geom, m.geom))"
+            " AND NOT EXISTS (SELECT 1 FROM network_features c"
+            "   JOIN consumer_supplies s ON s.consumer_id = c.id AND s.utility_code = :u"
+            "   WHERE c.layer_id IN (SELECT DISTINCT layer_id FROM cut)"
+            "   AND c.geom && m.geom AND ST_Intersects(c.geom, m.geom) AND c.id <> ALL(:ids))"
+            " ORDER BY m.id"
+        ),
+        {"u": utility, "ids": consumer_ids, "kinds": list(SETTLEMENT_KINDS)},
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -1,0 +1,105 @@
+"""An incident's cut-off figures from the trace: filled, marked computed, corrected by the
+dispatcher; the cascade proposes caused-by links, which do not loop."""
+
+from __future__ import annotations
+
+from helpers import assert_error
+from sqlalchemy import text
+
+
+def _post_incident(client, utility: str, feature_id: int, session) -> dict:
+    lon, lat = session.execute(
+        text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(geom, 0.5) p"
+            " FROM network_features WHERE id = :i) x"
+        ),
+        {"i": feature_id},
+    ).one()
+    response = client.post(
+        "/api/incidents",
+        json={
+            "lon": lon,
+            "lat": lat,
+            "utility": utility,
+            "description": "тест трассировки",
+            "feature_id": feature_id,
+            "allow_duplicate": True,
+        },
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _water_main(session) -> int:
+    return session.execute(
+        text(
+            "SELECT f.id FROM network_features f JOIN network_links l ON l.feature_id = f.id"
+            " WHERE f.layer_id = 'water_mains' AND f.is_demo ORDER BY f.id LIMIT 1 OFFSET 100"
+        )
+    ).scalar_one()
+
+
+def test_the_trace_fills_the_figures_and_a_correction_shows(client_as, session):
+    dispatcher = client_as("dispatcher")
+    incident = _post_incident(dispatcher, "water", _water_main(session), session)
+    url = f"/api/incidents/{incident['id']}"
+    assert_error(dispatcher.post(url + "/cut-off"), 428, "precondition_required")
+    etag = dispatcher.get(url).headers["ETag"]
+    assert_error(
+        client_as("planner").post(url + "/cut-off", headers={"If-Match": etag}), 403, "forbidden"
+    )
+    filled = dispatcher.post(url + "/cut-off", headers={"If-Match": etag})
+    assert filled.status_code == 200, filled.get_json()
+    body = filled.get_json()
+    computed = body["cut_off_computed"]
+    assert body["consumers_cut_off"] == computed["figures"]["consumers_cut_off"] > 0
+    assert computed["trace_type"] == "isolation" and computed["by"] == "dispatcher-oblast"
+    assert set(body["cut_off_figures"].values()) == {"computed"}
+    trace = dispatcher.get(url + "/trace?type=isolation").get_json()["trace"]
+    assert trace["consumers_cut_off"] == body["consumers_cut_off"]
+    patched = dispatcher.patch(
+        url, json={"consumers_cut_off": 5}, headers={"If-Match": filled.headers["ETag"]}
+    )
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["cut_off_figures"]["consumers_cut_off"] == "dispatcher"
+    assert patched.get_json()["cut_off_figures"]["settlements_cut_off"] == "computed"
+    events = dispatcher.get(url + "/events").get_json()
+    events = events.get("events", events)
+    assert "cut_off_computed" in [e["action"] for e in events]
+
+
+def test_the_cascade_proposes_the_heat_incident_as_caused_by_the_gas_one(client_as, session):
+    dispatcher = client_as("dispatcher")
+    gas_line, boiler = session.execute(
+        text(
+            "SELECT d.supplier_id, d.dependent_id FROM network_dependencies d"
+            " JOIN network_features s ON s.id = d.supplier_id AND s.utility_code = 'gas'"
+            " ORDER BY d.supplier_id LIMIT 1"
+        )
+    ).one()
+    heat_pipe = session.execute(
+        text(
+            "SELECT l.feature_id FROM network_links b JOIN network_links l"
+            " ON l.role = 'line' AND b.node_a IN (l.node_a, l.node_b) WHERE b.feature_id = :b"
+            " LIMIT 1"
+        ),
+        {"b": boiler},
+    ).scalar_one()
+    gas = _post_incident(dispatcher, "gas", gas_line, session)
+    heat = _post_incident(dispatcher, "heat", heat_pipe, session)
+    url = f"/api/incidents/{gas['id']}"
+    etag = dispatcher.get(url).headers["ETag"]
+    body = dispatcher.post(url + "/cut-off", json={"type": "downstream"},
+                           headers={"If-Match": etag}).get_json()  # fmt: skip
+    computed = body["cut_off_computed"]
+    assert "heat" in body["utilities_cut_off"]
+    assert computed["cascade"][0]["dependent"]["id"] == boiler
+    assert heat["id"] in [p["incident_id"] for p in computed["proposed_caused_by"]]
+    linked = dispatcher.post(
+        f"/api/incidents/{heat['id']}/caused-by", json={"caused_by": gas["id"]}
+    )
+    assert linked.status_code == 200 and linked.get_json()["caused_by"] == gas["id"]
+    loop = dispatcher.post(f"{url}/caused-by", json={"caused_by": heat["id"]})
+    assert_error(loop, 400, "invalid_parameter")
+    assert_error(dispatcher.post(f"{url}/caused-by", json={"caused_by": 10**12}), 404,
+                 "incident_not_found")  # fmt: skip

@@ -1,0 +1,108 @@
+"""The map's "show what is cut off", in a real headless Chromium, offline: from an incident's card
+and from a feature's popup the trace is drawn (devices as their own markers) and listed."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlalchemy import create_engine, text
+from test_maps import CHROMIUM_FLAGS
+
+from gis_app import config
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo_ids(postgis_url):
+    """A Gatchina water incident on a main, and a main next to an operable valve."""
+    engine = create_engine(config.sqlalchemy_url(postgis_url))
+    with engine.connect() as conn:
+        incident = conn.execute(
+            text(
+                "SELECT i.id FROM incidents i JOIN municipalities m ON m.id = i.municipality_id"
+                " JOIN network_links l ON l.feature_id = i.feature_id"
+                " WHERE m.slug = 'gatchina' ORDER BY i.id LIMIT 1"
+            )
+        ).scalar_one()
+        main = conn.execute(
+            text(
+                "SELECT f.id FROM network_features f JOIN network_links l ON l.feature_id = f.id"
+                " JOIN network_links v ON v.role = 'device' AND v.node_a = l.node_a"
+                " WHERE f.layer_id = 'water_mains' AND f.external_id LIKE 'GAT-%' AND v.operable"
+                " ORDER BY f.id LIMIT 1"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return incident, main
+
+
+def _page(browser, base: str, problems: list):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="ru-RU")
+
+    def route(r):
+        if r.request.url.startswith(base):
+            r.continue_()
+        else:
+            problems.append("outside " + r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/login?next=/map/gatchina")
+    page.fill("input[name=username]", "dispatcher-gatchina")
+    page.fill("input[name=password]", "demo-2026")
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=20_000)
+    page.wait_for_function("window.GisTrace !== undefined", timeout=10_000)
+    return page
+
+
+def test_the_incident_card_shows_what_is_cut_off(browser, live_server, demo_ids):
+    problems: list[str] = []
+    page = _page(browser, live_server, problems)
+    incident, _ = demo_ids
+    page.evaluate(f"gisWorkbench.openCard({incident})")
+    button = page.locator("#gis-card button.gis-trace-show")
+    button.wait_for(timeout=15_000)
+    assert button.inner_text() == "Показать, что отключено"
+    button.click()
+    page.wait_for_selector("#gis-trace[data-state='ready']", state="attached", timeout=30_000)
+    listed = page.locator("#gis-trace").inner_text()
+    assert "Что отключено" in listed and "Потребителей отключено" in listed
+    drawn = page.evaluate("GisTrace.layer.getLayers().length")
+    assert drawn >= 1
+    assert problems == []
+
+
+def test_a_feature_popup_draws_the_isolation_with_valve_markers(browser, live_server, demo_ids):
+    problems: list[str] = []
+    page = _page(browser, live_server, problems)
+    _, main = demo_ids
+    # The popup the map builds for this feature (as a click on it would open it).
+    page.evaluate(
+        f"""fetch('/api/features/{main}', {{credentials: 'same-origin'}}).then(r => r.json())
+        .then(f => {{
+          const layer = gisMap.cfg.layers.find(l => l.id === 'water_mains');
+          const c = f.geometry.coordinates[0];
+          gisMap.map.setView([c[1], c[0]], 16, {{animate: false}});
+          L.popup().setLatLng([c[1], c[0]]).setContent(gisMap.popupFor(layer, f)).openOn(gisMap.map);
+        }})"""
+    )
+    button = page.locator(".leaflet-popup button.gis-trace-show")
+    button.wait_for(timeout=15_000)
+    button.click()
+    page.wait_for_selector("#gis-trace[data-state='ready']", state="attached", timeout=30_000)
+    assert page.locator(".gis-trace-device").count() >= 1
+    assert "Закрыть (переключить)" in page.locator("#gis-trace").inner_text()
+    page.locator("#gis-trace .gis-close").click()
+    assert page.evaluate("GisTrace.layer.getLayers().length") == 0
+    assert problems == []
