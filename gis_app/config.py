@@ -119,8 +119,10 @@ SETTINGS: dict[str, tuple[object, str]] = {
         10,
         "after a write, the client's reads go to the primary for this many seconds (signed cookie)",
     ),
+    # 0 by default: logout, a revoked token and a disabled user take effect at once everywhere;
+    # a deployment with heavy tile traffic may trade a few seconds of that for fewer reads.
     "GIS_APP_AUTH_CACHE_S": (
-        5,
+        0,
         "seconds a worker remembers who a token or login session is (a revoked token or "
         "deactivated user is refused at most this late); 0: asked on every request",
     ),

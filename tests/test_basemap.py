@@ -153,7 +153,7 @@ def test_the_map_draws_the_base_map_offline(browser, basemap_server):
     lon, lat = building_centre("улица Чехова", "5")
     page.evaluate(f"gisMap.map.setView([{lat}, {lon}], 17, {{animate: false}}) && null")
     page.wait_for_function(
-        "document.querySelectorAll('.leaflet-tile-pane canvas.leaflet-tile-loaded').length > 0",
+        "() => document.querySelectorAll('.leaflet-tile-pane canvas.leaflet-tile-loaded').length > 0",
         timeout=20_000,
     )
     page.wait_for_timeout(1500)  # labels are placed after the tiles load

@@ -161,8 +161,12 @@ def test_map_draws_large_layers_from_tiles_offline(tiled_server, auth_headers, e
             )
             tiles = []
             page.on("response", lambda r: tiles.append(r) if ".mvt" in r.url else None)
-            page.wait_for_function("document.body.dataset.tiles_road_segments", timeout=20_000)
-            page.wait_for_function("document.body.dataset.layer_gas_facilities > 0", timeout=20_000)
+            page.wait_for_function(
+                "() => document.body.dataset.tiles_road_segments", timeout=20_000
+            )
+            page.wait_for_function(
+                "() => document.body.dataset.layer_gas_facilities > 0", timeout=20_000
+            )
             page.wait_for_timeout(1500)
             html = page.content()
             assert any("/tiles/road_segments/" in r.url and r.status == 200 for r in tiles)

@@ -62,7 +62,7 @@ def test_hovering_an_entry_of_the_identify_popup_highlights_its_feature(chromium
     dispatcher = Session_(chromium, live_server, "dispatcher-gatchina")
     page = dispatcher.page
     page.evaluate("gisMap.map.setView([59.5650, 30.1280], 17, {animate: false}) && null")
-    page.wait_for_function("+document.body.dataset.layer_water_mains > 0", timeout=15_000)
+    page.wait_for_function("() => +document.body.dataset.layer_water_mains > 0", timeout=15_000)
     page.wait_for_timeout(800)
     # A place where several lines run within a few pixels of each other.
     spot = page.evaluate(
@@ -80,10 +80,10 @@ def test_hovering_an_entry_of_the_identify_popup_highlights_its_feature(chromium
     ids = [e.get_attribute("data-feature") for e in entries.all()]
     assert len(set(ids)) == len(ids)
     entries.nth(1).hover()
-    page.wait_for_function(f"document.body.dataset.hovered === '{ids[1]}'", timeout=5_000)
+    page.wait_for_function(f"() => document.body.dataset.hovered === '{ids[1]}'", timeout=5_000)
     assert page.evaluate("gisMap.hover.getLayers().length") == 1
     entries.nth(2).hover()
-    page.wait_for_function(f"document.body.dataset.hovered === '{ids[2]}'", timeout=5_000)
+    page.wait_for_function(f"() => document.body.dataset.hovered === '{ids[2]}'", timeout=5_000)
     # "Report on this asset" from an entry reports on that very feature.
     entries.nth(2).locator(".gis-report-here").click()
     page.wait_for_selector(

@@ -165,7 +165,7 @@ def test_open_card_follows_the_operator_and_takes_the_expected_time(
         staff.page.click("#gis-restoration-save, #gis-card .gis-restoration button")
     assert answer.value.status == 200, answer.value.text()
     dispatcher.page.wait_for_function(
-        "document.querySelector('#gis-card').innerText.includes('120')", timeout=15_000
+        "() => document.querySelector('#gis-card').innerText.includes('120')", timeout=15_000
     )
     assert dispatcher.problems == [] and staff.problems == []
     dispatcher.context.close()

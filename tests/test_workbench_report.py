@@ -88,7 +88,7 @@ def test_report_on_an_asset_lands_where_clicked_on_the_pipe(
     page = dispatcher.page
     only_layers(page, ("water_mains",))
     page.evaluate(f"gisMap.map.setView([{lat}, {lon}], 18, {{animate: false}}) && null")
-    page.wait_for_function("+document.body.dataset.layer_water_mains > 0", timeout=15_000)
+    page.wait_for_function("() => +document.body.dataset.layer_water_mains > 0", timeout=15_000)
     x, y = screen_xy(page, lon, lat)
     page.mouse.click(x, y)
     page.locator(".leaflet-popup .gis-report-here").first.click()
@@ -166,7 +166,7 @@ def test_utility_must_be_chosen_away_from_assets_and_typing_survives_stray_click
     page.mouse.click(x, y)
     form = page.locator("#gis-report")
     form.wait_for(timeout=10_000)
-    page.wait_for_function("document.querySelector('#gis-report').dataset.lat", timeout=5_000)
+    page.wait_for_function("() => document.querySelector('#gis-report').dataset.lat", timeout=5_000)
     # Never silently electricity: nothing is chosen, and Enter does not save.
     assert form.locator("select[name=utility]").input_value() == ""
     posts: list[str] = []
@@ -180,7 +180,7 @@ def test_utility_must_be_chosen_away_from_assets_and_typing_survives_stray_click
     x2, y2 = screen_xy(page, lon + 0.0002, far_lat)
     page.mouse.click(x2, y2)
     page.wait_for_function(
-        f"Math.abs(+document.querySelector('#gis-report').dataset.lon - {lon + 0.0002}) < 1e-5",
+        f"() => Math.abs(+document.querySelector('#gis-report').dataset.lon - {lon + 0.0002}) < 1e-5",
         timeout=5_000,
     )
     assert description.input_value() == "Нет воды в доме 5"

@@ -47,7 +47,7 @@ def test_english_page_speaks_english(chromium, live_server, postgis_url):
     # The attribute's word from the layer file, not its code.
     only_layers(page, ("water_mains",))
     page.evaluate(f"gisMap.map.setView([{lat}, {lon}], 18, {{animate: false}}) && null")
-    page.wait_for_function("+document.body.dataset.layer_water_mains > 0", timeout=15_000)
+    page.wait_for_function("() => +document.body.dataset.layer_water_mains > 0", timeout=15_000)
     page.mouse.click(*screen_xy(page, lon, lat))
     entry = page.locator(f".gis-identify .gis-popup[data-feature='{fid}']")
     entry.wait_for(timeout=5_000)

@@ -129,6 +129,8 @@ def new_token():
     """Make an API token for the caller; the answer is the only time it is shown."""
     identity = current_identity()
     body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        raise InvalidParameter("The body must be a JSON object.", code="invalid_body")
     name = body.get("name", "")
     if not isinstance(name, str) or len(name) > 200:
         raise InvalidParameter("name must be text of at most 200 characters", parameter="name")

@@ -109,7 +109,7 @@ def test_a_click_fills_the_address_from_the_reverse_look_up(
     address = page.locator("form.gis-report input[name=address]")
     address.wait_for(timeout=10_000)
     page.wait_for_function(
-        "document.querySelector('form.gis-report input[name=address]').value !== ''",
+        "() => document.querySelector('form.gis-report input[name=address]').value !== ''",
         timeout=10_000,
     )
     assert address.input_value() == "Гатчина, улица Чехова, 7"

@@ -38,7 +38,10 @@ def test_a_sure_address_places_the_request(open311, session, imported):
     assert r.status_code == 201, r.get_data(as_text=True)
     answer = r.get_json()[0]
     assert "адрес найден: Гатчина, улица Чехова, 5" in answer["service_notice"]
-    detail = open311.get(f"/open311/v2/requests/{answer['service_request_id']}.json").get_json()[0]
+    # With the key: the full view (the public reads a rounded point and no address, issue 11).
+    detail = open311.get(
+        f"/open311/v2/requests/{answer['service_request_id']}.json?api_key={KEY}"
+    ).get_json()[0]
     lon, lat = building_centre("улица Чехова", "5")
     assert abs(detail["long"] - lon) < 1e-5 and abs(detail["lat"] - lat) < 1e-5
     assert detail["address"] == "ул. Чехова, д.5"
@@ -110,5 +113,8 @@ def test_xml_answers_carry_the_json_content(open311, session, imported):
     assert posted.status_code == 201 and posted.mimetype == "text/xml"
     request_id = ET.fromstring(posted.data).findtext("request/service_request_id")
     assert request_id and int(request_id) > 0
-    one = ET.fromstring(open311.get(f"/open311/v2/requests/{request_id}.xml").data)
+    one = ET.fromstring(open311.get(f"/open311/v2/requests/{request_id}.xml?api_key={KEY}").data)
     assert one.findtext("request/address") == "Чехова 7"
+    # The public reads no address (issue 11), in XML as in JSON.
+    public = ET.fromstring(open311.get(f"/open311/v2/requests/{request_id}.xml").data)
+    assert not public.findtext("request/address")
