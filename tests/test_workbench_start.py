@@ -103,7 +103,7 @@ def test_oblast_map_labels_districts_and_opens_one_on_a_click(chromium, live_ser
         pytest.fail("no probe point of the district is free of labels and markers")
     page.mouse.move(x, y)
     tooltip = page.locator(".leaflet-tooltip")
-    tooltip.wait_for(timeout=5_000)
+    tooltip.wait_for(timeout=15_000)
     assert "Киришский" in tooltip.inner_text()  # the district, not the oblast over it
     page.mouse.click(x, y)
     page.wait_for_url("**/map/kirishsky", timeout=10_000)
