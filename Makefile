@@ -26,6 +26,7 @@ help:
 GUNICORN_ARGS ?= --limit-request-line 0
 
 run: setup demo
+	$(BIN)/gis-app layers check   # every layer file's utility must be a row: a bad one stops the start
 	@echo "Serving the map on http://$(HOST):$(PORT)/  (Ctrl-C stops; 'make stop-db' stops the database)"
 	@echo "Demo login, local use only: dispatcher-gatchina / demo-2026 (every demo account: README)"
 	$(BIN)/gunicorn $(GUNICORN_ARGS) --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - wsgi:app
