@@ -168,14 +168,16 @@ def first_views(base: str, token: str, runs: int) -> tuple[list[float], list[flo
             page.on("requestfailed", lambda r, seen=seen: seen.append(-1))
             page.goto(f"{base}/map/gatchina")
             # The page's own first view (networks, incidents), as bench/map_bench.py has it …
-            page.wait_for_function("() => document.body.dataset.ready === '1' && window.gisMap &&"
+            page.wait_for_function(
+                "() => document.body.dataset.ready === '1' && window.gisMap &&"
                 " gisMap.cfg.layers.every(l => document.body.dataset['layer_' + l.id] !== undefined)",
                 timeout=30_000,
                 polling=20,
             )
             ready.append(page.evaluate("performance.now()"))
             # … and with every base-map tile in view drawn.
-            page.wait_for_function("() => gisMap.basemap && gisMap.basemap._noTilesToLoad() && document.querySelectorAll("
+            page.wait_for_function(
+                "() => gisMap.basemap && gisMap.basemap._noTilesToLoad() && document.querySelectorAll("
                 "'.leaflet-tile-pane canvas.leaflet-tile-loaded').length > 0",
                 timeout=30_000,
                 polling=20,

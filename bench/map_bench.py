@@ -152,7 +152,8 @@ def browser_figures(base: str, token: str, runs: int) -> dict:
             page = context.new_page()
             page.goto(f"{base}/map/gatchina")
             # Ready: municipalities and incidents drawn, and every network layer loaded.
-            page.wait_for_function("() => document.body.dataset.ready === '1' && window.gisMap &&"
+            page.wait_for_function(
+                "() => document.body.dataset.ready === '1' && window.gisMap &&"
                 " gisMap.cfg.layers.every(l => document.body.dataset['layer_' + l.id] !== undefined)",
                 timeout=30_000,
             )
