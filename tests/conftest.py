@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from helpers import app_process, recreate_database
+from helpers import CHROMIUM_FLAGS, app_process, recreate_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -187,13 +187,18 @@ def counts(engine) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def chromium():
+def browser():
     """A headless Debian Chromium per test module (never downloaded; module scope, because
     Playwright's sync API allows one running instance and other modules start their own)."""
     from playwright.sync_api import sync_playwright
-    from test_maps import CHROMIUM_FLAGS
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(browser):
+    """The same browser, by the name the workbench tests use."""
+    return browser

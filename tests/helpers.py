@@ -63,6 +63,17 @@ def assert_feature_collection(response) -> dict:
     return body
 
 
+# Debian's Chromium, headless and quiet (Playwright drives it; no browser is ever downloaded).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 SERVE = (
     "import sys; from werkzeug.serving import run_simple; from gis_app import create_app; "
     "run_simple('127.0.0.1', int(sys.argv[1]), create_app(), threaded=True)"

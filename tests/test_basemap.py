@@ -14,8 +14,6 @@ import mapbox_vector_tile
 import pytest
 from addresses.osm_extract import building_centre, write_pbf
 from helpers import assert_error
-from playwright.sync_api import sync_playwright
-from test_maps import CHROMIUM_FLAGS
 from test_workbench import Session_
 from werkzeug.serving import make_server
 
@@ -128,14 +126,6 @@ def basemap_server(basemap_app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def test_the_map_draws_the_base_map_offline(browser, basemap_server):

@@ -6,19 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from gis_app.layers import layer_registry
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.mark.parametrize(
@@ -56,14 +45,6 @@ def test_vendor_assets_are_served(client):
             assert "max-age" in response.headers["Cache-Control"]
     with client.get("/vendor/nothing/x.js") as response:
         assert response.status_code == 404
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url: str, base: str, headers: dict | None = None):

@@ -3,18 +3,7 @@ in force, retire it; other roles are refused."""
 
 from __future__ import annotations
 
-import pytest
 from helpers import assert_error
-from playwright.sync_api import sync_playwright
-from test_maps import CHROMIUM_FLAGS
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def test_admin_adds_and_retires_a_ladder_step(browser, live_server):

@@ -9,9 +9,10 @@ import threading
 
 import mapbox_vector_tile
 import pytest
+from helpers import CHROMIUM_FLAGS
 from playwright.sync_api import sync_playwright
 from sqlalchemy import text
-from test_maps import CHROMIUM_FLAGS, open_page
+from test_maps import open_page
 from werkzeug.serving import make_server
 
 from gis_app import create_app

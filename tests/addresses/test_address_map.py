@@ -5,23 +5,13 @@ responsible operator; a click on the map fills the address from the reverse look
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
-from test_maps import CHROMIUM_FLAGS
 from test_workbench import Session_
 
 from addresses.osm_extract import building_centre, write_osm
 from gis_app import config
 from gis_app.addresses import import_osm
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

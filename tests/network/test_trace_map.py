@@ -4,19 +4,9 @@ and from a feature's popup the trace is drawn (devices as their own markers) and
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
-from test_maps import CHROMIUM_FLAGS
 
 from gis_app import config
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
