@@ -111,3 +111,38 @@ def recreate_database(url: str) -> None:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     admin.dispose()
+
+
+def wait_map_still(page, timeout_s: float = 15.0) -> None:
+    """Wait until the page's Leaflet map (window.gisMap) has stopped moving: no zoom or pan
+    animation, and the same view twice 250 ms apart. A point computed on a moving map is not
+    where the mouse lands, and Leaflet's canvas ignores mouse moves while it animates."""
+    view = (
+        "() => { const m = gisMap.map, c = m.getCenter();"
+        " const moving = m._animatingZoom || (m._panAnim && m._panAnim._inProgress);"
+        " return moving ? null : [c.lat, c.lng, m.getZoom()]; }"
+    )
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        now = page.evaluate(view)
+        if now is not None and now == last:
+            return
+        last = now
+        page.wait_for_timeout(250)
+    raise AssertionError("the map kept moving for %.0f s" % timeout_s)
+
+
+def hover_until(page, x: float, y: float, locator, attempts: int = 8) -> None:
+    """Move the mouse onto (x, y) as a hand does, in small steps from a few pixels away, until
+    `locator` shows. One synthetic move is a single event, which Leaflet's canvas may drop
+    (it throttles hover handling to one event per 32 ms and skips moves during animations)."""
+    for attempt in range(attempts):
+        page.mouse.move(x - 4, y - 4, steps=2)
+        page.mouse.move(x, y, steps=4)
+        try:
+            locator.wait_for(timeout=1_500)
+            return
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: move again
+            if attempt == attempts - 1:
+                raise

@@ -6,6 +6,7 @@ opens the district."""
 from __future__ import annotations
 
 import pytest
+from helpers import hover_until, wait_map_still
 from sqlalchemy import create_engine, text
 from test_workbench_report import screen_xy
 
@@ -94,16 +95,17 @@ def test_oblast_map_labels_districts_and_opens_one_on_a_click(chromium, live_ser
     assert shown == {slug: list(v) for slug, v in expected.items()}
     kirishsky = page.locator(".gis-district[data-slug='kirishsky']").inner_text()
     assert f"{expected['kirishsky'][0]} открыт" in kirishsky
-    # A point of the district where the canvas (the district's polygon) is on top.
+    # A point of the district where the canvas (the district's polygon) is on top, on a map
+    # that has stopped moving (the start view may still be easing into place).
+    wait_map_still(page)
     for lon, lat in probes:
         x, y = screen_xy(page, lon, lat)
         if page.evaluate(f"document.elementFromPoint({x}, {y}).tagName") == "CANVAS":
             break
     else:
         pytest.fail("no probe point of the district is free of labels and markers")
-    page.mouse.move(x, y)
     tooltip = page.locator(".leaflet-tooltip")
-    tooltip.wait_for(timeout=15_000)
+    hover_until(page, x, y, tooltip)
     assert "Киришский" in tooltip.inner_text()  # the district, not the oblast over it
     page.mouse.click(x, y)
     page.wait_for_url("**/map/kirishsky", timeout=10_000)
