@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session
 # Reading around the walk stops growing here; beyond, one query per breadth-first level (a
 # circle of 8 km on a dense grid would read a hundred thousand links the walk never needs).
 MAX_PREFETCH_M = 4000.0
-LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, l.length_m"
+LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, l.length_m, l.part"
 
 
 @dataclass(frozen=True)
 class Link:
-    """A feature in the topology: a line between nodes a and b, or a point at node a."""
+    """A feature in the topology: a line (or one part of a line) between nodes a and b, or a
+    point at node a. `id` is the feature's; a line others meet in its middle has one Link per
+    part (failing the feature removes them all). `inner`: for a trace's start only, the nodes
+    between the line's parts."""
 
     id: int
     role: str
@@ -26,6 +29,12 @@ class Link:
     closed: bool
     operable: bool
     length_m: float
+    part: int = 0
+    inner: tuple[int, ...] = ()
+
+    def nodes(self) -> set[int]:
+        """Every node of the feature: its ends (or point) and the nodes between its parts."""
+        return {n for n in (self.a, self.b, *self.inner) if n is not None}
 
     def other(self, node: int) -> int | None:
         """The line's other end from `node` (None for a point)."""
@@ -40,7 +49,7 @@ class Graph:
     def __init__(self, session: Session, utility: str) -> None:
         self.session, self.utility = session, utility
         self.at: dict[int, list[Link]] = {}
-        self.links: dict[int, Link] = {}
+        self.links: dict[tuple[int, int], Link] = {}
         self.queries = 0
         self.radius_m = 0.0  # the last fetch_around radius; 0: level by level only
 
@@ -69,11 +78,11 @@ class Graph:
             self.at[node] = []
         seen = set()
         for row in rows:
-            link = self.links.get(row[0]) or Link(*row)
-            self.links[link.id] = link
+            link = self.links.get((row[0], row[7])) or Link(*row)
+            self.links[link.id, link.part] = link
             for node in (link.a, link.b):
-                if node in missing and (node, link.id) not in seen:
-                    seen.add((node, link.id))
+                if node in missing and (node, link.id, link.part) not in seen:
+                    seen.add((node, link.id, link.part))
                     self.at[node].append(link)
 
     def fetch_around(self, node: int, radius_m: float) -> None:
@@ -90,12 +99,12 @@ class Graph:
                 "  WHERE l.node_a IN (SELECT id FROM n)"
                 f" UNION ALL SELECT {LINK_COLUMNS}, NULL FROM network_links l"
                 "  WHERE l.node_b IN (SELECT id FROM n)"
-                " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, n.id FROM n"
+                " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n.id FROM n"
             ),
             # Degrees of latitude; a longitude degree is shorter by cos(latitude).
             {"id": node, "u": self.utility, "deg": radius_m / 111_320.0},
         ).all()
-        inside = [r[7] for r in rows if r[7] is not None]
+        inside = [r[8] for r in rows if r[8] is not None]
         fresh = [n for n in inside if n not in self.at]
         for n in fresh:
             self.at[n] = []
@@ -104,11 +113,11 @@ class Graph:
         for row in rows:
             if row[0] is None:
                 continue
-            link = self.links.get(row[0]) or Link(*row[:7])
-            self.links[link.id] = link
+            link = self.links.get((row[0], row[7])) or Link(*row[:8])
+            self.links[link.id, link.part] = link
             for n in (link.a, link.b):
-                if n in fresh_set and (n, link.id) not in seen:
-                    seen.add((n, link.id))
+                if n in fresh_set and (n, link.id, link.part) not in seen:
+                    seen.add((n, link.id, link.part))
                     self.at[n].append(link)
 
     def links_at(self, node: int) -> list[Link]:
@@ -136,7 +145,8 @@ def reach(
     until_source: bool = False,
 ) -> tuple[set[int], bool]:
     """The nodes reached from `starts` along lines, not entering `blocked` nodes nor using
-    `removed` links, not passing closed devices; with until_source, stop at the first source
+    `removed` links (feature ids, or (feature id, part) for one part of a line), not passing
+    closed devices; with until_source, stop at the first source
     (the second value says whether one was found)."""
     frontier = {n for n in starts if n not in blocked}
     seen = set(frontier)
@@ -150,7 +160,9 @@ def reach(
                 continue
             for link in graph.links_at(node):
                 other = link.other(node)
-                if other is None or link.id in removed or other in seen or other in blocked:
+                if other is None or other in seen or other in blocked:
+                    continue
+                if link.id in removed or (link.id, link.part) in removed:
                     continue
                 nxt.add(other)
         seen |= nxt

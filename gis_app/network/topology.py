@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.layers import LayerDef, LayerRegistry, layer_registry
+from gis_app.network.junctions import join_middles
 
 ENDS = "pg_temp.topo_ends"
 PTS = "pg_temp.topo_pts"
@@ -189,12 +190,26 @@ def link_features(
         return 0
     _snap_ends(session, layer)
     count = _link(session, layer)
+    lines = [la for la in topology_layers(registry or _app_registry() or (), layer.utility)]
+    join_middles(
+        session,
+        layer.utility,
+        [la.id for la in lines if la.geometry == "LINESTRING"] or _own_lines(layer),
+        max([la.snap_tolerance_m for la in lines] or [layer.snap_tolerance_m]),
+        old_nodes,
+        layer.geometry == "LINESTRING",
+    )
     _drop_orphans(session, old_nodes)
     if near_consumers and layer.geometry == "LINESTRING":
         _relink_consumers_near(session, registry, layer)
     session.execute(text(f"DROP TABLE IF EXISTS {ENDS}"))
     session.execute(text(f"DROP TABLE IF EXISTS {PTS}"))
     return count
+
+
+def _own_lines(layer: LayerDef) -> list[str]:
+    """Without a registry (a script's session), a lines layer joins its own lines' middles."""
+    return [layer.id] if layer.geometry == "LINESTRING" else []
 
 
 def _drop_links(session: Session, where: str, params: dict) -> list[int]:
