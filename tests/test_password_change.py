@@ -232,7 +232,9 @@ def test_admin_sets_a_password_that_must_be_changed(app, client, client_as, user
     assert victim.get("/api/me").status_code == 401
     assert _bearer(app, user["token"]).get("/api/layers").status_code == 200
     # The next login lands on the change page; every other page and API answers 403 until then.
-    held = _browser(app, user["username"], "temp-pass-9")
+    held = app.test_client()
+    login = post_login(held, username=user["username"], password="temp-pass-9")
+    assert login.headers["Location"] == "/account/password?next=/start"
     start = held.get("/start", headers={"Accept": "text/html"})
     assert start.status_code == 302
     assert start.headers["Location"].startswith("/account/password?next=")

@@ -59,7 +59,12 @@ def login():
             session["user_id"] = user_id
             session["sv"] = users.current_session_version(db, user_id)
             csrf_token()
-            return redirect(_safe_next(request.form.get("next")))
+            target = _safe_next(request.form.get("next"))
+            identity = users.identity_for_user(db, user_id, session["sv"])
+            if identity is not None and identity.must_change_password:
+                # An admin set this password: the change page first, then where they were going.
+                return redirect(url_for("auth.password_page", next=target))
+            return redirect(target)
         if block is not None:
             error, status = block.message(), 429
             headers["Retry-After"] = str(block.retry_after_s)
