@@ -101,6 +101,7 @@
     if (inc.operator && WORKING.indexOf(inc.status) >= 0 && this.mayAct({ who: "operator" }, inc)) {
       this.renderRestoration(inc);
     }
+    if (this.cfg.role !== "operator" && this.mayAct({ who: "dispatch" }, inc)) this.renderPublicSummary(inc);
     var rows = [[t.utility, this.utilityName(inc.utility)], [t.category, this.word("categories", inc.category)],
       [t.priority, t.priorities[inc.priority]],
       ["", inc.description], [t.address, inc.address], [t.municipality, inc.municipality && inc.municipality.name_ru],
@@ -171,6 +172,33 @@
       .bindTooltip(c.label, { permanent: true, direction: "top", className: "gis-candidate-tip" })
       .addTo(this.highlight);
     this.centreInView(ll, Math.max(this.map.getZoom(), 17));
+  };
+
+  /* Dispatchers: the words the public sees of this incident (Open311 reads without a key show
+     this summary, or only the service's name, never the caller's own words: docs/security.md). */
+  P.renderPublicSummary = function (inc) {
+    var self = this, t = this.t;
+    var box = el("form", "gis-public-summary");
+    var text = el("textarea"); text.name = "public_summary"; text.rows = 2; text.maxLength = 500;
+    text.value = inc.public_summary || ""; text.placeholder = t.publicHint;
+    box.appendChild(field(t.publicSummary, text));
+    var save = el("button", "gis-secondary", t.save); save.type = "submit";
+    var message = el("span", "gis-muted");
+    box.appendChild(save); box.appendChild(message);
+    box.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      save.disabled = true;
+      var body = { public_summary: text.value.trim() || null };
+      self.request("PATCH", self.incidentUrl(inc.id), body, { "If-Match": self.cardEtag }).then(function (res) {
+        self.showCard(res.data, res.etag);
+        self.say(t.saved);
+      }).catch(function (err) {
+        save.disabled = false;
+        if (err.status === 412) { self.say(t.changed); self.openCard(inc.id); return; }
+        message.textContent = t.failed + err.message;
+      });
+    });
+    this.card.appendChild(box);
   };
 
   /* The operator's staff: the expected restoration time and the consumers cut off (PATCH). */
