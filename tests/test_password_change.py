@@ -306,3 +306,24 @@ def test_cli_set_password_reads_stdin_or_a_prompt(app, runner, engine):
             conn.execute(text("DELETE FROM admin_changes WHERE entity_key = 'pw-cli-user'"))
             conn.execute(text("DELETE FROM login_failures WHERE username = 'pw-cli-user'"))
             conn.execute(text("DELETE FROM users WHERE username = 'pw-cli-user'"))
+
+
+def test_the_identity_cache_forgets_at_once_in_this_worker(postgis_url, connection, user):
+    """With GIS_APP_AUTH_CACHE_S, the worker that made the change forgets the old sessions at
+    once (other workers within the setting, as for logout: docs/security.md)."""
+    from gis_app import create_app
+
+    cached = create_app({"DATABASE_URL": postgis_url, "TESTING": True, "GIS_APP_AUTH_CACHE_S": 60})
+    cached.config["SESSION_BIND"] = connection
+    try:
+        here = _browser(cached, user["username"], OLD)
+        there = _browser(cached, user["username"], OLD, "192.0.2.22")
+        assert there.get("/api/me").status_code == 200  # remembered now
+        changed = here.post(
+            "/api/account/password", json=_body(), headers={"X-CSRF-Token": _csrf(here)}
+        )
+        assert changed.status_code == 200
+        assert here.get("/api/me").status_code == 200
+        assert there.get("/api/me").status_code == 401
+    finally:
+        cached.config["ENGINE"].dispose()
