@@ -174,22 +174,17 @@
     this.centreInView(ll, Math.max(this.map.getZoom(), 17));
   };
 
-  /* Dispatchers: the words the public sees of this incident (Open311 reads without a key show
-     this summary, or only the service's name, never the caller's own words: docs/security.md). */
-  P.renderPublicSummary = function (inc) {
+  /* A small form of the card that PATCHes the incident: a save button and a place for the error;
+     `body()` says what to send. A 412 (someone changed it meanwhile) reopens the card. */
+  P.patchForm = function (box, inc, body) {
     var self = this, t = this.t;
-    var box = el("form", "gis-public-summary");
-    var text = el("textarea"); text.name = "public_summary"; text.rows = 2; text.maxLength = 500;
-    text.value = inc.public_summary || ""; text.placeholder = t.publicHint;
-    box.appendChild(field(t.publicSummary, text));
     var save = el("button", "gis-secondary", t.save); save.type = "submit";
     var message = el("span", "gis-muted");
     box.appendChild(save); box.appendChild(message);
     box.addEventListener("submit", function (ev) {
       ev.preventDefault();
       save.disabled = true;
-      var body = { public_summary: text.value.trim() || null };
-      self.request("PATCH", self.incidentUrl(inc.id), body, { "If-Match": self.cardEtag }).then(function (res) {
+      self.request("PATCH", self.incidentUrl(inc.id), body(), { "If-Match": self.cardEtag }).then(function (res) {
         self.showCard(res.data, res.etag);
         self.say(t.saved);
       }).catch(function (err) {
@@ -201,34 +196,30 @@
     this.card.appendChild(box);
   };
 
+  /* Dispatchers: the words the public sees of this incident (Open311 reads without a key show
+     this summary, or only the service's name, never the caller's own words: docs/security.md). */
+  P.renderPublicSummary = function (inc) {
+    var t = this.t, box = el("form", "gis-public-summary");
+    var text = el("textarea"); text.name = "public_summary"; text.rows = 2; text.maxLength = 500;
+    text.value = inc.public_summary || ""; text.placeholder = t.publicHint;
+    box.appendChild(field(t.publicSummary, text));
+    this.patchForm(box, inc, function () { return { public_summary: text.value.trim() || null }; });
+  };
+
   /* The operator's staff: the expected restoration time and the consumers cut off (PATCH). */
   P.renderRestoration = function (inc) {
-    var self = this, t = this.t, card = this.card;
-    var box = el("form", "gis-restoration");
+    var t = this.t, box = el("form", "gis-restoration");
     var expected = el("input"); expected.type = "datetime-local"; expected.name = "expected_at"; expected.value = localInput(inc.expected_at);
     var consumers = el("input"); consumers.type = "number"; consumers.title = t.consumers; consumers.min = 0; consumers.name = "consumers_cut_off";
     consumers.value = inc.consumers_cut_off === null || inc.consumers_cut_off === undefined ? "" : inc.consumers_cut_off;
     box.appendChild(field(t.expected, expected));
     box.appendChild(field(t.consumers, consumers));
-    var save = el("button", "gis-secondary", t.save); save.type = "submit";
-    var message = el("span", "gis-muted");
-    box.appendChild(save); box.appendChild(message);
-    box.addEventListener("submit", function (ev) {
-      ev.preventDefault();
+    this.patchForm(box, inc, function () {
       var body = {};
       if (expected.value) body.expected_at = new Date(expected.value).toISOString();
       if (consumers.value !== "") body.consumers_cut_off = +consumers.value;
-      save.disabled = true;
-      self.request("PATCH", self.incidentUrl(inc.id), body, { "If-Match": self.cardEtag }).then(function (res) {
-        self.showCard(res.data, res.etag);
-        self.say(t.saved);
-      }).catch(function (err) {
-        save.disabled = false;
-        if (err.status === 412) { self.say(t.changed); self.openCard(inc.id); return; }
-        message.textContent = t.failed + err.message;
-      });
+      return body;
     });
-    card.appendChild(box);
     this.expectedInput = expected;
   };
 
