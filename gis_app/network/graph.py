@@ -1,6 +1,8 @@
-"""The topology of one utility as a graph read lazily from network_links: the links at a set of
-nodes are fetched in one query per breadth-first level (or all at once around a point), so a
-trace reads the part of a million-feature network it walks, not the whole of it."""
+"""The topology of one utility as a graph read from network_links: the part a trace walks is read
+in one recursive statement (from the failure through every node that is not a closed device or a
+source, which is where a trace's walks stop), and anything a walk still needs beyond it (past a
+source inside an isolated segment) is read on demand, one query per breadth-first level. Reading
+less never changes an answer: a node is walked only once all its links are read."""
 
 from __future__ import annotations
 
@@ -9,10 +11,18 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-# Reading around the walk stops growing here; beyond, one query per breadth-first level (a
-# circle of 8 km on a dense grid would read a hundred thousand links the walk never needs).
-MAX_PREFETCH_M = 4000.0
 LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, l.length_m"
+# The nodes reachable from :starts along lines, not leaving a node where a closed device (or,
+# unless :through_sources, a source) stands, other than the failed feature :start itself. The
+# walk stops at such a node but the node is read (its links are the walk's boundary).
+COMPONENT_SQL = """WITH RECURSIVE walk(node) AS (
+    SELECT unnest(CAST(:starts AS bigint[]))
+  UNION
+    SELECT CASE WHEN l.node_a = w.node THEN l.node_b ELSE l.node_a END
+    FROM walk w JOIN network_links l ON (l.node_a = w.node OR l.node_b = w.node)
+    WHERE l.node_b IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM network_links s WHERE s.node_a = w.node AND s.node_b IS NULL
+      AND s.feature_id <> :start AND (s.closed OR (s.role = 'source' AND NOT :through_sources))))"""
 
 
 @dataclass(frozen=True)
@@ -42,20 +52,12 @@ class Graph:
         self.at: dict[int, list[Link]] = {}
         self.links: dict[int, Link] = {}
         self.queries = 0
-        self.radius_m = 0.0  # the last fetch_around radius; 0: level by level only
 
     def fetch(self, nodes) -> None:
-        """Load the links at those of `nodes` not loaded yet: around one of them, twice as far
-        as the last time (after fetch_around), then whatever is still missing (one query)."""
+        """Load the links at those of `nodes` not loaded yet (one query)."""
         missing = [n for n in nodes if n not in self.at]
         if not missing:
             return
-        if 0 < self.radius_m < MAX_PREFETCH_M:
-            self.radius_m *= 2
-            self.fetch_around(missing[0], self.radius_m)
-            missing = [n for n in missing if n not in self.at]
-            if not missing:
-                return
         self.queries += 1
         rows = self.session.execute(
             text(
@@ -65,49 +67,42 @@ class Graph:
             ),
             {"n": missing},
         ).all()
-        for node in missing:
-            self.at[node] = []
+        self._add(missing, rows)
+
+    def fetch_component(self, start: Link, through_sources: bool = False) -> None:
+        """Load, in one statement, every link at the nodes a trace from `start` can walk: from
+        its ends, not passing closed devices nor (unless `through_sources`) sources."""
+        self.queries += 1
+        rows = self.session.execute(
+            text(
+                COMPONENT_SQL + f" SELECT {LINK_COLUMNS}, NULL::bigint FROM network_links l"
+                "  WHERE l.node_a IN (SELECT node FROM walk)"
+                f" UNION SELECT {LINK_COLUMNS}, NULL FROM network_links l"
+                "  WHERE l.node_b IN (SELECT node FROM walk)"
+                " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, node FROM walk"
+            ),
+            {
+                "starts": [start.a] if start.b is None else [start.a, start.b],
+                "start": start.id,
+                "through_sources": through_sources,
+            },
+        ).all()
+        inside = [r[7] for r in rows if r[7] is not None]
+        self._add(
+            [n for n in inside if n not in self.at], [r[:7] for r in rows if r[0] is not None]
+        )
+
+    def _add(self, nodes: list[int], rows) -> None:
+        """Record `rows` (links) as all the links at `nodes`."""
+        fresh = set(nodes)
+        for n in nodes:
+            self.at[n] = []
         seen = set()
         for row in rows:
             link = self.links.get(row[0]) or Link(*row)
             self.links[link.id] = link
-            for node in (link.a, link.b):
-                if node in missing and (node, link.id) not in seen:
-                    seen.add((node, link.id))
-                    self.at[node].append(link)
-
-    def fetch_around(self, node: int, radius_m: float) -> None:
-        """Load every link at the nodes within `radius_m` of `node` in one query (a town's
-        network at once, instead of a query per level)."""
-        self.queries += 1
-        self.radius_m = radius_m
-        rows = self.session.execute(
-            text(
-                "WITH c AS (SELECT geom FROM network_nodes WHERE id = :id),"
-                " n AS (SELECT x.id FROM network_nodes x, c WHERE x.utility_code = :u"
-                "  AND x.geom && ST_Expand(c.geom, :deg / cos(radians(ST_Y(c.geom))), :deg))"
-                f" SELECT {LINK_COLUMNS}, NULL::bigint FROM network_links l"
-                "  WHERE l.node_a IN (SELECT id FROM n)"
-                f" UNION ALL SELECT {LINK_COLUMNS}, NULL FROM network_links l"
-                "  WHERE l.node_b IN (SELECT id FROM n)"
-                " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, n.id FROM n"
-            ),
-            # Degrees of latitude; a longitude degree is shorter by cos(latitude).
-            {"id": node, "u": self.utility, "deg": radius_m / 111_320.0},
-        ).all()
-        inside = [r[7] for r in rows if r[7] is not None]
-        fresh = [n for n in inside if n not in self.at]
-        for n in fresh:
-            self.at[n] = []
-        fresh_set = set(fresh)
-        seen = set()
-        for row in rows:
-            if row[0] is None:
-                continue
-            link = self.links.get(row[0]) or Link(*row[:7])
-            self.links[link.id] = link
             for n in (link.a, link.b):
-                if n in fresh_set and (n, link.id) not in seen:
+                if n in fresh and (n, link.id) not in seen:
                     seen.add((n, link.id))
                     self.at[n].append(link)
 

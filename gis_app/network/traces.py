@@ -14,10 +14,6 @@ from dataclasses import dataclass, field
 from gis_app.network.graph import Graph, Link, classify, reach
 
 TRACE_TYPES = ("isolation", "downstream", "upstream", "connected")
-# The network around the failure is read in one query (this radius), and each time the walk
-# leaves what was read, the next query reads twice as far around where it left (a town's
-# network in a few queries, a grid of a million features without reading all of it).
-PREFETCH_RADIUS_M = 1000.0
 # Upstream stops this many breadth-first levels after the first source it meets.
 UPSTREAM_EXTRA_LEVELS = 200
 
@@ -68,7 +64,7 @@ def _lost(graph: Graph, fed: set[int], cut: set[int], blocked: set[int]) -> set[
 def downstream(graph: Graph, start: Link) -> Trace:
     """Everything that loses supply when `start` fails (the failure itself included)."""
     trace = Trace("downstream", graph.utility, start.id)
-    graph.fetch_around(start.a, PREFETCH_RADIUS_M)
+    graph.fetch_component(start)
     blocked, removed, sides = _failed(graph, start)
     fed, cut = classify(graph, sides, blocked, removed)
     trace.supply_lost = _lost(graph, fed, cut, blocked) | {start.id}
@@ -81,7 +77,7 @@ def downstream(graph: Graph, start: Link) -> Trace:
 def connected(graph: Graph, start: Link) -> Trace:
     """Every feature reachable from `start` without passing a closed device."""
     trace = Trace("connected", graph.utility, start.id)
-    graph.fetch_around(start.a, PREFETCH_RADIUS_M)
+    graph.fetch_component(start, through_sources=True)
     starts = {start.a} if start.b is None else {start.a, start.b}
     nodes, _ = reach(graph, starts, set(), set())
     for node in nodes:
@@ -96,7 +92,7 @@ def connected(graph: Graph, start: Link) -> Trace:
 def upstream(graph: Graph, start: Link) -> Trace:
     """The features on the shortest (fewest nodes) way from `start` to each source that feeds it."""
     trace = Trace("upstream", graph.utility, start.id)
-    graph.fetch_around(start.a, PREFETCH_RADIUS_M)
+    graph.fetch_component(start)
     frontier = {start.a} if start.b is None else {start.a, start.b}
     parent: dict[int, Link | None] = {n: None for n in frontier}
     found: list[int] = []
@@ -137,7 +133,7 @@ def isolation(graph: Graph, start: Link) -> Trace:
     """The nearest operable devices that cut the failure off from every source (inoperable ones
     are passed and listed), and everything that loses supply once they are closed."""
     trace = Trace("isolation", graph.utility, start.id)
-    graph.fetch_around(start.a, PREFETCH_RADIUS_M)
+    graph.fetch_component(start)
     segment_links = {start.id}
     frontier = {start.a} if start.b is None else {start.a, start.b}
     segment_nodes: set[int] = set()
