@@ -65,26 +65,31 @@ def nearest_feature(session: Session, lon: float, lat: float, utility: str, max_
     return found
 
 
-def features_geojson(session: Session, roles: dict[int, str]) -> list[dict]:
+def features_geojson_text(
+    session: Session, roles: dict[int, str], step: int | None = None
+) -> tuple[int, str]:
     """The features of a trace as GeoJSON Features built in PostGIS, each with its `trace` role
-    (the same properties as a single feature's answer, plus the role)."""
+    (and the cascade `step`, if given): their count and their JSON texts joined by commas (the
+    answer's features are never parsed and dumped again in Python)."""
     if not roles:
-        return []
-    ids, names = list(roles), list(roles.values())
-    return list(
-        session.execute(
-            text(
-                "SELECT json_build_object('type', 'Feature', 'id', f.id,"
-                " 'geometry', ST_AsGeoJSON(f.geom, 6)::json,"
-                " 'properties', jsonb_build_object('layer', f.layer_id, 'utility', f.utility_code,"
-                " 'name', f.name, 'operator_id', f.operator_id, 'external_id', f.external_id,"
-                " 'trace', r.role) || f.attributes)"
-                " FROM unnest(CAST(:ids AS bigint[]), CAST(:roles AS text[])) r(id, role)"
-                " JOIN network_features f ON f.id = r.id ORDER BY r.role, f.id"
-            ),
-            {"ids": ids, "roles": names},
-        ).scalars()
-    )
+        return 0, ""
+    count, body = session.execute(
+        text(
+            # Text joined around ST_AsGeoJSON's text: the geometry is never parsed as JSON.
+            'SELECT count(*), coalesce(string_agg(\'{"type":"Feature","id":\' || f.id'
+            " || ',\"geometry\":' || ST_AsGeoJSON(f.geom, 6) || ',\"properties\":'"
+            " || (jsonb_build_object('layer', f.layer_id, 'utility', f.utility_code,"
+            " 'name', f.name, 'operator_id', f.operator_id, 'external_id', f.external_id,"
+            " 'trace', r.role) || f.attributes"
+            " || CASE WHEN CAST(:step AS int) IS NULL THEN '{}'::jsonb"
+            " ELSE jsonb_build_object('step', CAST(:step AS int)) END)::text || '}', ','"
+            " ORDER BY r.role, f.id), '')"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:roles AS text[])) r(id, role)"
+            " JOIN network_features f ON f.id = r.id"
+        ),
+        {"ids": list(roles), "roles": list(roles.values()), "step": step},
+    ).one()
+    return count, body
 
 
 def consumers_cut_off(session: Session, utility: str, feature_ids: list[int]) -> dict:
@@ -118,11 +123,16 @@ def municipalities_concerned(session: Session, feature_ids: list[int]) -> list[d
     """The municipalities (below the oblast) that any of the features lies in, smallest first."""
     if not feature_ids:
         return []
+    # The features are read once; each municipality then stops at its first feature inside
+    # (its polygon is prepared once by PostGIS for the whole scan). One ST_Intersects of every
+    # polygon with the collection of an oblast-wide answer took seconds.
     rows = session.execute(
         text(
-            "WITH g AS (SELECT ST_Collect(geom) AS g FROM network_features WHERE id = ANY(:ids))"
-            " SELECT m.id, m.slug, m.kind, m.name_ru, m.name_en FROM municipalities m, g"
-            " WHERE m.kind <> 'oblast' AND m.geom && g.g AND ST_Intersects(m.geom, g.g)"
+            "WITH g AS MATERIALIZED (SELECT geom FROM network_features WHERE id = ANY(:ids)),"
+            " box AS (SELECT ST_SetSRID(ST_Extent(geom)::geometry, 4326) AS b FROM g)"
+            " SELECT m.id, m.slug, m.kind, m.name_ru, m.name_en FROM municipalities m, box"
+            " WHERE m.kind <> 'oblast' AND m.geom && box.b"
+            " AND EXISTS (SELECT 1 FROM g WHERE g.geom && m.geom AND ST_Intersects(m.geom, g.geom))"
             " ORDER BY ST_Area(m.geom), m.id"
         ),
         {"ids": feature_ids},

@@ -3,6 +3,8 @@ dependent utilities, and shape the answer (GeoJSON of the affected features plus
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -102,11 +104,11 @@ def cascade(session: Session, trace: Trace) -> list[dict]:
     return steps
 
 
-def trace_answer(
-    session: Session, feature_id: int, trace_type: str, with_cascade: bool = True
-) -> dict:
-    """The trace's answer: a FeatureCollection of the affected features (main trace, then each
-    cascade step's) and a `trace` member with devices, figures, municipalities and steps."""
+def _answer(
+    session: Session, feature_id: int, trace_type: str, with_cascade: bool
+) -> tuple[int, list[str], dict]:
+    """The trace's features (their count and JSON texts, main trace then each cascade step's)
+    and its `trace` member: devices, figures, municipalities and steps."""
     trace = run_trace(session, feature_id, trace_type)
     summary: dict = {
         "type": trace.type,
@@ -128,15 +130,18 @@ def trace_answer(
         }
         for d in summary["devices_inoperable"]
     ]
-    features = queries.features_geojson(session, trace.roles)
-    affected_ids = [f["id"] for f in features]
+    count, body = queries.features_geojson_text(session, trace.roles)
+    parts = [body]
+    affected_ids = list(trace.roles)
     steps: list[dict] = []
     if trace.type in ("isolation", "downstream"):
         figures = _figures(session, trace)
         consumer_ids = figures.pop("consumer_ids")
         summary.update(figures)
-        consumer_roles = {i: "consumer_cut_off" for i in consumer_ids}
-        features += queries.features_geojson(session, consumer_roles)
+        n, body = queries.features_geojson_text(
+            session, {i: "consumer_cut_off" for i in consumer_ids}
+        )
+        count, parts = count + n, parts + [body]
         if with_cascade:
             for step in cascade(session, trace):
                 step_trace = step.pop("trace")
@@ -144,9 +149,8 @@ def trace_answer(
                 roles = {i: "cut_off" for i in step_trace.supply_lost}
                 roles.update({i: "consumer_cut_off" for i in step_consumers})
                 roles[step_trace.start] = "dependent_cut_off"
-                for feature in queries.features_geojson(session, roles):
-                    feature["properties"]["step"] = step["level"]
-                    features.append(feature)
+                n, body = queries.features_geojson_text(session, roles, step["level"])
+                count, parts = count + n, parts + [body]
                 affected_ids += sorted(step_trace.supply_lost)
                 steps.append(step)
         summary["totals"] = {
@@ -159,17 +163,40 @@ def trace_answer(
     summary["cascade"] = steps
     summary["notes"] = notes
     summary["municipalities"] = queries.municipalities_concerned(session, affected_ids)
+    return count, [p for p in parts if p], summary
+
+
+def trace_answer(
+    session: Session, feature_id: int, trace_type: str, with_cascade: bool = True
+) -> dict:
+    """The trace's answer: a FeatureCollection of the affected features (main trace, then each
+    cascade step's) and a `trace` member with devices, figures, municipalities and steps."""
+    count, parts, summary = _answer(session, feature_id, trace_type, with_cascade)
     return {
         "type": "FeatureCollection",
-        "features": features,
-        "numberReturned": len(features),
+        "features": json.loads("[" + ",".join(parts) + "]"),
+        "numberReturned": count,
         "trace": summary,
     }
+
+
+def trace_answer_json(
+    session: Session, feature_id: int, trace_type: str, with_cascade: bool = True
+) -> str:
+    """The same answer as JSON text, the features spliced in as PostGIS wrote them."""
+    count, parts, summary = _answer(session, feature_id, trace_type, with_cascade)
+    return (
+        '{"type":"FeatureCollection","features":[' + ",".join(parts) + "],"
+        f'"numberReturned":{count},"trace":'
+        + json.dumps(summary, ensure_ascii=False, separators=(",", ":"), default=str)
+        + "}"
+    )
 
 
 def trace_at_point(
     session: Session, lon: float, lat: float, utility: str, trace_type: str, max_m: float
 ) -> dict:
-    """The trace from the feature of `utility` nearest to lon/lat (EPSG:4326, max_m metres)."""
+    """The trace (JSON text) from the feature of `utility` nearest to lon/lat (EPSG:4326, max_m
+    metres)."""
     feature_id = queries.nearest_feature(session, lon, lat, utility, max_m)
-    return trace_answer(session, feature_id, trace_type)
+    return trace_answer_json(session, feature_id, trace_type)

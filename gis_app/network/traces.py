@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gis_app.network.graph import Graph, Link, classify, reach
+from gis_app.network.graph import Graph, Link, classify
 
 TRACE_TYPES = ("isolation", "downstream", "upstream", "connected")
 # Upstream stops this many breadth-first levels after the first source it meets.
@@ -77,13 +77,7 @@ def downstream(graph: Graph, start: Link) -> Trace:
 def connected(graph: Graph, start: Link) -> Trace:
     """Every feature reachable from `start` without passing a closed device."""
     trace = Trace("connected", graph.utility, start.id)
-    graph.fetch_component(start, through_sources=True)
-    starts = {start.a} if start.b is None else {start.a, start.b}
-    nodes, _ = reach(graph, starts, set(), set())
-    for node in nodes:
-        for link in graph.links_at(node):
-            if link.b is None or (link.a in nodes and link.b in nodes):
-                trace.roles[link.id] = "connected"
+    trace.roles = {i: "connected" for i in graph.connected_ids(start)}
     trace.roles[start.id] = "start"
     trace.queries = graph.queries
     return trace
