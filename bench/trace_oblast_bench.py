@@ -47,7 +47,7 @@ from gis_app.accounts.users import create_token  # noqa: E402
 from gis_app.db import SHORT_QUERIES  # noqa: E402
 from gis_app.demo.load import load_demo  # noqa: E402
 from gis_app.layers import LayerRegistry  # noqa: E402
-from gis_app.network.graph import COMPONENT_SQL, READ_SQL  # noqa: E402
+from gis_app.network.graph import COMPONENT_SQL, READ_MAX_NODES, READ_SQL  # noqa: E402
 
 # The connected features and their GeoJSON (the same properties as the service's) in one.
 CONNECTED_FLOOR = (
@@ -179,6 +179,7 @@ def main() -> None:
             sql = CONNECTED_FLOOR if kind == "connected" else READ_FLOOR
             started = time.perf_counter()
             sql = sql.replace(":through_sources", "%(through)s").replace(":starts", "%(starts)s")
+            sql = sql.replace(":max_nodes", str(READ_MAX_NODES))
             cur.execute(sql.replace(":start", "%(start)s"),
                         {"starts": [a, b], "start": 0 if kind == "connected" else fid,
                          "through": kind == "connected"})  # fmt: skip

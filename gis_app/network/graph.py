@@ -1,9 +1,9 @@
 """The topology of one utility as a graph read from network_links: the part a trace walks is read
 in one recursive statement (from the failure through every node that is not a closed device or a
-source, which is where a trace's walks stop), and whatever a walk still needs beyond it (past a
-source inside an isolated segment, from a barrier valve outwards) is read the same way from where
-the walk left. Reading less never changes an answer: a node is walked only once all its links
-are read."""
+source, which is where a trace's walks stop; the nearest READ_MAX_NODES of them), and whatever a
+walk still needs beyond it (past a source inside an isolated segment, past the cap) is read the
+same way from where the walk left. Reading less never changes an answer: a node is walked only
+once all its links are read (tests/network/test_graph_reads.py)."""
 
 from __future__ import annotations
 
@@ -25,13 +25,22 @@ COMPONENT_SQL = """WITH RECURSIVE walk(node) AS (
       SELECT 1 FROM network_links s WHERE s.node_a = w.node AND s.node_b IS NULL
       AND s.feature_id <> :start AND (s.closed OR (s.role = 'source' AND NOT :through_sources))))"""
 
+# A statement reads at most this many nodes, the nearest first (the recursive walk goes level
+# by level and stops once this many are taken); a walk that needs more reads on from where it
+# left. A town's feeder is a few thousand nodes; a meshed city network without closed valves
+# would otherwise be read whole for a break whose nearest source is a few streets away.
+READ_MAX_NODES = 5000
 # Every link at the walk's nodes, then the nodes themselves (a node with no link is read too).
 READ_SQL = (
-    COMPONENT_SQL + f" SELECT {LINK_COLUMNS}, NULL::bigint FROM network_links l"
-    "  WHERE l.node_a IN (SELECT node FROM walk)"
+    COMPONENT_SQL
+    # The starts come first (the walk's first level): every one of them is read.
+    + ", near AS (SELECT node FROM walk"
+    " LIMIT greatest(CAST(:max_nodes AS int), cardinality(CAST(:starts AS bigint[]))))"
+    + f" SELECT {LINK_COLUMNS}, NULL::bigint FROM network_links l"
+    "  WHERE l.node_a IN (SELECT node FROM near)"
     f" UNION SELECT {LINK_COLUMNS}, NULL FROM network_links l"
-    "  WHERE l.node_b IN (SELECT node FROM walk)"
-    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, node FROM walk"
+    "  WHERE l.node_b IN (SELECT node FROM near)"
+    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, node FROM near"
 )
 
 
@@ -99,7 +108,12 @@ class Graph:
         self.queries += 1
         rows = self.session.execute(
             text(READ_SQL),
-            {"starts": starts, "start": start or 0, "through_sources": through_sources},
+            {
+                "starts": starts,
+                "start": start or 0,
+                "through_sources": through_sources,
+                "max_nodes": READ_MAX_NODES,
+            },
         ).all()
         inside = [r[7] for r in rows if r[7] is not None]
         self._add(

@@ -109,6 +109,8 @@ def _answer(
 ) -> tuple[int, list[str], dict]:
     """The trace's features (their count and JSON texts, main trace then each cascade step's)
     and its `trace` member: devices, figures, municipalities and steps."""
+    if trace_type == "connected":
+        return _connected_answer(session, feature_id)
     trace = run_trace(session, feature_id, trace_type)
     summary: dict = {
         "type": trace.type,
@@ -164,6 +166,17 @@ def _answer(
     summary["notes"] = notes
     summary["municipalities"] = queries.municipalities_concerned(session, affected_ids)
     return count, [p for p in parts if p], summary
+
+
+def _connected_answer(session: Session, feature_id: int) -> tuple[int, list[str], dict]:
+    """The `connected` trace in one statement (the same features as traces.connected)."""
+    utility, start = queries.start_link(session, feature_id)
+    count, body, municipalities = queries.connected_answer(session, start)
+    summary = {"type": "connected", "utility": utility, "start": start.id}
+    summary.update({k: [] for k in ("devices_to_operate", "devices_inoperable",
+                                    "devices_not_needed", "devices_already_closed")})  # fmt: skip
+    summary.update(features=count, queries=1, cascade=[], notes=[], municipalities=municipalities)
+    return count, [body] if body else [], summary
 
 
 def trace_answer(
