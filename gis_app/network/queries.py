@@ -101,7 +101,8 @@ def features_geojson_text(
         text(
             "SELECT count(*), coalesce(string_agg("
             + FEATURE_TEXT
-            + ", ',' ORDER BY r.role, f.id), '')"
+            # The consumers after the network's features, as the answer has always listed them.
+            + ", ',' ORDER BY r.role = 'consumer_cut_off', r.role, f.id), '')"
             " FROM unnest(CAST(:ids AS bigint[]), CAST(:roles AS text[])) r(id, role)"
             " JOIN network_features f ON f.id = r.id"
         ),

@@ -18,6 +18,19 @@ from gis_app.network.traces import RUN, TRACE_TYPES, Trace
 MAX_CASCADE_LEVELS = 5
 
 
+def _devices_of(session: Session, trace: Trace) -> dict[str, list[dict]]:
+    """The trace's four device lists, read in one query."""
+    lists = {
+        "devices_to_operate": trace.devices_to_operate,
+        "devices_inoperable": trace.devices_inoperable,
+        "devices_not_needed": trace.devices_not_needed,
+        "devices_already_closed": trace.devices_already_closed,
+    }
+    every = sorted({i for ids in lists.values() for i in ids})
+    found = {d["id"]: d for d in _devices(session, every)}
+    return {name: [found[i] for i in sorted(ids) if i in found] for name, ids in lists.items()}
+
+
 def _devices(session: Session, ids: list[int]) -> list[dict]:
     if not ids:
         return []
@@ -116,10 +129,7 @@ def _answer(
         "type": trace.type,
         "utility": trace.utility,
         "start": trace.start,
-        "devices_to_operate": _devices(session, trace.devices_to_operate),
-        "devices_inoperable": _devices(session, trace.devices_inoperable),
-        "devices_not_needed": _devices(session, trace.devices_not_needed),
-        "devices_already_closed": _devices(session, trace.devices_already_closed),
+        **_devices_of(session, trace),
         "features": len(trace.roles),
         "queries": trace.queries,
     }
@@ -132,18 +142,18 @@ def _answer(
         }
         for d in summary["devices_inoperable"]
     ]
-    count, body = queries.features_geojson_text(session, trace.roles)
-    parts = [body]
+    roles = dict(trace.roles)
     affected_ids = list(trace.roles)
     steps: list[dict] = []
     if trace.type in ("isolation", "downstream"):
         figures = _figures(session, trace)
         consumer_ids = figures.pop("consumer_ids")
         summary.update(figures)
-        n, body = queries.features_geojson_text(
-            session, {i: "consumer_cut_off" for i in consumer_ids}
-        )
-        count, parts = count + n, parts + [body]
+        roles.update({i: "consumer_cut_off" for i in consumer_ids})
+    # The trace's features and its consumers in one statement (consumers listed last).
+    count, body = queries.features_geojson_text(session, roles)
+    parts = [body]
+    if trace.type in ("isolation", "downstream"):
         if with_cascade:
             for step in cascade(session, trace):
                 step_trace = step.pop("trace")
