@@ -107,15 +107,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def gunicorn(url: str):
-    """gunicorn (1 worker, 1 thread) on the bench database; (process, port)."""
+def gunicorn(url: str, app_dir: Path = ROOT):
+    """gunicorn (1 worker, 1 thread) on the bench database, the app's code from `app_dir`;
+    (process, port)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--threads", "1", "--timeout", "120", "wsgi:app"],
-        cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
+        cwd=app_dir, env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(app_dir)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -135,6 +136,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--database", default="gis_app_bench_oblast_power")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--app-dir", type=Path, default=ROOT,
+        help="serve the app's code from this checkout (e.g. `git archive` of an older commit),"
+        " to compare before and after on the same data",
+    )  # fmt: skip
     args = parser.parse_args()
     base = make_url(config.sqlalchemy_url(config.load_config()["DATABASE_URL"]))
     if args.database == base.database:
@@ -194,7 +200,7 @@ def main() -> None:
         pgr = time.perf_counter() - started
     raw.commit()
     raw.close()
-    proc, port = gunicorn(url)
+    proc, port = gunicorn(url, args.app_dir)
     rows = []
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -216,7 +222,7 @@ def main() -> None:
                 elapsed, body = get(fid, kind)
                 times.append(elapsed)
                 sizes.append(len(body["features"]))
-                queries.append(body["trace"]["queries"])
+                queries.append(body["trace"].get("queries", 0))
             rows.append((name, len(ids), times, floors[name], statistics.median(sizes),
                          max(queries)))  # fmt: skip
     finally:
