@@ -8,7 +8,7 @@ from flask import request
 from gis_app.db import get_session
 from gis_app.errors import InvalidParameter
 from gis_app.incidents import queries
-from gis_app.incidents.cut_off import fill_cut_off, incident_trace, link_caused_by
+from gis_app.incidents.cut_off import fill_cut_off, incident_trace_json, link_caused_by
 from gis_app.incidents.errors import IncidentNotFound
 from gis_app.network.traces import TRACE_TYPES
 from gis_app.web.access import require_role
@@ -38,7 +38,7 @@ def _incident_answer(incident_id: int):
 @api.get("/incidents/<int:incident_id>/trace")
 def incident_trace_view(incident_id: int):
     """The trace from the incident's feature (or the nearest of its utility), as GeoJSON."""
-    answer = incident_trace(get_session(), incident_id, _type(request.args.get("type")))
+    answer = incident_trace_json(get_session(), incident_id, _type(request.args.get("type")))
     return answer, 200, {"Content-Type": "application/geo+json"}
 
 
