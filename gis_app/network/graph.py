@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, l.length_m"
+LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, l.length_m, l.part"
 # The nodes reachable from :starts along lines, not leaving a node where a closed device (or,
 # unless :through_sources, a source) stands, other than the failed feature :start itself. The
 # walk stops at such a node but the node is read (its links are the walk's boundary).
@@ -40,13 +40,16 @@ READ_SQL = (
     "  WHERE l.node_a IN (SELECT node FROM near)"
     f" UNION SELECT {LINK_COLUMNS}, NULL FROM network_links l"
     "  WHERE l.node_b IN (SELECT node FROM near)"
-    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, node FROM near"
+    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, node FROM near"
 )
 
 
 @dataclass(frozen=True)
 class Link:
-    """A feature in the topology: a line between nodes a and b, or a point at node a."""
+    """A feature in the topology: a line (or one part of a line) between nodes a and b, or a
+    point at node a. `id` is the feature's; a line others meet in its middle has one Link per
+    part (failing the feature removes them all). `inner`: for a trace's start only, the nodes
+    between the line's parts."""
 
     id: int
     role: str
@@ -55,6 +58,12 @@ class Link:
     closed: bool
     operable: bool
     length_m: float
+    part: int = 0
+    inner: tuple[int, ...] = ()
+
+    def nodes(self) -> set[int]:
+        """Every node of the feature: its ends (or point) and the nodes between its parts."""
+        return {n for n in (self.a, self.b, *self.inner) if n is not None}
 
     def other(self, node: int) -> int | None:
         """The line's other end from `node` (None for a point)."""
@@ -69,7 +78,7 @@ class Graph:
     def __init__(self, session: Session, utility: str) -> None:
         self.session, self.utility = session, utility
         self.at: dict[int, list[Link]] = {}
-        self.links: dict[int, Link] = {}
+        self.links: dict[tuple[int, int], Link] = {}
         self.queries = 0
 
     def fetch(self, nodes) -> None:
@@ -82,22 +91,23 @@ class Graph:
     def fetch_component(self, start: Link, through_sources: bool = False) -> None:
         """Load, in one statement, every link at the nodes a trace from `start` can walk: from
         its ends, not passing closed devices nor (unless `through_sources`) sources."""
-        self._read([start.a] if start.b is None else [start.a, start.b], start.id, through_sources)
+        self._read(sorted(start.nodes()), start.id, through_sources)
 
     def connected_ids(self, start: Link) -> list[int]:
         """The features connected to `start` (the `connected` trace), walked and picked in SQL
         in one statement: lines with both ends reached, points at a reached node. An oblast-wide
-        grid is tens of thousands of links; they never come to Python as links."""
+        grid is tens of thousands of links; they never come to Python as links. A line in parts
+        is connected when one of its parts is."""
         self.queries += 1
         return list(
             self.session.execute(
                 text(
-                    COMPONENT_SQL
-                    + " SELECT l.feature_id FROM walk w JOIN network_links l ON l.node_a = w.node"
+                    COMPONENT_SQL + " SELECT DISTINCT l.feature_id FROM walk w"
+                    " JOIN network_links l ON l.node_a = w.node"
                     " WHERE l.node_b IS NULL OR l.node_b IN (SELECT node FROM walk)"
                 ),
                 {
-                    "starts": [start.a] if start.b is None else [start.a, start.b],
+                    "starts": sorted(start.nodes()),
                     "start": 0,  # a closed device as the start stops the walk, as anywhere
                     "through_sources": True,
                 },
@@ -115,9 +125,9 @@ class Graph:
                 "max_nodes": READ_MAX_NODES,
             },
         ).all()
-        inside = [r[7] for r in rows if r[7] is not None]
+        inside = [r[8] for r in rows if r[8] is not None]
         self._add(
-            [n for n in inside if n not in self.at], [r[:7] for r in rows if r[0] is not None]
+            [n for n in inside if n not in self.at], [r[:8] for r in rows if r[0] is not None]
         )
 
     def _add(self, nodes: list[int], rows) -> None:
@@ -127,12 +137,14 @@ class Graph:
             self.at[n] = []
         seen = set()
         for row in rows:
-            link = self.links.get(row[0]) or Link(*row)
-            self.links[link.id] = link
+            link = self.links.get((row[0], row[7])) or Link(*row)
+            self.links[link.id, link.part] = link
             for n in (link.a, link.b):
-                if n in fresh and (n, link.id) not in seen:
-                    seen.add((n, link.id))
+                if n in fresh and (n, link.id, link.part) not in seen:
+                    seen.add((n, link.id, link.part))
                     self.at[n].append(link)
+        for n in nodes:  # one order whatever the read: ties (upstream's equal ways) break alike
+            self.at[n].sort(key=lambda k: (k.id, k.part))
 
     def links_at(self, node: int) -> list[Link]:
         """The links at a node (fetched before)."""
@@ -159,7 +171,8 @@ def reach(
     until_source: bool = False,
 ) -> tuple[set[int], bool]:
     """The nodes reached from `starts` along lines, not entering `blocked` nodes nor using
-    `removed` links, not passing closed devices; with until_source, stop at the first source
+    `removed` links (feature ids, or (feature id, part) for one part of a line), not passing
+    closed devices; with until_source, stop at the first source
     (the second value says whether one was found)."""
     frontier = {n for n in starts if n not in blocked}
     seen = set(frontier)
@@ -173,7 +186,9 @@ def reach(
                 continue
             for link in graph.links_at(node):
                 other = link.other(node)
-                if other is None or link.id in removed or other in seen or other in blocked:
+                if other is None or other in seen or other in blocked:
+                    continue
+                if link.id in removed or (link.id, link.part) in removed:
                     continue
                 nxt.add(other)
         seen |= nxt

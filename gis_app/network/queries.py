@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.errors import AppError, NotFound
-from gis_app.network.graph import COMPONENT_SQL, LINK_COLUMNS, Link
+from gis_app.network.graph import COMPONENT_SQL, Link
 
 SOCIAL_KINDS = ("school", "kindergarten", "hospital", "clinic", "care_home")
 # Settlement-level municipalities: those a federal accident card lists as "cut off".
@@ -25,9 +25,14 @@ class NotInNetwork(AppError):
 def start_link(session: Session, feature_id: int) -> tuple[str, Link]:
     """The utility and topology link of a feature; 404 if none, 422 if outside the topology."""
     row = session.execute(
+        # A line in parts answers as a whole: its first and last nodes, the ones between.
         text(
-            f"SELECT f.utility_code, f.layer_id, {LINK_COLUMNS} FROM network_features f"
-            " LEFT JOIN network_links l ON l.feature_id = f.id WHERE f.id = :id"
+            "SELECT f.utility_code, f.layer_id, l.feature_id, l.role, l.node_a,"
+            " (SELECT p.node_b FROM network_links p WHERE p.feature_id = f.id"
+            "  ORDER BY p.part DESC LIMIT 1), l.closed, l.operable,"
+            " (SELECT sum(p.length_m) FROM network_links p WHERE p.feature_id = f.id), 0,"
+            " ARRAY(SELECT p.node_a FROM network_links p WHERE p.feature_id = f.id AND p.part > 0)"
+            " FROM network_features f LEFT JOIN network_links l ON l.feature_id = f.id AND l.part = 0 WHERE f.id = :id"
         ),
         {"id": feature_id},
     ).one_or_none()
@@ -41,7 +46,7 @@ def start_link(session: Session, feature_id: int) -> tuple[str, Link]:
             feature_id=feature_id,
             layer=row[1],
         )
-    return row[0], Link(*row[2:])
+    return row[0], Link(*row[2:10], inner=tuple(n for n in row[10] if n is not None))
 
 
 def nearest_feature(session: Session, lon: float, lat: float, utility: str, max_m: float) -> int:
@@ -153,14 +158,14 @@ def municipalities_concerned(session: Session, feature_ids: list[int]) -> list[d
 
 def connected_answer(session: Session, start: Link) -> tuple[int, str, list[dict]]:
     """The `connected` trace's answer in one statement: the walk (graph.COMPONENT_SQL through
-    sources), the features (role `start` or `connected`: lines with both ends reached, points at
-    a reached node) as GeoJSON text, their count and the municipalities concerned. An oblast-wide
+    sources), the features (role `start` or `connected`: lines with both ends of a part reached,
+    points at a reached node) as GeoJSON text, their count and the municipalities concerned. An oblast-wide
     grid is tens of thousands of features; none of them comes to Python but as text."""
     return tuple(
         session.execute(
             text(
-                COMPONENT_SQL
-                + ", r AS MATERIALIZED (SELECT l.feature_id AS id, CASE WHEN l.feature_id = :sid"
+                COMPONENT_SQL + ", r AS MATERIALIZED (SELECT DISTINCT l.feature_id AS id,"
+                " CASE WHEN l.feature_id = :sid"
                 " THEN 'start' ELSE 'connected' END AS role FROM walk w JOIN network_links l"
                 " ON l.node_a = w.node WHERE l.node_b IS NULL OR l.node_b IN (SELECT node FROM walk)),"
                 " rf AS MATERIALIZED (SELECT r.role, f.* FROM r JOIN network_features f ON f.id = r.id),"
@@ -172,7 +177,7 @@ def connected_answer(session: Session, start: Link) -> tuple[int, str, list[dict
                 f" ({MUNICIPALITIES_OF_G})"
             ),
             {
-                "starts": [start.a] if start.b is None else [start.a, start.b],
+                "starts": sorted(start.nodes()),
                 "start": 0,  # a closed device as the start stops the walk, as anywhere
                 "through_sources": True,
                 "sid": start.id,

@@ -37,7 +37,7 @@ class Trace:
 def _failed(graph: Graph, start: Link) -> tuple[set[int], set[int], set[int]]:
     """The nodes a failure of `start` blocks, the links it removes, and the sides to check."""
     if start.b is not None:
-        return set(), {start.id}, {start.a, start.b}
+        return set(), {start.id}, start.nodes()
     graph.fetch({start.a})
     sides = {k.other(start.a) for k in graph.links_at(start.a) if k.b is not None}
     return {start.a}, {start.id}, {s for s in sides if s is not None}
@@ -87,7 +87,7 @@ def upstream(graph: Graph, start: Link) -> Trace:
     """The features on the shortest (fewest nodes) way from `start` to each source that feeds it."""
     trace = Trace("upstream", graph.utility, start.id)
     graph.fetch_component(start)
-    frontier = {start.a} if start.b is None else {start.a, start.b}
+    frontier = start.nodes()
     parent: dict[int, Link | None] = {n: None for n in frontier}
     found: list[int] = []
     levels_left = None
@@ -129,7 +129,9 @@ def isolation(graph: Graph, start: Link) -> Trace:
     trace = Trace("isolation", graph.utility, start.id)
     graph.fetch_component(start)
     segment_links = {start.id}
-    frontier = {start.a} if start.b is None else {start.a, start.b}
+    # The parts of other lines walked (a line in parts may lie partly beyond a device).
+    segment_parts: set[tuple[int, int]] = set()
+    frontier = start.nodes()
     segment_nodes: set[int] = set()
     barriers: set[int] = set()
     closed: set[int] = set()
@@ -153,6 +155,7 @@ def isolation(graph: Graph, start: Link) -> Trace:
                 if other is None:
                     continue
                 segment_links.add(link.id)
+                segment_parts.add((link.id, link.part))
                 if other not in seen:
                     seen.add(other)
                     nxt.add(other)
@@ -162,11 +165,15 @@ def isolation(graph: Graph, start: Link) -> Trace:
         b: {
             k.other(b)
             for k in graph.links_at(b)
-            if k.b is not None and k.id not in segment_links and k.other(b) not in blocked
+            if k.b is not None
+            and k.id != start.id
+            and (k.id, k.part) not in segment_parts
+            and k.other(b) not in blocked
         }
         for b in barriers
     }
-    fed, cut = classify(graph, set().union(*sides_of.values()), blocked, segment_links)
+    removed = {start.id} | segment_parts
+    fed, cut = classify(graph, set().union(*sides_of.values()), blocked, removed)
     for b in sorted(barriers):
         devices = sorted(d.id for d in graph.devices(b) if d.operable and not d.closed)
         if sides_of[b] & fed:

@@ -66,8 +66,7 @@ def test_the_connected_answer_in_one_statement_is_the_walkers(session):
         utility, start = queries.start_link(session, feature_id)
         walker = graph.Graph(session, utility)
         walker.fetch_component(start, through_sources=True)
-        nodes, _ = graph.reach(walker, {start.a} if start.b is None else {start.a, start.b},
-                               set(), set())  # fmt: skip
+        nodes, _ = graph.reach(walker, start.nodes(), set(), set())
         expected = {link.id: "connected" for n in nodes for link in walker.links_at(n)
                     if link.b is None or (link.a in nodes and link.b in nodes)}  # fmt: skip
         expected[start.id] = "start"
