@@ -157,10 +157,11 @@ def main() -> None:
         town = list(conn.execute(text(
             "SELECT feature_id FROM network_links WHERE layer_id = 'power_lines'"
             " AND feature_id IN (SELECT id FROM network_features WHERE external_id ~ '^OBL-[0-9]')"
+            " ORDER BY feature_id"
         )).scalars())  # fmt: skip
         backbone = list(conn.execute(text(
             "SELECT id FROM network_features WHERE external_id LIKE 'OBL-110-%'"
-            " AND layer_id = 'power_lines'"
+            " AND layer_id = 'power_lines' ORDER BY id"
         )).scalars())  # fmt: skip
         has_pgr = conn.execute(
             text("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgrouting'")
