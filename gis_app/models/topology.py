@@ -48,9 +48,10 @@ class NetworkLink(Base):
 
     # No foreign key to network_nodes: a rebuild replaces both tables, and an import of 200,000
     # features should not pay a check per row; nodes without links are removed by the upkeep.
-    feature_id: Mapped[int] = mapped_column(
-        ForeignKey("network_features.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key to network_features either (migration 0015): its check cost an import of
+    # 200,000 lines 2 s; a statement trigger on network_features deletes the links of the
+    # features deleted (network_features_forget_links), one join per statement.
+    feature_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # 0 for a whole line or a point; 0, 1, ... along a line split at the nodes on its middle.
     part: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="0")
     # No index: traces go by node; only the report filters by utility (a rare full scan).

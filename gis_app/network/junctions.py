@@ -4,8 +4,8 @@ is split, for the graph, into parts between its nodes (one network_links row per
 feature stays whole). All in SQL, in the caller's transaction, after a batch is linked.
 
 Which lines are (re)split after a batch: those near a node the batch may have put on their
-middle (a batch node met by at most two of the batch's ends: a branch end, a device off the
-line ends), those near an existing node of the batch's extent that the batch did not use (a
+middle (a node the batch created, met by at most two of its ends: a branch end, a device off
+the line ends; a node joined was probed when it was created), those near an existing node of the batch's extent that the batch did not use (a
 main drawn across branches already there), and those that were split at a node the batch
 left (a branch moved off the main: the main is joined back into one part). A grid's interior
 nodes, met by four ends, are never probed, so an import pays for its dangling ends only.
@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 # The staged batch of gis_app.network.topology: ends (feature_id, end_no, pt) and positions
-# (pt, node, geom).
+# (pt, node, fresh: a node the batch created, geom).
 ENDS = "pg_temp.topo_ends"
 PTS = "pg_temp.topo_pts"
 M_PER_DEG = 111_320.0
@@ -53,10 +53,13 @@ def join_middles(
             "CREATE TEMPORARY TABLE topo_split ON COMMIT DROP AS"
             # Nodes the batch may have put on a line's middle, and nodes it did not use.
             " WITH probe AS (SELECT p.node FROM "
-            f"{PTS} p JOIN {ENDS} e ON e.pt = p.pt GROUP BY p.node HAVING count(*) <= 2"
+            f"{PTS} p JOIN {ENDS} e ON e.pt = p.pt WHERE p.fresh GROUP BY p.node"
+            " HAVING count(*) <= 2"
             " UNION SELECT n.id FROM network_nodes n WHERE :lines AND n.utility_code = :u"
             f" AND n.geom && (SELECT ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :deg * 2.5)"
-            f" FROM {PTS}) AND n.id NOT IN (SELECT node FROM {PTS}))"
+            # NOT EXISTS: an anti-join (NOT IN over 500,000 positions outgrew work_mem and was
+            # rescanned for every node: minutes at 1M lines).
+            f" FROM {PTS}) AND NOT EXISTS (SELECT 1 FROM {PTS} b WHERE b.node = n.id))"
             " SELECT DISTINCT f.id AS feature_id FROM probe JOIN network_nodes n ON n.id = probe.node"
             " JOIN network_features f ON f.layer_id = ANY(:layers)"
             " AND f.geom && ST_Expand(n.geom, :deg * 2.5)"

@@ -135,3 +135,13 @@ def test_a_valve_drawn_on_the_middle_of_a_main_splits_it(session):
     assert len(split) == 3 and at in {p[2] for p in split}
     iso = run_trace(session, branch, "isolation")
     assert iso.devices_to_operate == [valve]
+
+
+def test_deleting_a_feature_deletes_its_links_and_parts(session):
+    net = Net(session, (33.45, 61.04))
+    main = pipe(net, (0, 0), (200, 0))
+    pipe(net, (100, 0), (100, 50))
+    net.link()
+    assert len(parts(session, main)) == 2
+    session.execute(text("DELETE FROM network_features WHERE id = :i"), {"i": main})
+    assert parts(session, main) == []
