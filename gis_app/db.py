@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg2.errors
+import psycopg2.extensions
 from flask import Flask, Response, current_app, g, has_request_context, request
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy import Engine, create_engine, event, text
@@ -37,6 +38,18 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # workers (starting them costs more than a tile or page saves; cursors never use them anyway).
 # Set once per connection, not per transaction: one round trip less per request.
 SHORT_QUERIES = {"options": "-c jit=off -c max_parallel_workers_per_gather=0"}
+
+
+# An execution option: the statement's text columns come back as the server's UTF-8 bytes, not
+# str. A page of GeoJSON goes to the socket as it came: 10,000 features are about 5 MB, and
+# decoding them into str and encoding them back cost about 30 ms a page (issue 17).
+TEXT_AS_BYTES = "gis_app_text_as_bytes"
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _text_as_bytes(conn, cursor, statement, parameters, context, executemany) -> None:
+    if context is not None and context.execution_options.get(TEXT_AS_BYTES):
+        psycopg2.extensions.register_type(psycopg2.extensions.BYTES, cursor)
 
 
 def make_engine(url: str, **kwargs) -> Engine:
