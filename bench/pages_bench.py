@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--database", default="gis_app_bench")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", help="a git commit whose app is served too, for before/after")
+    parser.add_argument("--sizes", default="1000,10000", help="page sizes, comma-separated")
     args = parser.parse_args()
     url = bench_url(args.database)
     out = ROOT / "bench" / "out"
@@ -155,7 +156,7 @@ def main() -> None:
             if args.before:
                 procs.append(serve_commit(args.before, url, out, Path(folder)))
                 servers["gis_app_before"] = BEFORE_PORT
-            for limit in (1000, 10000):
+            for limit in (int(n) for n in args.sizes.split(",")):
                 results[f"page_{limit}"] = side_by_side(url, headers, limit, args.rounds, servers)
                 print(limit, json.dumps(results[f"page_{limit}"]), flush=True)
         finally:
