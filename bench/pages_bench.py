@@ -11,13 +11,16 @@ PostGIS would write for the page (the page's ids by the box, then their rows joi
 operator, GeoJSON made by ST_AsGeoJSON and json_build_object, the same properties), run by
 psycopg2 on one open connection and fetched whole (no HTTP, no cursor). Before timing, every box's
 page from the floor and from the app are compared feature by feature: the same ids, geometries
-and properties, or the run stops. Writes bench/results-pages.json and prints it.
+and properties, or the run stops. The ratio is given twice: mean over mean, and the median of
+each request over the floor's run just before it (steadier on a shared machine). Writes
+bench/results-pages.json and prints it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +134,10 @@ def side_by_side(url: str, headers: dict, limit: int, rounds: int, servers: dict
     for name in servers:
         ratio = result[name]["mean_ms"] / result["floor"]["mean_ms"]
         result[f"{name}_to_floor"] = round(ratio, 2)
+        # Each request over the floor's run just before it, the median of those: a load spike
+        # of the shared machine then weighs on one pair, not on one side's mean.
+        pairs = [a / f for a, f in zip(times[name], times["floor"], strict=True)]
+        result[f"{name}_to_floor_paired_median"] = round(statistics.median(pairs), 2)
     return result
 
 
