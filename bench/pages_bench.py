@@ -13,7 +13,8 @@ psycopg2 on one open connection and fetched whole (no HTTP, no cursor). Before t
 page from the floor and from the app are compared feature by feature: the same ids, geometries
 and properties, or the run stops. The ratio is given twice: mean over mean, and the median of
 each request over the floor's run just before it (steadier on a shared machine). Writes
-bench/results-pages.json and prints it.
+bench/results-pages.json (results-pages-<database>.json for
+another database) and prints it.
 """
 
 from __future__ import annotations
@@ -169,7 +170,12 @@ def main() -> None:
         finally:
             for proc in procs:
                 stop(proc)
-    (ROOT / "bench" / "results-pages.json").write_text(json.dumps(results, indent=2))
+    name = (
+        "results-pages.json"
+        if args.database == "gis_app_bench"
+        else f"results-pages-{args.database}.json"
+    )
+    (ROOT / "bench" / name).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
