@@ -27,6 +27,8 @@ __all__ = ["ROLES", "Identity", "csrf_token", "current_identity", "public", "req
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Endpoints anyone may call: assets, the login page, and metadata that reveals no network.
 PUBLIC_ENDPOINTS = {"static", "vendor.asset", "auth.login", "auth.logout"}
+# All a login whose password an admin set may reach until it is changed (docs/accounts.md).
+PASSWORD_CHANGE_ENDPOINTS = {"auth.password_page", "auth.change_password", "auth.me"}
 
 
 def public(view: Callable) -> Callable:
@@ -154,6 +156,13 @@ def _authenticate():
                 "Missing or wrong X-CSRF-Token for a session-authenticated write.",
                 code="csrf_failed",
             )
+    if identity.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        if _wants_page():
+            return redirect(url_for("auth.password_page", next=request.full_path.rstrip("?")))
+        raise Forbidden(
+            "Your password was set by an admin: change it first (POST /api/account/password).",
+            code="password_change_required",
+        )
     return None
 
 
