@@ -7,7 +7,7 @@ each with its own 10 kV distribution network, joined by a 110 kV backbone:
   of 40 spans of 60 m, each with a breaker at its head and a section switch every 8 spans; a
   lateral of 8 spans of 40 m at every feeder node with a disconnector at its head and a
   transformer station at its end; a tie between the ends of neighbouring feeders through a
-  normally disconnected switch (state `closed` in the app's words: nothing passes); consumers
+  normally disconnected switch (state `off`: nothing passes); consumers
   (every ninth a school, kindergarten, hospital, clinic or care home) supplied by the laterals;
 * the backbone: the 110 kV busbar of each town's substation (a source of the 110 kV grid; the
   transformer between the busbars is not a line, so the towns' networks and the backbone are
@@ -75,11 +75,11 @@ class Network:
     def point(self, layer: str, role: str, at: int, ext: str, name: str, attrs: dict) -> int:
         x, y = self.xy(at)
         fid = self.feature(layer, "electricity", ext, name, attrs, f"POINT({x} {y})")
-        closed = attrs.get("state") == "closed"
+        closed = attrs.get("state") == "off"  # the layer's device_cut_states
         self.links.append((fid, layer, role, at, None, 0.0, closed, attrs.get("operable", True)))
         return fid
 
-    def device(self, at: int, ext: str, kind: str, name: str, n: int, state="open") -> int:
+    def device(self, at: int, ext: str, kind: str, name: str, n: int, state="on") -> int:
         attrs = {"kind": kind, "state": state, "operable": n % 9 != 4, "dispatch_name": name}
         return self.point("power_switches", "device", at, ext, name, attrs)
 
@@ -151,7 +151,7 @@ def _town(net: Network, t: int) -> None:
         mid = net.node((xa + xb) / 2, (ya + yb) / 2)
         net.line(a, mid, f"{tag}-T{f}a", attrs10)
         net.line(mid, b, f"{tag}-T{f}b", attrs10)
-        net.device(mid, f"{tag}-T{f}-Q", "switch", f"ВН-{t}-связь-{f}", 0, state="closed")
+        net.device(mid, f"{tag}-T{f}-Q", "switch", f"ВН-{t}-связь-{f}", 0, state="off")
     net.towns.append(town)
 
 

@@ -100,9 +100,13 @@ class LayerDef:
     # None keeps the layer out of the topology (roads).
     snap_tolerance_m: float | None = None
     # Values of the `kind` attribute that feed the network, and that are switching devices
-    # (attributes `state` open/closed and `operable`).
+    # (attributes `state` and `operable`).
     source_kinds: tuple[str, ...] = ()
     device_kinds: tuple[str, ...] = ()
+    # The values of a device's `state` that cut the network at it: a valve cuts when "closed",
+    # a switch when "off" (an electrician's "open" switch conducts nothing: the words of the two
+    # trades are opposite, so each layer says which of its words cut; docs/network.md).
+    device_cut_states: tuple[str, ...] = ("closed",)
     # A consumers layer: each point is supplied, per utility, by the nearest network line
     # within this many metres (unless it names its supplier).
     supply_distance_m: float | None = None
@@ -264,6 +268,7 @@ def parse_layer_file(path: Path) -> LayerDef:
         "snap_tolerance_m",
         "source_kinds",
         "device_kinds",
+        "device_cut_states",
         "supply_distance_m",
         "outside_oblast",
     }
@@ -300,6 +305,14 @@ def parse_layer_file(path: Path) -> LayerDef:
     if not 0 < distance <= 5000:
         raise LayerFileError(f"{where}: key 'search_distance_m' must be in (0, 5000] metres")
     network = _network_keys(data, where, names)
+    state = next((p for p in properties if p.name == "state"), None)
+    if network.get("device_kinds") and state is not None and state.allowed:
+        cut = network.get("device_cut_states", LayerDef.device_cut_states)
+        if not set(cut) <= set(state.allowed):
+            raise LayerFileError(
+                f"{where}: key 'device_cut_states' {list(cut)} must be values of 'state'"
+                f" {list(state.allowed)}"
+            )
     outside = data.get("outside_oblast", "reject")
     if outside not in OUTSIDE_RULES:
         raise LayerFileError(f"{where}: key 'outside_oblast' must be one of {OUTSIDE_RULES}")
@@ -339,6 +352,13 @@ def _network_keys(data: dict, where: str, names: list[str]) -> dict:
         out[key] = tuple(kinds)
     if data.get("device_kinds") and not {"state", "operable"} <= set(names):
         raise LayerFileError(f"{where}: key 'device_kinds' needs attributes 'state' and 'operable'")
+    if "device_cut_states" in data:
+        cut = data["device_cut_states"]
+        if not data.get("device_kinds"):
+            raise LayerFileError(f"{where}: key 'device_cut_states' needs 'device_kinds'")
+        if not isinstance(cut, list) or not cut or not all(isinstance(v, str) for v in cut):
+            raise LayerFileError(f"{where}: key 'device_cut_states' must be a list of states")
+        out["device_cut_states"] = tuple(cut)
     return out
 
 

@@ -121,3 +121,27 @@ def test_validate_attributes_explains_each_problem():
         "'voltage_kv' is required",
         "'construction' is required",
     ]
+
+
+def test_device_cut_states_are_values_of_state(tmp_path):
+    """A devices layer says which of its states cut the network; they must be its own words."""
+    base = (
+        'id = "bad_layer"\ntitle_ru = "Т"\ntitle_en = "T"\nutility = "electricity"\n'
+        'geometry = "POINT"\nsnap_tolerance_m = 2.0\ndevice_kinds = ["switch"]\n{cut}\n'
+        '[[properties]]\nname = "kind"\ntype = "str"\n'
+        '[[properties]]\nname = "state"\ntype = "str"\nallowed = ["on", "off"]\n'
+        '[[properties]]\nname = "operable"\ntype = "bool"\n'
+    )
+    path = tmp_path / "bad_layer.toml"
+    path.write_text(base.replace("{cut}", 'device_cut_states = ["off"]'), encoding="utf-8")
+    assert parse_layer_file(path).device_cut_states == ("off",)
+    for cut, message in (("", "must be values of 'state'"),  # the default "closed" is not one
+                         ('device_cut_states = ["closed"]', "must be values of 'state'"),
+                         ("device_cut_states = []", "must be a list of states")):  # fmt: skip
+        path.write_text(base.replace("{cut}", cut), encoding="utf-8")
+        with pytest.raises(LayerFileError) as info:
+            parse_layer_file(path)
+        assert "bad_layer.toml" in str(info.value) and message in str(info.value)
+    shipped = LayerRegistry.from_dir(PROJECT_ROOT / "layers")
+    assert shipped.get("power_switches").device_cut_states == ("off",)
+    assert shipped.get("water_valves").device_cut_states == ("closed",)

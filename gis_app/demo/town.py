@@ -61,8 +61,11 @@ class TownBuilder:
         """A point on a utility's network junction (a device, a station, a hydrant)."""
         return Point(self.net(key, utility))
 
-    def devices(self, layer: str, utility: str, role: str, nodes, kinds: list[str], word: str):
-        """Switching devices at some junctions: open, operable except the first (a stuck one)."""
+    def devices(
+        self, layer: str, utility: str, role: str, nodes, kinds: list[str], word: str, state="open"
+    ):
+        """Switching devices at some junctions, passing (a valve "open", a switch "on"), operable
+        except the first (a stuck one)."""
         for k, node in enumerate(nodes, 1):
             self.add(
                 layer,
@@ -71,7 +74,7 @@ class TownBuilder:
                 self.at(node, utility),
                 {
                     "kind": kinds[k % len(kinds)],
-                    "state": "open",
+                    "state": state,
                     "operable": k != 1,
                     "dispatch_name": f"{word} {k}",
                 },
@@ -544,6 +547,7 @@ class TownBuilder:
             switches,
             ["switch", "breaker", "disconnector"],
             "Выключатель",
+            state="on",
         )
 
     # --- consumers ---------------------------------------------------------------------------

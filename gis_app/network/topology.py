@@ -158,14 +158,14 @@ def _link(session: Session, layer: LayerDef) -> int:
             "INSERT INTO network_links (feature_id, utility_code, layer_id, role, node_a, node_b,"
             f" length_m, closed, operable) SELECT f.id, :u, :l, {role}, e.a, e.b,"
             " CASE WHEN e.b IS NULL THEN 0 ELSE ST_Length(f.geom::geography, false) END,"
-            " coalesce(f.attributes->>'state' = 'closed', false),"
+            " coalesce(f.attributes->>'state' = ANY(:cut), false),"
             " coalesce((f.attributes->>'operable')::boolean, true)"
             " FROM (SELECT e.feature_id, min(p.node) FILTER (WHERE e.end_no = 0) AS a,"
             "  min(p.node) FILTER (WHERE e.end_no = 1) AS b"
             f"  FROM {ENDS} e JOIN {PTS} p ON p.pt = e.pt GROUP BY e.feature_id) e"
             " JOIN network_features f ON f.id = e.feature_id"
         ),
-        {"u": layer.utility, "l": layer.id},
+        {"u": layer.utility, "l": layer.id, "cut": list(layer.device_cut_states)},
     ).rowcount
 
 

@@ -94,7 +94,7 @@ def test_a_feature_popup_draws_the_isolation_with_valve_markers(browser, live_se
     button.click()
     page.wait_for_selector("#gis-trace[data-state='ready']", state="attached", timeout=30_000)
     assert page.locator(".gis-trace-device").count() >= 1
-    assert "Закрыть (переключить)" in page.locator("#gis-trace").inner_text()
+    assert "Закрыть / отключить" in page.locator("#gis-trace").inner_text()
     page.locator("#gis-trace .gis-close").click()
     assert page.evaluate("GisTrace.layer.getLayers().length") == 0
     assert problems == []

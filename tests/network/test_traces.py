@@ -102,6 +102,29 @@ def test_an_inoperable_valve_forces_a_larger_isolation(session):
     assert repaired.devices_to_operate == [v1, v2] and repaired.supply_lost == {p2}
 
 
+def test_a_switch_cuts_when_off_in_an_electricians_words(session):
+    """A switch "on" passes power and one "off" cuts it: not the valves' open/closed, whose
+    meaning an electrician reads the other way round."""
+    net = Net(session, (33.40, 60.935))
+    net.point("power_substations", (0, 0), "ПС-1", kind="substation", voltage_class="110/10")
+    cable = [net.line("power_lines", (x, 0), (x + 100, 0), voltage_kv=10.0) for x in (0, 100, 200)]
+    on = net.point("power_switches", (100, 0), "Q1", kind="breaker", state="on", operable=True)
+    off = net.point("power_switches", (200, 0), "Q2", kind="switch", state="off", operable=True)
+    net.link()
+    links = dict(
+        session.execute(
+            text("SELECT feature_id, closed FROM network_links WHERE feature_id IN (:a, :b)"),
+            {"a": on, "b": off},
+        ).all()
+    )
+    assert links == {on: False, off: True}
+    # Beyond the switch that is off nothing was supplied: a break before it cuts off the
+    # cable behind the one that is on, not the one behind the switch that is off.
+    assert run_trace(session, cable[0], "downstream").supply_lost == {cable[0], on, cable[1]}
+    iso = run_trace(session, cable[1], "isolation")
+    assert iso.devices_to_operate == [on] and iso.devices_already_closed == [off]
+
+
 def test_a_gas_break_stops_a_boiler_house_and_its_heat_network(session):
     net = Net(session, (33.40, 60.94))
     net.point("gas_facilities", (0, 0), "ГРС", kind="grs")
