@@ -4,12 +4,16 @@ around Gatchina, one client on a kept-alive connection, side by side:
 - floor: a plain serial ST_AsMVT statement over the same rows and columns, run by psycopg2 on one
   open connection (no HTTP, no revision look-up, no token check): what the database must do;
 - gis_app: /tiles/road_segments/z/x/y.mvt?v=<current> from gunicorn (2 workers, as `make run`);
-- tipg: its /collections/public.bench_road_segments/tiles/WebMercatorQuad/z/x/y (uvicorn, 2 workers).
+- gis_app_before (with --before DIR): the same from another checkout of the project (e.g.
+  `git archive main | tar -x -C var/base`), served the same way: before and after in one run;
+- tipg: its /collections/public.bench_road_segments/tiles/WebMercatorQuad/z/x/y (uvicorn, 2 workers,
+  installed from PyPI into bench/.venvs/tipg, never the project's venv).
 
-It also times, on one connection, each statement a gis_app tile request runs, to show where the
-time goes. Run on the database of serving_generate.py:
+It also times, on one pooled connection, the parts of a gis_app tile request inside the worker, to
+show where the time goes. Run on the database of serving_generate.py:
 
     .venv/bin/python bench/tiles_bench.py [--database gis_app_bench] [--skip-peers] [--rounds 3]
+        [--before var/base] [--port-base 5201]
 
 Writes bench/results-tiles.json and prints it.
 """
@@ -99,17 +103,17 @@ def floor_runner(url: str, z: int):
 
 
 def breakdown(url: str, token: str, tiles: list[tuple[int, int, int]]) -> dict:
-    """Each statement of a gis_app tile request, timed on one pooled connection as the app's
-    tile view uses it (connection-level settings, autocommit, pre-ping) (ms, mean)."""
-    from gis_app.accounts.users import identity_for_token
+    """The parts of a gis_app tile request inside the worker, timed on one pooled connection as
+    the tile view uses it (connection-level settings, autocommit): checkout, the one statement
+    (token check, revision and tile), the same tile statement alone, close (ms, mean)."""
+    from gis_app.accounts.credentials import Credentials
     from gis_app.db import web_engine
-    from gis_app.features.pages import revisions
-    from gis_app.features.sources import layer_source
-    from gis_app.features.tiles import tile_mvt
+    from gis_app.features.tiles import tile_answer, tile_mvt
 
     layer = LayerRegistry.from_dir(ROOT / "layers").get(LAYER)
     engine = web_engine(url)
-    parts: dict[str, list[float]] = {"checkout+ping": [], "token": [], "revision": [], "tile": [],
+    credentials = Credentials(token=token)
+    parts: dict[str, list[float]] = {"checkout": [], "check+revision+tile": [], "tile alone": [],
                                      "close": []}  # fmt: skip
     for _ in range(2):
         for z, x, y in tiles:
@@ -117,19 +121,29 @@ def breakdown(url: str, token: str, tiles: list[tuple[int, int, int]]) -> dict:
             session = Session(engine, info={"short_queries": True})
             session.connection().connection.dbapi_connection.autocommit = True  # as the app does
             t1 = time.perf_counter()
-            identity_for_token(session, token)
+            answer = tile_answer(session, layer, z, x, y, credentials)
+            assert answer.who.user_id is not None
             t2 = time.perf_counter()
-            revisions(session, layer_source(layer).revision_keys)
-            t3 = time.perf_counter()
             tile_mvt(session, layer, z, x, y)
-            t4 = time.perf_counter()
+            t3 = time.perf_counter()
             session.close()
-            t5 = time.perf_counter()
-            for key, a, b in (("checkout+ping", t0, t1), ("token", t1, t2), ("revision", t2, t3),
-                              ("tile", t3, t4), ("close", t4, t5)):  # fmt: skip
+            t4 = time.perf_counter()
+            for key, a, b in (("checkout", t0, t1), ("check+revision+tile", t1, t2),
+                              ("tile alone", t2, t3), ("close", t3, t4)):  # fmt: skip
                 parts[key].append(b - a)
     engine.dispose()
     return {k: round(1000 * statistics.mean(v), 2) for k, v in parts.items()}
+
+
+def before(checkout: Path, url: str, token: str, out: Path, port: int):
+    """gunicorn serving gis_app from another checkout (same venv, same settings as ours())."""
+    from bench.serving_bench import start, wait_port
+
+    proc = start([str(ROOT / ".venv/bin/gunicorn"), "--chdir", str(checkout), "--bind",
+                  f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "wsgi:app"],
+                 {"DATABASE_URL": url, "PYTHONPATH": str(checkout)}, out / "gis_app_before.log")  # fmt: skip
+    wait_port(port)
+    return proc
 
 
 def side_by_side(url: str, z: int, servers: dict[str, tuple[str, dict]], rounds: int) -> dict:
@@ -167,12 +181,18 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--zooms", default="14,12,10")
+    parser.add_argument("--before", type=Path, help="another checkout to serve beside this one")
+    parser.add_argument("--port-base", type=int, default=PORTS["gis_app"],
+                        help="first of four ports (gis_app, -, tipg, gis_app_before)")  # fmt: skip
     args = parser.parse_args()
+    PORTS.update(gis_app=args.port_base, tipg=args.port_base + 2)
     url = bench_url(args.database)
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     zooms = [int(z) for z in args.zooms.split(",")]
-    results: dict = {"database": args.database, "layer": LAYER, "grid": GRID, "rounds": args.rounds}
+    results: dict = {"database": args.database, "layer": LAYER, "grid": GRID, "rounds": args.rounds,
+                     "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                     "load_average": Path("/proc/loadavg").read_text().split()[:3]}  # fmt: skip
     with create_engine(config.sqlalchemy_url(url)).connect() as conn:
         results["features"] = conn.execute(text("SELECT count(*) FROM network_features")).scalar()
         block = tile_block(14)
@@ -201,6 +221,13 @@ def main() -> None:
         template = json.loads(conn.getresponse().read())["tiles"][0]
         conn.close()
         servers["gis_app"] = (template, headers)
+        if args.before:
+            port = args.port_base + 3
+            procs.append(before(args.before.resolve(), url, token, out, port))
+            servers["gis_app_before"] = (
+                template.replace(f":{PORTS['gis_app']}/", f":{port}/"),
+                headers,
+            )
         if not args.skip_peers:
             procs.append(tipg(url, out))
             base = f"http://127.0.0.1:{PORTS['tipg']}/collections/public.bench_{LAYER}/tiles"
