@@ -3,6 +3,8 @@ around Gatchina, one client on a kept-alive connection, side by side:
 
 - floor: a plain serial ST_AsMVT statement over the same rows and columns, run by psycopg2 on one
   open connection (no HTTP, no revision look-up, no token check): what the database must do;
+- http_floor: the same statement behind the least HTTP server (bench/tiles_http_floor.py: a bare
+  WSGI function in gunicorn, 2 workers x 4 threads as ours): what any Python tile server pays;
 - gis_app: /tiles/road_segments/z/x/y.mvt?v=<current> from gunicorn (2 workers, as `make run`);
 - gis_app_before (with --before DIR): the same from another checkout of the project (e.g.
   `git archive main | tar -x -C var/base`), served the same way: before and after in one run;
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -73,17 +76,10 @@ PLAIN = """
 """
 
 
-def floor_runner(url: str, z: int):
-    """A function (x, y) -> seconds, bytes running the plain serial statement, the same columns as
-    our tile at zoom z, by psycopg2 on one open connection."""
-    import psycopg2
-
+def plain_sql(z: int) -> str:
+    """The plain statement of a zoom-z tile: the same rows and columns as our tile."""
     from gis_app.features.tiles import FULL_PROPERTIES_ZOOM
 
-    conn = psycopg2.connect(config.sqlalchemy_url(url).replace("postgresql+psycopg2", "postgresql"))
-    conn.autocommit = True
-    cur = conn.cursor()
-    cur.execute("SET jit = off; SET max_parallel_workers_per_gather = 0")
     if z >= FULL_PROPERTIES_ZOOM:
         columns = ", f.name, o.short_name AS operator, f.operator_id, f.external_id, f.attributes"
         joins = "JOIN operators o ON o.id = f.operator_id"
@@ -91,7 +87,25 @@ def floor_runner(url: str, z: int):
         by = LayerRegistry.from_dir(ROOT / "layers").get(LAYER).style["by"]["property"]
         columns = f", jsonb_build_object('{by}', f.attributes -> '{by}') AS attributes"
         joins = ""
-    sql = PLAIN.format(columns=columns, joins=joins)
+    return PLAIN.format(columns=columns, joins=joins)
+
+
+def plain_connection(url: str):
+    """A psycopg2 connection as the floor uses it: autocommit, no JIT, no parallel workers."""
+    import psycopg2
+
+    conn = psycopg2.connect(config.sqlalchemy_url(url).replace("postgresql+psycopg2", "postgresql"))
+    conn.autocommit = True
+    conn.cursor().execute("SET jit = off; SET max_parallel_workers_per_gather = 0")
+    return conn
+
+
+def floor_runner(url: str, z: int):
+    """A function (x, y) -> seconds, bytes running the plain serial statement, the same columns as
+    our tile at zoom z, by psycopg2 on one open connection."""
+    conn = plain_connection(url)
+    cur = conn.cursor()
+    sql = plain_sql(z)
 
     def run(x: int, y: int) -> tuple[float, int]:
         started = time.perf_counter()
@@ -99,7 +113,20 @@ def floor_runner(url: str, z: int):
         data = cur.fetchone()[0]
         return time.perf_counter() - started, len(data or b"")
 
+    run.backend_pid = conn.get_backend_pid()  # type: ignore[attr-defined]
     return run
+
+
+def http_floor(url: str, out: Path, port: int):
+    """The plain statement behind the least HTTP server: bench/tiles_http_floor.py in gunicorn
+    with the worker settings of ours() (what any Python tile server pays on this machine)."""
+    from bench.serving_bench import start, wait_port
+
+    proc = start([str(ROOT / ".venv/bin/gunicorn"), "--chdir", str(ROOT), "--bind",
+                  f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                  "bench.tiles_http_floor:app"], {"DATABASE_URL": url}, out / "http_floor.log")  # fmt: skip
+    wait_port(port)
+    return proc
 
 
 def breakdown(url: str, token: str, tiles: list[tuple[int, int, int]]) -> dict:
@@ -146,31 +173,66 @@ def before(checkout: Path, url: str, token: str, out: Path, port: int):
     return proc
 
 
-def side_by_side(url: str, z: int, servers: dict[str, tuple[str, dict]], rounds: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants."""
+    from bench.serving_bench import rss_tree
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in rss_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def side_by_side(
+    url: str, z: int, servers: dict[str, tuple[str, dict, int | None]], rounds: int
+) -> dict:
     """Each tile of the block at zoom z from the floor and from each server in turn (one client,
     kept-alive connections), `rounds` times: the machine's load weighs on all of them alike.
-    servers: name -> (URL template with {z}/{x}/{y}, headers)."""
+    servers: name -> (URL template with {z}/{x}/{y}, headers, pid of the server or None).
+    Also the CPU time each server's processes spent per tile (barely swayed by other load)."""
     run_floor = floor_runner(url, z)
     block = tile_block(z)
     for _, x, y in block:  # warm-up: the rows in memory, connections open
         run_floor(x, y)
-        for template, headers in servers.values():
+        for template, headers, _ in servers.values():
             get(template.format(z=z, x=x, y=y), headers)
     times: dict[str, list[float]] = {"floor": [], **{name: [] for name in servers}}
+    cpu_before = {name: cpu_seconds(pid) for name, (_, _, pid) in servers.items() if pid}
+    cpu_before["floor"] = cpu_seconds(run_floor.backend_pid)
     sizes = []
     for _ in range(rounds):
         for _, x, y in block:
             seconds, size = run_floor(x, y)
             times["floor"].append(seconds)
             sizes.append(size)
-            for name, (template, headers) in servers.items():
+            for name, (template, headers, _) in servers.items():
                 status, _, seconds = get(template.format(z=z, x=x, y=y), headers)
                 assert status == 200, (name, status, z, x, y)
                 times[name].append(seconds)
     result = {name: stats(values) for name, values in times.items()}
+    # The floor's: its PostgreSQL backend's (the statement's own CPU); the servers': their own
+    # processes' (not their backends').
+    pids = {"floor": run_floor.backend_pid, **{n: pid for n, (_, _, pid) in servers.items()}}
+    for name, pid in pids.items():
+        if pid:
+            used = cpu_seconds(pid) - cpu_before[name]
+            result[name]["server_cpu_ms_per_tile"] = round(1000 * used / len(times[name]), 2)
     result["floor"]["mean_bytes"] = int(statistics.mean(sizes))
+    # Ratios of the mean and of the median (p50: less swayed by the machine's other load).
     for name in servers:
-        result[f"{name}_to_floor"] = round(result[name]["mean_ms"] / result["floor"]["mean_ms"], 2)
+        for base in ("floor", "http_floor"):
+            if base in result and name != base:
+                result[f"{name}_to_{base}"] = round(
+                    result[name]["mean_ms"] / result[base]["mean_ms"], 2
+                )
+                result[f"{name}_to_{base}_p50"] = round(
+                    result[name]["p50_ms"] / result[base]["p50_ms"], 2
+                )
     return result
 
 
@@ -183,7 +245,7 @@ def main() -> None:
     parser.add_argument("--zooms", default="14,12,10")
     parser.add_argument("--before", type=Path, help="another checkout to serve beside this one")
     parser.add_argument("--port-base", type=int, default=PORTS["gis_app"],
-                        help="first of four ports (gis_app, -, tipg, gis_app_before)")  # fmt: skip
+                        help="first of four ports (gis_app, http_floor, tipg, gis_app_before)")  # fmt: skip
     args = parser.parse_args()
     PORTS.update(gis_app=args.port_base, tipg=args.port_base + 2)
     url = bench_url(args.database)
@@ -206,7 +268,7 @@ def main() -> None:
             ),
             {"l": LAYER, "x0": x0, "y0": y0, "x1": x1, "y1": y1},
         ).scalar()
-    servers: dict[str, tuple[str, dict]] = {}
+    servers: dict[str, tuple[str, dict, int | None]] = {}
     procs = []
     try:
         proc, headers = ours(url, out)
@@ -220,18 +282,22 @@ def main() -> None:
         conn.request("GET", f"/tiles/{LAYER}.json", headers=headers)
         template = json.loads(conn.getresponse().read())["tiles"][0]
         conn.close()
-        servers["gis_app"] = (template, headers)
+        servers["gis_app"] = (template, headers, proc.pid)
         if args.before:
             port = args.port_base + 3
             procs.append(before(args.before.resolve(), url, token, out, port))
             servers["gis_app_before"] = (
                 template.replace(f":{PORTS['gis_app']}/", f":{port}/"),
                 headers,
+                procs[-1].pid,
             )
+        port = args.port_base + 1
+        procs.append(http_floor(url, out, port))
+        servers["http_floor"] = (f"http://127.0.0.1:{port}/{{z}}/{{x}}/{{y}}", {}, procs[-1].pid)
         if not args.skip_peers:
             procs.append(tipg(url, out))
             base = f"http://127.0.0.1:{PORTS['tipg']}/collections/public.bench_{LAYER}/tiles"
-            servers["tipg"] = (base + "/WebMercatorQuad/{z}/{x}/{y}", {})
+            servers["tipg"] = (base + "/WebMercatorQuad/{z}/{x}/{y}", {}, procs[-1].pid)
         for z in zooms:
             results[f"z{z}"] = side_by_side(url, z, servers, args.rounds)
             print(z, json.dumps(results[f"z{z}"]), flush=True)
