@@ -129,3 +129,45 @@ def test_the_statement_makes_no_tile_for_bad_credentials(app, session, tokens):
     assert bad.who.user_id is None and bad.mvt is None and bad.tag == good.tag
     # No credentials to check (remembered, or checked before): the tile alone.
     assert tile_answer(session, layer, z, x, y).mvt == good.mvt
+
+
+def _network_scans(connection, run) -> list[int]:
+    """The loops of each scan of network_features in the plan of the one statement `run` sends."""
+    import json
+
+    from sqlalchemy import event
+
+    sent = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    event.listen(connection, "before_cursor_execute", capture)
+    try:
+        run()
+    finally:
+        event.remove(connection, "before_cursor_execute", capture)
+    statement, parameters = next(s for s in sent if "network_features" in s[0])
+    plan = connection.exec_driver_sql(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
+    ).scalar()
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    loops, todo = [], [plan[0]["Plan"]]
+    while todo:
+        node = todo.pop()
+        if node.get("Relation Name") == "network_features":
+            loops.append(node["Actual Loops"])
+        todo += node.get("Plans", [])
+    return loops
+
+
+def test_a_bad_token_costs_no_tile_work(app, connection, session, tokens):
+    """The tile's scan of network_features never runs for credentials that fail."""
+    layer = app.extensions["gis_app"].get("road_segments")
+    z, x, y = (int(n) for n in _tile(14).split("/"))
+
+    def answer(token):
+        return lambda: tile_answer(session, layer, z, x, y, Credentials(token=token))
+
+    assert _network_scans(connection, answer("gis_nope")) == [0]
+    assert _network_scans(connection, answer(tokens["planner"])) == [1]
