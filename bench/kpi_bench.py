@@ -16,7 +16,9 @@ Then measures, in-process through the Flask test client (no network):
      a municipality's or a span's question (?municipality=, ?period=from..to);
   3. the same report derived from the events each time (source=events: the view over plain
      indexes), fewer requests;
-  4. the cost of keeping the rollup: one incident's lifecycle written with the trigger on and off;
+  4. the cost of keeping the rollup: events written with the trigger as migrated, with the
+     LANGUAGE sql function of migration 0013 (before 0020), and with the trigger off
+     (`--trigger-only` measures just this);
   5. the dashboard's first view in Chromium (login, then /dashboard until its data is drawn).
 
     .venv/bin/python bench/kpi_bench.py [--incidents 1000000] [--requests 100] [--rebuild]
@@ -211,31 +213,55 @@ def measure(client, url: str, requests: int) -> dict:
     }
 
 
-def trigger_cost(url: str, rounds: int = 200) -> dict:
-    """ms per lifecycle event written with the rollup trigger on, and off (rolled back)."""
+def _migration_0013():
+    """Migration 0013's module: its LANGUAGE sql refresh function, the one before 0020."""
+    import importlib.util
+
+    path = ROOT / "migrations" / "versions" / "0013_kpi.py"
+    spec = importlib.util.spec_from_file_location("migration_0013_kpi", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def trigger_cost(url: str, events: int = 200, rounds: int = 7) -> dict:
+    """ms per lifecycle event written: with the rollup trigger as migrated (PL/pgSQL, generic
+    plans: migration 0020), with 0013's LANGUAGE sql function (planned at every call), and with
+    the trigger off. Side by side, `rounds` times in turn, each in a rolled-back transaction;
+    the medians."""
     engine = create_engine(config.sqlalchemy_url(url))
-    out = {}
-    for state in ("ENABLE", "DISABLE"):
-        with engine.connect() as conn:
-            trans = conn.begin()
-            conn.execute(text(f"ALTER TABLE incident_events {state} TRIGGER incident_events_kpi"))
-            ids = conn.execute(
-                text("SELECT id FROM incidents ORDER BY id DESC LIMIT :n"), {"n": rounds}
-            ).scalars()
-            t = time.perf_counter()
-            for incident_id in ids:
-                conn.execute(
-                    text(
-                        "INSERT INTO incident_events (incident_id, actor, action, comment)"
-                        " VALUES (:i, 'bench', 'updated', 'bench')"
-                    ),
-                    {"i": incident_id},
-                )
-            out[state.lower() + "d_ms_per_event"] = round(
-                (time.perf_counter() - t) * 1000 / rounds, 2
-            )
-            trans.rollback()
+    variants = {
+        "current": None,
+        "sql_function_0013": "DROP FUNCTION kpi_refresh_facts(bigint[]);"
+        + _migration_0013().REFRESH_FUNCTION,
+        "trigger_off": "ALTER TABLE incident_events DISABLE TRIGGER incident_events_kpi",
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, ddl in variants.items():
+            with engine.connect() as conn:
+                trans = conn.begin()
+                if ddl:
+                    conn.exec_driver_sql(ddl)
+                ids = conn.execute(
+                    text("SELECT id FROM incidents ORDER BY id DESC LIMIT :n"), {"n": events}
+                ).scalars()
+                t = time.perf_counter()
+                for incident_id in ids:
+                    conn.execute(
+                        text(
+                            "INSERT INTO incident_events (incident_id, actor, action, comment)"
+                            " VALUES (:i, 'bench', 'updated', 'bench')"
+                        ),
+                        {"i": incident_id},
+                    )
+                times[name].append((time.perf_counter() - t) * 1000 / events)
+                trans.rollback()
     engine.dispose()
+    out = {f"{name}_ms_per_event": round(statistics.median(v), 2) for name, v in times.items()}
+    off = out["trigger_off_ms_per_event"]
+    out["rollup_ms_current"] = round(out["current_ms_per_event"] - off, 2)
+    out["rollup_ms_sql_function_0013"] = round(out["sql_function_0013_ms_per_event"] - off, 2)
     return out
 
 
@@ -296,10 +322,14 @@ def main() -> None:
     ap.add_argument("--events-requests", type=int, default=5)
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--skip-browser", action="store_true")
+    ap.add_argument("--trigger-only", action="store_true", help="only the cost of the rollup")
     args = ap.parse_args()
     url = bench_url()
     print(f"building {BENCH_DB} with {args.incidents:,} incidents …", flush=True)
     results: dict = {"build": build(url, args.incidents, args.rebuild)}
+    if args.trigger_only:
+        print("trigger", trigger_cost(url), flush=True)
+        return
     app = create_app({"DATABASE_URL": url, "GIS_APP_LOGIN_MAX_FAILURES_PER_ADDRESS": 10**6})
     year = 2024  # a full year in the middle of the five
     from gis_app.accounts.users import create_token

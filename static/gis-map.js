@@ -165,7 +165,30 @@
         self.labels.addLayer(marker);
       });
       document.body.dataset.districts = String(answer.districts.length);
+      self.declutterDistricts();
+      if (!self.declutterHooked) {
+        self.declutterHooked = true;
+        self.map.on("zoomend", function () { self.declutterDistricts(); });
+      }
     }).catch(function (err) { self.say(self.t.failed + err.message); });
+  };
+
+  /* Labels that would overlap (a phone, a zoomed-out map) are hidden, the district with more
+     overdue, then more open incidents keeping its label; the district's tooltip still names it. */
+  GisMap.prototype.declutterDistricts = function () {
+    var boxes = Array.prototype.slice.call(document.querySelectorAll(".gis-district"));
+    boxes.forEach(function (b) { b.classList.remove("gis-cluttered"); });
+    boxes.sort(function (a, b) {
+      return (+b.dataset.overdue - +a.dataset.overdue) || (+b.dataset.open - +a.dataset.open);
+    });
+    var kept = [];
+    boxes.forEach(function (b) {
+      var r = b.getBoundingClientRect();
+      var hit = kept.some(function (k) {
+        return r.left < k.right + 2 && k.left < r.right + 2 && r.top < k.bottom + 2 && k.top < r.bottom + 2;
+      });
+      if (hit) b.classList.add("gis-cluttered"); else kept.push(r);
+    });
   };
 
   GisMap.prototype.popupFor = function (layer, feature, clicked) {

@@ -101,6 +101,7 @@
     if (inc.operator && WORKING.indexOf(inc.status) >= 0 && this.mayAct({ who: "operator" }, inc)) {
       this.renderRestoration(inc);
     }
+    if (this.cfg.role !== "operator" && this.mayAct({ who: "dispatch" }, inc)) this.renderPublicSummary(inc);
     var rows = [[t.utility, this.utilityName(inc.utility)], [t.category, this.word("categories", inc.category)],
       [t.priority, t.priorities[inc.priority]],
       ["", inc.description], [t.address, inc.address], [t.municipality, inc.municipality && inc.municipality.name_ru],
@@ -130,39 +131,60 @@
       var ol = el("ol");
       res.data.events.forEach(function (e) {
         // System steps carry Russian words the server wrote; the English page says them from the data.
-        var system = ["created", "duplicate", "duplicate_linked", "closed_with", "overdue"].indexOf(e.action) >= 0 ||
+        var system = ["created", "duplicate", "duplicate_linked", "closed_with", "overdue", "geocoded"].indexOf(e.action) >= 0 ||
           (e.data && e.data.automatic);
         var note = e.comment && !(self.lang === "en" && system) ? " — " + e.comment : "";
         if (self.lang === "en" && e.data && (e.data.duplicate_of || e.data.duplicate_id)) {
           note = " — #" + (e.data.duplicate_of || e.data.duplicate_id);
         }
-        ol.appendChild(el("li", null, when(e.at, self.lang) + " · " + e.actor + " · " + self.word("events", e.action) +
-          (e.to_status && e.to_status !== e.from_status ? " → " + self.word("statuses", e.to_status) : "") + note));
+        var li = el("li", null, when(e.at, self.lang) + " · " + e.actor + " · " + self.word("events", e.action) +
+          (e.to_status && e.to_status !== e.from_status ? " → " + self.word("statuses", e.to_status) : "") + note);
+        if (e.action === "geocoded" && e.data && !e.data.confident) li.appendChild(self.geocodeCandidates(e.data));
+        ol.appendChild(li);
       });
       history.appendChild(ol);
     }).catch(function () {});
     this.watchCard();
   };
 
-  /* The operator's staff: the expected restoration time and the consumers cut off (PATCH). */
-  P.renderRestoration = function (inc) {
-    var self = this, t = this.t, card = this.card;
-    var box = el("form", "gis-restoration");
-    var expected = el("input"); expected.type = "datetime-local"; expected.name = "expected_at"; expected.value = localInput(inc.expected_at);
-    var consumers = el("input"); consumers.type = "number"; consumers.title = t.consumers; consumers.min = 0; consumers.name = "consumers_cut_off";
-    consumers.value = inc.consumers_cut_off === null || inc.consumers_cut_off === undefined ? "" : inc.consumers_cut_off;
-    box.appendChild(field(t.expected, expected));
-    box.appendChild(field(t.consumers, consumers));
+  /* An address placed by its best guess (Open311 with an address only): the other places it may
+     mean, each one click from the map, so the dispatcher checks the point before routing. */
+  P.geocodeCandidates = function (data) {
+    var self = this, box = el("div", "gis-geocode-candidates");
+    box.appendChild(el("p", null, this.t.addressCandidates + " «" + data.address_string + "»:"));
+    var ul = el("ul");
+    (data.candidates || []).forEach(function (c, i) {
+      var b = el("button", "gis-link", (i + 1) + ". " + c.label);
+      b.type = "button";
+      b.addEventListener("click", function () { self.showCandidate(c); });
+      var item = el("li");
+      item.appendChild(b);
+      ul.appendChild(item);
+    });
+    box.appendChild(ul);
+    return box;
+  };
+
+  P.showCandidate = function (c) {
+    var ll = L.latLng(c.lat, c.lon);
+    this.highlight.clearLayers();
+    L.circleMarker(ll, { radius: 10, color: "#ff7f00", weight: 3, fill: false, interactive: false })
+      .bindTooltip(c.label, { permanent: true, direction: "top", className: "gis-candidate-tip" })
+      .addTo(this.highlight);
+    this.centreInView(ll, Math.max(this.map.getZoom(), 17));
+  };
+
+  /* A small form of the card that PATCHes the incident: a save button and a place for the error;
+     `body()` says what to send. A 412 (someone changed it meanwhile) reopens the card. */
+  P.patchForm = function (box, inc, body) {
+    var self = this, t = this.t;
     var save = el("button", "gis-secondary", t.save); save.type = "submit";
     var message = el("span", "gis-muted");
     box.appendChild(save); box.appendChild(message);
     box.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var body = {};
-      if (expected.value) body.expected_at = new Date(expected.value).toISOString();
-      if (consumers.value !== "") body.consumers_cut_off = +consumers.value;
       save.disabled = true;
-      self.request("PATCH", self.incidentUrl(inc.id), body, { "If-Match": self.cardEtag }).then(function (res) {
+      self.request("PATCH", self.incidentUrl(inc.id), body(), { "If-Match": self.cardEtag }).then(function (res) {
         self.showCard(res.data, res.etag);
         self.say(t.saved);
       }).catch(function (err) {
@@ -171,7 +193,33 @@
         message.textContent = t.failed + err.message;
       });
     });
-    card.appendChild(box);
+    this.card.appendChild(box);
+  };
+
+  /* Dispatchers: the words the public sees of this incident (Open311 reads without a key show
+     this summary, or only the service's name, never the caller's own words: docs/security.md). */
+  P.renderPublicSummary = function (inc) {
+    var t = this.t, box = el("form", "gis-public-summary");
+    var text = el("textarea"); text.name = "public_summary"; text.rows = 2; text.maxLength = 500;
+    text.value = inc.public_summary || ""; text.placeholder = t.publicHint;
+    box.appendChild(field(t.publicSummary, text));
+    this.patchForm(box, inc, function () { return { public_summary: text.value.trim() || null }; });
+  };
+
+  /* The operator's staff: the expected restoration time and the consumers cut off (PATCH). */
+  P.renderRestoration = function (inc) {
+    var t = this.t, box = el("form", "gis-restoration");
+    var expected = el("input"); expected.type = "datetime-local"; expected.name = "expected_at"; expected.value = localInput(inc.expected_at);
+    var consumers = el("input"); consumers.type = "number"; consumers.title = t.consumers; consumers.min = 0; consumers.name = "consumers_cut_off";
+    consumers.value = inc.consumers_cut_off === null || inc.consumers_cut_off === undefined ? "" : inc.consumers_cut_off;
+    box.appendChild(field(t.expected, expected));
+    box.appendChild(field(t.consumers, consumers));
+    this.patchForm(box, inc, function () {
+      var body = {};
+      if (expected.value) body.expected_at = new Date(expected.value).toISOString();
+      if (consumers.value !== "") body.consumers_cut_off = +consumers.value;
+      return body;
+    });
     this.expectedInput = expected;
   };
 

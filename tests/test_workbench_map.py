@@ -5,6 +5,7 @@ hovering an entry highlights that feature."""
 from __future__ import annotations
 
 import pytest
+from helpers import wait_map_still
 from sqlalchemy import create_engine, text
 from test_workbench import Session_
 from test_workbench_report import screen_xy
@@ -39,11 +40,12 @@ def test_incident_marker_is_clickable_over_lines_at_every_zoom(chromium, live_se
         page.evaluate(f"gisMap.map.setView([{lat}, {lon}], {zoom}, {{animate: false}}) && null")
         if pan:
             page.evaluate(f"gisMap.map.panBy([{pan[0]}, {pan[1]}], {{animate: false}}) && null")
-        page.wait_for_timeout(600)  # the layers of the new view load
+        wait_map_still(page)
+        if zoom >= 17:  # lines are drawn under the marker, once the layers of the view load
+            page.wait_for_function(
+                f"() => gisMap.identifyDrawn(L.latLng({lat}, {lon})).length >= 1", timeout=20_000
+            )
         x, y = screen_xy(page, lon, lat)
-        if zoom >= 17:  # lines are drawn under the marker
-            lines = page.evaluate(f"gisMap.identifyDrawn(L.latLng({lat}, {lon})).length")
-            assert lines >= 1, f"no line under the marker at zoom {zoom}"
         on_top = page.evaluate(
             f"(() => {{ const e = document.elementFromPoint({x}, {y});"
             " const m = e && e.closest('.gis-incident-marker'); return m && +m.dataset.incident; })()"

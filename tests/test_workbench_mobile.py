@@ -80,3 +80,43 @@ def test_report_form_fits_a_phone(chromium, live_server):
     assert page.locator("#gis-report").count() == 0
     assert problems == []
     context.close()
+
+
+def test_oblast_district_labels_never_overlap_on_a_phone(chromium, live_server):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU",
+                                   is_mobile=True, has_touch=True)  # fmt: skip
+    page = context.new_page()
+    page.goto(f"{live_server}/login?next=/")
+    page.fill("input[name=username]", "dispatcher-oblast")
+    page.fill("input[name=password]", "demo-2026")
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=20_000)
+    page.wait_for_selector(".gis-district", timeout=10_000)
+    read = (
+        "() => [...document.querySelectorAll('.gis-district')].map(d => {"
+        " const r = d.getBoundingClientRect(); return {slug: d.dataset.slug,"
+        " shown: getComputedStyle(d).visibility === 'visible', open: +d.dataset.open,"
+        " overdue: +d.dataset.overdue, box: [r.left, r.top, r.right, r.bottom]}; })"
+    )
+
+    def overlapping(labels):
+        shown = [label for label in labels if label["shown"]]
+        return [(a["slug"], b["slug"]) for i, a in enumerate(shown) for b in shown[i + 1 :]
+                if a["box"][0] < b["box"][2] and b["box"][0] < a["box"][2]
+                and a["box"][1] < b["box"][3] and b["box"][1] < a["box"][3]]  # fmt: skip
+
+    labels = page.evaluate(read)
+    assert len(labels) >= 4 and overlapping(labels) == []
+    # Zoomed far out the districts' labels would sit on one another: the busiest keeps its own.
+    page.evaluate("() => gisMap.map.setZoom(4, {animate: false})")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.gis-district')]"
+        ".some(d => d.classList.contains('gis-cluttered'))",
+        timeout=10_000,
+    )
+    labels = page.evaluate(read)
+    assert overlapping(labels) == []
+    busiest = max(labels, key=lambda label: (label["overdue"], label["open"]))
+    assert next(label for label in labels if label["slug"] == busiest["slug"])["shown"]
+    assert len(labels) >= 4  # hidden labels keep their figures (the tooltip names the district)
+    context.close()

@@ -105,6 +105,8 @@ class Candidate:
     rule: str
     feature_id: int | None = None
     layer: str | None = None
+    layer_title: str | None = None  # the layer's Russian title, for the reason a person reads
+    layer_title_en: str | None = None
     external_id: str | None = None
     distance_m: float | None = None
     service_area_id: int | None = None
@@ -185,6 +187,8 @@ def _feature_candidates(
             rule="nearest_feature",
             feature_id=r.id,
             layer=r.layer_id,
+            layer_title=registry.get(r.layer_id).title_ru,
+            layer_title_en=registry.get(r.layer_id).title_en,
             external_id=r.external_id,
             distance_m=r.distance_m,
         )
@@ -223,6 +227,8 @@ def _selected_candidate(
         rule="selected_feature",
         feature_id=row.id,
         layer=row.layer_id,
+        layer_title=layer.title_ru if layer else None,
+        layer_title_en=layer.title_en if layer else None,
         external_id=row.external_id,
         distance_m=distance,
     )
@@ -333,16 +339,31 @@ def reason_of(candidates: list[dict] | None) -> tuple[str, str]:
     return _reason(Candidate(**{k: v for k, v in candidates[0].items() if k in names}))
 
 
+# The rules as a dispatcher reads them (Russian, English), for "lost because" lines.
+RULE_WORDS = {
+    "selected_feature": ("выбранный объект", "the selected feature"),
+    "nearest_feature": ("ближайший объект сети", "the nearest network feature"),
+    "service_area": ("зона обслуживания", "the service area"),
+    "designated": ("назначение муниципалитетом", "the municipality's designation"),
+}
+
+
+def _rule_words(rule: str) -> tuple[str, str]:
+    return RULE_WORDS.get(rule, (rule, rule))
+
+
 def _reason(w: Candidate) -> tuple[str, str]:
+    # Answers stored before layer titles were kept name the layer by its id.
+    title, title_en = w.layer_title or w.layer, w.layer_title_en or w.layer
     if w.rule == "selected_feature":
         return (
-            f"выбранный объект «{w.layer}» {w.external_id} в {w.distance_m:.1f} м",
-            f"the selected feature {w.layer} {w.external_id}, {w.distance_m:.1f} m away",
+            f"выбранный объект «{title}» {w.external_id} в {w.distance_m:.1f} м",
+            f"the selected feature '{title_en}' {w.external_id}, {w.distance_m:.1f} m away",
         )
     if w.rule == "nearest_feature":
         return (
-            f"ближайший объект сети «{w.layer}» {w.external_id} в {w.distance_m:.1f} м",
-            f"nearest network feature {w.layer} {w.external_id}, {w.distance_m:.1f} m away",
+            f"ближайший объект сети «{title}» {w.external_id} в {w.distance_m:.1f} м",
+            f"nearest network feature '{title_en}' {w.external_id}, {w.distance_m:.1f} m away",
         )
     if w.rule == "service_area":
         return (
@@ -362,8 +383,8 @@ def _why_lost(c: Candidate, w: Candidate) -> tuple[str, str]:
     """Why candidate `c` lost to the winner `w`: (Russian, English)."""
     if c.operator_id == w.operator_id and c.rule != w.rule:
         return (
-            f"тот же оператор, по следующему правилу «{c.rule}»",
-            f"agrees: the same operator, by the later rule '{c.rule}'",
+            f"тот же оператор, по следующему правилу «{_rule_words(c.rule)[0]}»",
+            f"agrees: the same operator, by the later rule '{_rule_words(c.rule)[1]}'",
         )
     if c.rule == w.rule == "nearest_feature":
         if round(c.distance_m, 2) > round(w.distance_m, 2):
@@ -390,4 +411,5 @@ def _why_lost(c: Candidate, w: Candidate) -> tuple[str, str]:
             "назначен более крупным муниципальным образованием",
             "designated by a larger municipality",
         )
-    return (f"правило «{c.rule}» идёт после «{w.rule}»", f"rule '{c.rule}' comes after '{w.rule}'")
+    (c_ru, c_en), (w_ru, w_en) = _rule_words(c.rule), _rule_words(w.rule)
+    return (f"правило «{c_ru}» идёт после «{w_ru}»", f"rule '{c_en}' comes after '{w_en}'")

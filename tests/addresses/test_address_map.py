@@ -105,3 +105,62 @@ def test_a_click_fills_the_address_from_the_reverse_look_up(
     assert address.input_value() == "Гатчина, улица Чехова, 7"
     assert dispatcher.problems == [], dispatcher.problems
     dispatcher.context.close()
+
+
+def test_an_ambiguous_open311_address_shows_its_candidates_on_the_card(
+    browser, live_server, committed_addresses, app, postgis_url
+):
+    """A caller's address the search could not be sure of: the card lists the places it may
+    mean, and a click on one shows it on the map."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    app.config["GIS_APP_OPEN311_API_KEYS"] = "test-open311-card"
+    try:
+        form = {
+            "api_key": "test-open311-card",
+            "service_code": "water",
+            "address_string": "Чехава 5",
+        }
+        request = urllib.request.Request(
+            f"{live_server}/open311/v2/requests.json",
+            data=urllib.parse.urlencode(form).encode(),
+        )
+        with urllib.request.urlopen(request) as answer:
+            incident_id = int(json.load(answer)[0]["service_request_id"])
+    finally:
+        app.config["GIS_APP_OPEN311_API_KEYS"] = ""
+    dispatcher = Session_(browser, live_server, "dispatcher-gatchina")
+    page = dispatcher.page
+    page.evaluate(f"() => gisWorkbench.showIncident({incident_id})")
+    candidates = page.locator("#gis-card .gis-geocode-candidates button")
+    candidates.first.wait_for(timeout=15_000)
+    assert "Адрес неоднозначен" in page.locator("#gis-card .gis-geocode-candidates").inner_text()
+    assert "«Чехава 5»" in page.locator("#gis-card .gis-geocode-candidates").inner_text()
+    labels = candidates.all_inner_texts()
+    assert labels[0] == "1. Гатчина, улица Чехова, 5" and len(labels) >= 2
+    candidates.nth(1).click()
+    tip = page.locator(".gis-candidate-tip")
+    tip.wait_for(timeout=10_000)
+    assert tip.inner_text() == labels[1][3:]
+    # The map shows the candidate, in the part of the map the panels leave free.
+    second = labels[1][3:]
+    engine = create_engine(config.sqlalchemy_url(postgis_url))
+    with engine.connect() as conn:
+        data = conn.execute(
+            text(
+                "SELECT data FROM incident_events WHERE incident_id = :id AND action = 'geocoded'"
+            ),
+            {"id": incident_id},
+        ).scalar_one()
+    chosen = next(c for c in data["candidates"] if c["label"] == second)
+    inside = page.evaluate(
+        f"() => gisMap.map.getBounds().contains([{chosen['lat']}, {chosen['lon']}])"
+    )
+    assert inside and page.evaluate("() => gisMap.map.getZoom()") >= 17
+    assert dispatcher.problems == [], dispatcher.problems
+    dispatcher.context.close()
+    with engine.begin() as conn:  # the later tests count the demo's incidents
+        conn.execute(text("DELETE FROM incidents WHERE id = :id"), {"id": incident_id})
+    engine.dispose()

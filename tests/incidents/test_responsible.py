@@ -22,6 +22,10 @@ def test_nearest_feature_wins_and_the_farther_owner_is_ranked(
     assert (found.operator_id, found.rule, found.feature_id) == (near_op, "nearest_feature", near)
     assert found.distance_m == pytest.approx(10, abs=0.2)
     assert found.layer == "water_mains" and "10.0 м" in found.reason
+    # The reason names the layer as the dispatcher knows it, not by its id.
+    title = registry.get("water_mains").title_ru
+    assert f"«{title}»" in found.reason and "water_mains" not in found.reason
+    assert registry.get("water_mains").title_en in found.reason_en
     features = [c for c in found.candidates if c.rule == "nearest_feature"]
     assert [c.feature_id for c in features] == [near, far]
     assert features[1].distance_m == pytest.approx(20, abs=0.2)
@@ -110,6 +114,9 @@ def test_oblast_wide_service_area_when_no_feature_near(session, registry):
     # The oblast also designates it: a later rule that agrees.
     assert found.candidates[-1].rule == "designated"
     assert found.candidates[-1].lost_because_en.startswith("agrees")
+    # The rule is named in words, not by its code.
+    assert "назначение муниципалитетом" in found.candidates[-1].lost_because
+    assert "designated" not in found.candidates[-1].lost_because
 
 
 def test_selected_feature_decides_within_its_search_distance(
