@@ -207,12 +207,16 @@ def side_by_side(
     cpu_before = {name: cpu_seconds(pid) for name, (_, _, pid) in servers.items() if pid}
     cpu_before["floor"] = cpu_seconds(run_floor.backend_pid)
     sizes = []
+    names = list(servers)
     for _ in range(rounds):
-        for _, x, y in block:
+        for i, (_, x, y) in enumerate(block):
             seconds, size = run_floor(x, y)
             times["floor"].append(seconds)
             sizes.append(size)
-            for name, (template, headers, _) in servers.items():
+            # The servers in turn, each tile starting with the next one: none always follows the
+            # floor (whose backend has just run) or always comes last.
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                template, headers, _ = servers[name]
                 status, _, seconds = get(template.format(z=z, x=x, y=y), headers)
                 assert status == 200, (name, status, z, x, y)
                 times[name].append(seconds)
