@@ -97,6 +97,12 @@ CELLS = [
     ("token create", lambda c, ids, role: c.post("/api/tokens", json={"name": "m"}), EVERYONE),
     ("token revoke admin's", lambda c, ids, role: c.delete(f"/api/tokens/{ids['admin_token']}"), {"admin"}),
     ("token list", lambda c, ids, role: c.get("/api/tokens"), EVERYONE),
+    ("own password change", lambda c, ids, role: c.post("/api/account/password", json={
+        "current_password": "demo-2026", "new_password": "matrix-pass-1",
+        "new_password_repeat": "matrix-pass-1"}), EVERYONE),
+    ("admin: set a user's password", lambda c, ids, role: c.post("/admin/users/password", data={
+        "username": "planner", "password": "matrix-pass-1", "password_repeat": "matrix-pass-1"}),
+     {"admin"}),
     ("imports list", lambda c, ids, role: c.get("/api/imports"), EVERYONE),
     ("feature edits list", lambda c, ids, role: c.get("/api/feature-edits"), EVERYONE),
     ("layer read", lambda c, ids, role: c.get("/api/layers/water_mains.geojson?limit=1"), EVERYONE),
@@ -211,7 +217,7 @@ def _reads(app, ids) -> list[str]:
 
 
 # Reads only admins may make (the rest get 403).
-ADMIN_ONLY_READS = {"/admin/rules"}
+ADMIN_ONLY_READS = {"/admin/rules", "/admin/users"}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -171,3 +171,17 @@ def test_a_bad_token_costs_no_tile_work(app, connection, session, tokens):
 
     assert _network_scans(connection, answer("gis_nope")) == [0]
     assert _network_scans(connection, answer(tokens["planner"])) == [1]
+
+
+def test_a_login_held_to_a_password_change_gets_no_tiles(app, session, tokens):
+    """A login whose password an admin set is refused tiles until it is changed (as every other
+    endpoint but the change itself); the user's API tokens work on."""
+    browser = app.test_client()
+    assert post_login(browser, username="planner", password="demo-2026").status_code == 302
+    assert browser.get(TILE).status_code == 200
+    session.execute(text("UPDATE users SET must_change_password = true WHERE username = 'planner'"))
+    session.flush()
+    assert_error(browser.get(TILE), 403, "password_change_required")
+    assert_error(browser.get(f"/tiles/no_such_layer/{_tile(14)}.mvt"), 403,
+                 "password_change_required")  # fmt: skip
+    assert app.test_client().get(TILE, headers=_bearer(tokens["planner"])).status_code == 200

@@ -21,15 +21,17 @@ from gis_app.db import on_replica
 # new mark (at most once a minute, so a busy client does not turn every read into a write).
 TOKEN_SQL = (
     "SELECT t.id AS token_id, t.last_used_at < now() - interval '1 minute'"
-    " OR t.last_used_at IS NULL AS stale, u.id AS user_id, u.username, u.role, u.operator_id"
+    " OR t.last_used_at IS NULL AS stale, u.id AS user_id, u.username, u.role, u.operator_id,"
+    " false AS must_change_password"
     " FROM api_tokens t JOIN users u ON u.id = t.user_id"
     " WHERE t.token_hash = :auth_hash AND t.revoked_at IS NULL AND u.is_active"
     " AND (t.expires_at IS NULL OR t.expires_at > now())"
 )
-# The same columns for a login session: the user, active, with the session's version.
+# The same columns for a login session: the user, active, with the session's version. Only a
+# login is held to the password change an admin asked for; a token works on (docs/accounts.md).
 SESSION_SQL = (
     "SELECT NULL::bigint AS token_id, false AS stale, u.id AS user_id, u.username, u.role,"
-    " u.operator_id FROM users u"
+    " u.operator_id, u.must_change_password FROM users u"
     " WHERE u.id = :auth_user AND u.is_active AND u.session_version = :auth_version"
 )
 
@@ -48,8 +50,9 @@ class Credentials:
     session_version: int | None = None
 
     def check_sql(self) -> tuple[str, dict[str, Any]]:
-        """A SELECT returning one row (token_id, stale, user_id, username, role, operator_id)
-        when these credentials are valid now, none otherwise; its parameters start with auth_."""
+        """A SELECT returning one row (token_id, stale, user_id, username, role, operator_id,
+        must_change_password) when these credentials are valid now, none otherwise; its
+        parameters start with auth_."""
         if self.token is not None:
             return TOKEN_SQL, {"auth_hash": token_hash(self.token)}
         return SESSION_SQL, {"auth_user": self.user_id, "auth_version": self.session_version}
@@ -75,4 +78,5 @@ def confirmed_identity(session: Session, row: Any) -> Identity | None:
         return None
     mark_used(session, row)
     municipality_ids = () if row.role == "dispatcher" else None
-    return Identity(row.user_id, row.username, row.role, row.operator_id, municipality_ids)
+    return Identity(row.user_id, row.username, row.role, row.operator_id, municipality_ids,
+                    bool(row.must_change_password))  # fmt: skip

@@ -24,6 +24,8 @@ class Identity:
     role: str
     operator_id: int | None = None
     municipality_ids: tuple[int, ...] | None = None
+    # An admin set the password: this login must change it before anything else (web/access.py).
+    must_change_password: bool = False
 
     def can_see_municipality(self, municipality_id: int | None) -> bool:
         """True when the municipality is in this user's charge (always, but for dispatchers)."""

@@ -17,11 +17,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from gis_app.accounts.credentials import TOKEN_SQL, mark_used, token_hash
 from gis_app.accounts.identity import ROLES, Identity
+from gis_app.accounts.passwords import check_new_password
 from gis_app.errors import Conflict, InvalidParameter, NotFound
 
 TOKEN_PREFIX = "gis_"
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-MIN_PASSWORD = 8
 
 
 def create_user(
@@ -40,10 +40,8 @@ def create_user(
         raise InvalidParameter("username: 2-64 of a-z, 0-9, '.', '_', '-'", parameter="username")
     if role not in ROLES:
         raise InvalidParameter(f"role must be one of {list(ROLES)}", parameter="role", value=role)
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise InvalidParameter(
-            f"password: at least {MIN_PASSWORD} characters", parameter="password"
-        )
+    if password is not None:
+        check_new_password(username, password, is_demo=is_demo)
     if (role == "operator") != bool(operator_slug):
         raise InvalidParameter(
             "operator staff need --operator, and only they", parameter="operator"
@@ -174,13 +172,15 @@ def identity_for_user(
     password change): the cookie no longer logs anybody in."""
     row = session.execute(
         text(
-            "SELECT id, username, role, operator_id, session_version FROM users"
-            " WHERE id = :i AND is_active"
+            "SELECT id, username, role, operator_id, session_version, must_change_password"
+            " FROM users WHERE id = :i AND is_active"
         ),
         {"i": user_id},
     ).first()
     if row is None or (session_version is not None and row.session_version != session_version):
         return None
+    # Only a login's session is held to the change page; a token works on (docs/accounts.md).
+    must_change = session_version is not None and row.must_change_password
     municipality_ids = None
     if row.role == "dispatcher":
         # text(): a recursive walk down the municipality hierarchy from the user's own.
@@ -199,7 +199,7 @@ def identity_for_user(
         ).all()
         whole_oblast = any(parent is None for _, parent in ids)
         municipality_ids = None if whole_oblast else tuple(sorted(i for i, _ in ids))
-    return Identity(row.id, row.username, row.role, row.operator_id, municipality_ids)
+    return Identity(row.id, row.username, row.role, row.operator_id, municipality_ids, must_change)
 
 
 def current_session_version(session: Session, user_id: int) -> int:
@@ -218,17 +218,21 @@ def end_sessions(session: Session, user_id: int) -> None:
     )
 
 
-def list_users(session: Session) -> list:
-    """Rows (username, role, operator slug, municipality slugs joined by commas, is_active)."""
-    return session.execute(
+def list_users(session: Session) -> list[dict]:
+    """The users by name: username, full_name, role, operator (slug), municipalities (slugs joined
+    by commas), is_active, last_login_at, must_change_password."""
+    rows = session.execute(
         text(
-            "SELECT u.username, u.role, o.slug, string_agg(m.slug, ',' ORDER BY m.slug), u.is_active"
+            "SELECT u.username, u.full_name, u.role, o.slug AS operator,"
+            " string_agg(m.slug, ',' ORDER BY m.slug) AS municipalities, u.is_active,"
+            " u.last_login_at, u.must_change_password"
             " FROM users u LEFT JOIN operators o ON o.id = u.operator_id"
             " LEFT JOIN user_municipalities um ON um.user_id = u.id"
             " LEFT JOIN municipalities m ON m.id = um.municipality_id"
             " GROUP BY u.id, o.slug ORDER BY u.username"
         )
-    ).all()
+    ).mappings()
+    return [dict(r) for r in rows]
 
 
 def disable_user(session: Session, username: str) -> bool:

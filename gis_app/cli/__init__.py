@@ -204,10 +204,38 @@ def users_list():
     """List the users: name, role, operator, municipalities, active."""
     with Session(current_app.config["ENGINE"]) as session:
         rows = list_users(session)
-    for name, role, operator, munis, active in rows:
+    for u in rows:
+        state = "" if u["is_active"] else "disabled"
+        if u["must_change_password"]:
+            state = (state + " must-change-password").strip()
         click.echo(
-            f"{name:32} {role:10} {operator or munis or '':30} {'' if active else 'disabled'}"
+            f"{u['username']:32} {u['role']:10} {u['operator'] or u['municipalities'] or '':30}"
+            f" {state}"
         )
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option("--revoke-tokens", is_flag=True, help="also revoke the user's API tokens")
+def users_set_password(username, password_stdin, revoke_tokens):
+    """Set a user's password (asked for, or read from stdin; never an argument): their sessions
+    end and they must change it at the next login."""
+    from gis_app.accounts.passwords import set_password
+    from gis_app.errors import AppError
+
+    if password_stdin:
+        password = repeat = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True)
+        repeat = click.prompt("Repeat for confirmation", hide_input=True)
+    try:
+        with Session(current_app.config["ENGINE"]) as session, session.begin():
+            # Recorded as by "cli": whoever runs commands on the server (its own logs say who).
+            set_password(session, username, password, repeat, "cli", revoke_tokens=revoke_tokens)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"password of {username} set; it must be changed at the next login")
 
 
 @users.command("disable")

@@ -16,6 +16,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis_app.accounts.passwords import DEMO_PASSWORD
 from gis_app.accounts.users import create_user
 from gis_app.demo import rows
 from gis_app.demo.operators import (
@@ -34,8 +35,8 @@ from gis_app.network.topology import rebuild
 from gis_app.operators.responsible import find_responsible
 from gis_app.places.municipalities import municipality_at
 
-# One account of each role, for local use only (README); the same password for all of them.
-DEMO_PASSWORD = "demo-2026"
+# One account of each role, for local use only (README); the same password for all of them
+# (DEMO_PASSWORD, which the password rules allow for demo accounts only).
 DEMO_USERS = [
     ("admin", "admin", None, (), "ДЕМО Администратор"),
     ("dispatcher-oblast", "dispatcher", None, ("leningrad-oblast",), "ДЕМО Диспетчер ЦУР"),

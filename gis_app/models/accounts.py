@@ -59,6 +59,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped by logout and a password change: older session cookies stop working (0009).
     session_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Set when an admin sets the password: the next login must change it first (0019).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class ApiToken(Base):

@@ -11,6 +11,7 @@ def init_web(app: Flask) -> None:
     from gis_app.web import access, auth, basemap, errors, guard, headers, open311, tiles, vendor
     from gis_app.web.api import api
     from gis_app.web.ogc import ogc
+    from gis_app.web.pages.accounts import account_pages
     from gis_app.web.pages.admin import admin_pages
     from gis_app.web.pages.dashboard import bp as dashboard_pages
     from gis_app.web.pages.feedback import bp as feedback_pages
@@ -22,7 +23,7 @@ def init_web(app: Flask) -> None:
     guard.init_app(app)  # bad bytes in the URL and headers: 400 before authentication
     access.init_app(app)
     guard.init_body_check(app)  # bad form fields and JSON values: 400 after it
-    pages = (maps, admin_pages, dashboard_pages, feedback_pages, rules_pages)
+    pages = (maps, admin_pages, account_pages, dashboard_pages, feedback_pages, rules_pages)
     for blueprint in (api, *pages, vendor.bp, auth.bp, ogc, tiles.bp, open311.bp, basemap.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)

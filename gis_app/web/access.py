@@ -32,6 +32,8 @@ __all__ = ["ROLES", "Identity", "checks_credentials_itself", "confirm_credential
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Endpoints anyone may call: assets, the login page, and metadata that reveals no network.
 PUBLIC_ENDPOINTS = {"static", "vendor.asset", "auth.login", "auth.logout"}
+# All a login whose password an admin set may reach until it is changed (docs/accounts.md).
+PASSWORD_CHANGE_ENDPOINTS = {"auth.password_page", "auth.change_password", "auth.me"}
 
 
 def public(view: Callable) -> Callable:
@@ -187,6 +189,7 @@ def _accept(pending: _Pending, identity: Identity | None) -> None:
         session.clear()
         raise Unauthorized("Log in or send 'Authorization: Bearer <token>'.")
     g.identity = identity
+    _refuse_before_password_change(identity)
 
 
 def _check_token_identity(identity: Identity | None, username: str | None) -> None:
@@ -260,7 +263,20 @@ def _authenticate():
                 "Missing or wrong X-CSRF-Token for a session-authenticated write.",
                 code="csrf_failed",
             )
+    if identity.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        if _wants_page():
+            return redirect(url_for("auth.password_page", next=request.full_path.rstrip("?")))
+        _refuse_before_password_change(identity)
     return None
+
+
+def _refuse_before_password_change(identity: Identity) -> None:
+    """403 for a login whose password an admin set, until it is changed (pages: see above)."""
+    if identity.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        raise Forbidden(
+            "Your password was set by an admin: change it first (POST /api/account/password).",
+            code="password_change_required",
+        )
 
 
 def current_identity() -> Identity:

@@ -1,4 +1,5 @@
-"""Login and logout for people; /api/me and /api/tokens for the logged-in user."""
+"""Login and logout for people; the password change (page and API), /api/me and /api/tokens for
+the logged-in user."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from gis_app.accounts import login_limits, users
+from gis_app.accounts import login_limits, passwords, users
 from gis_app.db import get_session, replica_ok, single_statements
-from gis_app.errors import Forbidden, InvalidParameter, NotFound
+from gis_app.errors import AppError, Forbidden, InvalidParameter, NotFound
 from gis_app.web.access import csrf_token, current_identity, forget_identities
 from gis_app.web.params import parse_int
 
@@ -58,7 +59,12 @@ def login():
             session["user_id"] = user_id
             session["sv"] = users.current_session_version(db, user_id)
             csrf_token()
-            return redirect(_safe_next(request.form.get("next")))
+            target = _safe_next(request.form.get("next"))
+            identity = users.identity_for_user(db, user_id, session["sv"])
+            if identity is not None and identity.must_change_password:
+                # An admin set this password: the change page first, then where they were going.
+                return redirect(url_for("auth.password_page", next=target))
+            return redirect(target)
         if block is not None:
             error, status = block.message(), 429
             headers["Retry-After"] = str(block.retry_after_s)
@@ -154,3 +160,107 @@ def delete_token(token_id: int):
     db.commit()
     forget_identities()
     return "", 204
+
+
+PASSWORD_STRINGS = {
+    "ru": {"title": "Смена пароля", "current": "Текущий пароль", "new": "Новый пароль",
+           "repeat": "Новый пароль ещё раз", "revoke": "Отозвать и все мои API-токены",
+           "save": "Сменить пароль", "map": "Карта", "other_lang": "English", "logout": "Выйти",
+           "rules": f"Не короче {passwords.MIN_PASSWORD} символов и не совпадает с именем"
+                    " пользователя. Остальные ваши сеансы будут завершены.",
+           "must": "Администратор задал вам пароль: смените его, чтобы продолжить работу.",
+           "done": "Пароль изменён. Остальные ваши сеансы завершены.",
+           "wrong_password": "Текущий пароль неверен.",
+           "password_mismatch": "Новые пароли не совпадают.",
+           "weak_password": f"Новый пароль не подходит: не короче {passwords.MIN_PASSWORD}"
+                            " символов, не равен имени пользователя, текущему паролю и"
+                            " демонстрационному паролю."},
+    "en": {"title": "Change password", "current": "Current password", "new": "New password",
+           "repeat": "New password again", "revoke": "Also revoke all my API tokens",
+           "save": "Change password", "map": "Map", "other_lang": "Русский", "logout": "Log out",
+           "rules": f"At least {passwords.MIN_PASSWORD} characters, not your user name."
+                    " Your other sessions will be signed out.",
+           "must": "An admin set your password: change it to go on.",
+           "done": "Password changed. Your other sessions are signed out.",
+           "wrong_password": "The current password is wrong.",
+           "password_mismatch": "The new passwords differ.",
+           "weak_password": f"The new password will not do: at least {passwords.MIN_PASSWORD}"
+                            " characters, not your user name, the current password or the demo"
+                            " password."},
+}  # fmt: skip
+
+
+def _change_password(change: passwords.PasswordChange) -> None:
+    """Change the caller's password; this login goes on under the new session version."""
+    identity = current_identity()
+    db = get_session()
+    version = passwords.change_own_password(
+        db,
+        identity.user_id,
+        change,
+        request.remote_addr or "",
+        login_limits.Limits.from_config(current_app.config),
+    )
+    db.commit()
+    if session.get("user_id") == identity.user_id:
+        session["sv"] = version  # a new cookie: every other copy carries the old version
+    forget_identities()  # this worker at once; others within GIS_APP_AUTH_CACHE_S
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password_page():
+    """The «Смена пароля» form (Russian first, ?lang=en): current password, new one twice."""
+    identity = current_identity()
+    lang = "en" if request.args.get("lang") == "en" else "ru"
+    s = PASSWORD_STRINGS[lang]
+    notice, error, status, headers = None, None, 200, {}
+    if identity.must_change_password:
+        notice = s["must"]
+    if request.method == "POST":  # the session's CSRF token was checked by web/access.py
+        form = request.form
+        try:
+            _change_password(
+                passwords.PasswordChange(
+                    form.get("current_password", ""),
+                    form.get("new_password", ""),
+                    form.get("new_password_repeat", ""),
+                    form.get("revoke_tokens") == "1",
+                )
+            )
+        except AppError as exc:
+            get_session().rollback()
+            error, status = s.get(exc.code, exc.message), exc.status
+            if isinstance(exc, passwords.TooManyAttempts):
+                error = exc.message
+                headers["Retry-After"] = str(exc.details["retry_after_s"])
+        else:
+            if form.get("next"):
+                return redirect(_safe_next(form.get("next")))
+            notice = s["done"]
+    page = render_template(
+        "account_password.html", s=s, lang=lang, username=identity.username, notice=notice,
+        error=error, csrf=csrf_token(), next=request.values.get("next", ""),
+        min_length=passwords.MIN_PASSWORD,
+    )  # fmt: skip
+    return page, status, headers
+
+
+@bp.post("/api/account/password")
+def change_password():
+    """Change the caller's password: {"current_password", "new_password",
+    "new_password_repeat", "revoke_tokens"}; the caller's other sessions are signed out."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidParameter("The body must be a JSON object.", code="invalid_body")
+    revoke = body.get("revoke_tokens", False)
+    if not isinstance(revoke, bool):
+        raise InvalidParameter("revoke_tokens: true or false", parameter="revoke_tokens")
+    _change_password(
+        passwords.PasswordChange(
+            body.get("current_password"),
+            body.get("new_password"),
+            body.get("new_password_repeat"),
+            revoke,
+        )
+    )
+    return {"changed": True, "other_sessions_ended": True, "tokens_revoked": revoke}

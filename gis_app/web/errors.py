@@ -51,6 +51,8 @@ def register_error_handlers(app: Flask) -> None:
         response = _respond(exc.status, exc.code, exc.message, exc.details)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="gis_app"'
+        if exc.status == 429 and "retry_after_s" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after_s"])
         return response
 
     @app.errorhandler(HTTPException)

@@ -37,6 +37,7 @@ STRINGS = {
         "demo": "Демонстрационные данные: организации и сети вымышлены.",
         "other_lang": "English",
         "logout": "Выйти",
+        "password": "Смена пароля",
         "roles": {
             "admin": "администратор",
             "dispatcher": "диспетчер",
@@ -55,6 +56,7 @@ STRINGS = {
         "demo": "Demo data: the organisations and networks are invented.",
         "other_lang": "Русский",
         "logout": "Log out",
+        "password": "Change password",
         "roles": {
             "admin": "admin",
             "dispatcher": "dispatcher",
@@ -315,9 +317,12 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
         options.append(f'<option value="{escape(href)}"{selected}>{indent}{escape(name)}</option>')
     place = (focus["name_ru"] if lang == "ru" else focus["name_en"]) if focus else s["oblast"]
     identity = current_identity()
+    account = url_for("auth.password_page", lang=lang if lang == "en" else None)
     user = (
         f'<form class="gis-user" method="post" action="{url_for("auth.logout")}">'
-        f"<span>{escape(identity.username)} ({escape(s['roles'][identity.role])})</span> "
+        # The name leads to the user's account: the password change (docs/accounts.md).
+        f'<span><a class="gis-account" href="{escape(account)}" title="{escape(s["password"])}">'
+        f"{escape(identity.username)}</a> ({escape(s['roles'][identity.role])})</span> "
         f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
         f'<button type="submit">{escape(s["logout"])}</button></form>'
     )
