@@ -20,7 +20,9 @@ measure the HTTP side):
   table (imports.run_import, every check on); the rows are deleted again afterwards;
 - the database, table and index sizes.
 
-Writes bench/results-growth-<database>.json and prints a Markdown row set.
+Writes bench/results-growth-<database>.json and prints a Markdown row set. With --before-after,
+only the page: the statement of before issue 17's second pass against today's, alternating
+(bench/results-growth-pages-before-after.json).
 """
 
 from __future__ import annotations
@@ -99,6 +101,41 @@ def pages(engine, limit: int, count: int) -> dict:
             assert rows == limit, rows
             session.rollback()
     return ms(times)
+
+
+def page_before_after(engines: dict, limit: int, count: int, rounds: int) -> dict:
+    """The Gatchina page of road_segments as the service asked for it before issue 17's second
+    pass (one statement: the operator joined to every match, ORDER BY id LIMIT; no (layer_id,
+    id) index, dropped inside a transaction that is rolled back) and as it asks now
+    (features.page_sql), alternating round by round on each database."""
+    from gis_app.features.pages import Query, page_sql
+    from gis_app.features.sources import CRS84, CRSES, feature_json_sql, layer_source
+
+    source = layer_source(REGISTRY.get("road_segments"))
+    now_sql, params = page_sql(source, Query(bbox=GATCHINA), limit)
+    envelope = "ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, :bsrid)"
+    before_sql = (
+        f"SELECT f.id, {feature_json_sql(source, CRSES[CRS84])} FROM network_features f"
+        " JOIN operators o ON o.id = f.operator_id WHERE f.layer_id = :layer"
+        f" AND ST_Intersects(f.geom, {envelope}) ORDER BY f.id LIMIT :limit"
+    )
+    settings = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
+    times: dict = {db: {"before": [], "now": []} for db in engines}
+    for _ in range(rounds):
+        for db, engine in engines.items():
+            for name, sql in (("before", before_sql), ("now", now_sql)):
+                with engine.connect() as conn:
+                    conn.exec_driver_sql(settings)
+                    if name == "before":
+                        conn.exec_driver_sql("DROP INDEX IF EXISTS network_features_layer_id")
+                    for i in range(count + 1):
+                        started = time.perf_counter()
+                        rows = conn.execute(text(sql), params).all()
+                        if i:  # one warm-up
+                            times[db][name].append(time.perf_counter() - started)
+                        assert len(rows) == limit, len(rows)
+                    conn.rollback()  # the index is back
+    return {db: {name: ms(values) for name, values in sides.items()} for db, sides in times.items()}
 
 
 def tiles(engine, z: int, grid: int, rounds: int = 2) -> dict:
@@ -191,7 +228,9 @@ def import_200k(engine, n: int = 200_000) -> dict:
             conn.execute(text("VACUUM ANALYZE network_features"))
 
 
-def measure(databases: list[str], skip_import: bool, rounds: int = 3) -> list[dict]:
+def measure(
+    databases: list[str], skip_import: bool, rounds: int = 3, only: set[str] | None = None
+) -> list[dict]:
     """Every figure for each database. The short costs (pages, tiles, look-ups) are measured in
     rounds that alternate between the databases, so the load of a shared machine weighs on all
     of them alike; each figure is the median of the rounds' medians. Export and import run once
@@ -207,6 +246,8 @@ def measure(databases: list[str], skip_import: bool, rounds: int = 3) -> list[di
         "lookup": lambda db: lookups(urls[db], engines[db], 150),
     }
     for name, cost in costs.items():
+        if only and name not in only:
+            continue
         runs: dict[str, list[dict]] = {db: [] for db in databases}
         for _ in range(rounds):
             for db in databases:
@@ -216,15 +257,20 @@ def measure(databases: list[str], skip_import: bool, rounds: int = 3) -> list[di
             results[db][name] = {**best, "rounds_p50_ms": [r["p50_ms"] for r in runs[db]]}
             print(db, name, results[db][name], flush=True)
     for db in databases:
+        if only and "export" not in only:
+            break
         results[db]["export_gatchinsky"] = export_district(urls[db])
         print(db, "export", results[db]["export_gatchinsky"], flush=True)
-    if not skip_import:
+    if not skip_import and (not only or "import" in only):
         for db in databases:
             results[db]["import_200k"] = import_200k(engines[db])
             print(db, "import", results[db]["import_200k"], flush=True)
     for db in databases:
         engines[db].dispose()
-        (ROOT / "bench" / f"results-growth-{db}.json").write_text(json.dumps(results[db], indent=2))
+        path = ROOT / "bench" / f"results-growth-{db}.json"
+        if only and path.exists():  # a partial run updates its figures and keeps the others
+            results[db] = {**json.loads(path.read_text()), **results[db]}
+        path.write_text(json.dumps(results[db], indent=2))
     return [results[db] for db in databases]
 
 
@@ -234,8 +280,28 @@ def main() -> None:
     parser.add_argument("--database", action="append", required=True)
     parser.add_argument("--skip-import", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--before-after",
+        action="store_true",
+        help="only the Gatchina page as the service asked for it before and as it does now",
+    )
+    parser.add_argument(
+        "--only",
+        help="comma-separated costs to measure, e.g. page_1000,page_10000 (others kept as they "
+        "were in the results files): page_1000 page_10000 tile_z14 tile_z10 lookup export import",
+    )
     args = parser.parse_args()
-    rows = measure(args.database, args.skip_import, args.rounds)
+    only = set(args.only.split(",")) if args.only else None
+    if args.before_after:
+        engines = {db: create_engine(config.sqlalchemy_url(bench_url(db))) for db in args.database}
+        found = {f"page_{n}": page_before_after(engines, n, 10 if n < 10000 else 3, args.rounds)
+                 for n in (1000, 10000)}  # fmt: skip
+        print(json.dumps(found, indent=2))
+        (ROOT / "bench" / "results-growth-pages-before-after.json").write_text(
+            json.dumps({"databases": args.database, **found}, indent=2)
+        )
+        return
+    rows = measure(args.database, args.skip_import, args.rounds, only)
     print("\n| cost | " + " | ".join(f"{r['sizes']['features']:,}" for r in rows) + " |")
     print("|---|" + "---:|" * len(rows))
     line = lambda label, f: print(f"| {label} | " + " | ".join(f(r) for r in rows) + " |")  # noqa: E731

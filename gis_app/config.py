@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 # The version every answer that names the service carries (OpenAPI, export provenance).
@@ -14,7 +15,8 @@ LOCAL_DATABASE_URL_FILE = PROJECT_ROOT / "var" / "database_url"
 SETTINGS: dict[str, tuple[object, str]] = {
     "DATABASE_URL": (
         None,
-        "PostgreSQL/PostGIS URL; unset: the project-local cluster of `make run`",
+        "PostgreSQL/PostGIS URL, libpq's multi-host form for failover (h1:5432,h2:5432/db?"
+        "target_session_attrs=read-write); unset: the project-local cluster of `make run`",
     ),
     "SECRET_KEY": (None, "signs session cookies; unset: a random key kept in var/secret_key"),
     "GIS_APP_LAYERS_DIR": (str(PROJECT_ROOT / "layers"), "folder of the layer files (*.toml)"),
@@ -210,8 +212,8 @@ def validate(config: dict) -> None:
         raise ConfigError("GIS_APP_MAX_IMPORT_BYTES must be at least 1")
     if not 1 <= int(config["GIS_APP_DEFAULT_FEATURES"]) <= int(config["GIS_APP_MAX_FEATURES"]):
         raise ConfigError("GIS_APP_DEFAULT_FEATURES must be between 1 and GIS_APP_MAX_FEATURES")
-    for url in str(config.get("GIS_APP_DATABASE_REPLICA_URLS") or "").split(","):
-        if url.strip() and not url.strip().startswith(("postgresql://", "postgres://")):
+    for url in split_urls(str(config.get("GIS_APP_DATABASE_REPLICA_URLS") or "")):
+        if not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("GIS_APP_DATABASE_REPLICA_URLS must list postgresql:// URLs")
     for name in (
         "GIS_APP_MAX_OUTAGE_DAYS",
@@ -229,12 +231,30 @@ def validate(config: dict) -> None:
 
 
 def sqlalchemy_url(url: str) -> str:
-    """The URL with the psycopg2 driver named, as SQLAlchemy wants it."""
+    """The URL with the psycopg2 driver named, as SQLAlchemy wants it.
+
+    libpq's multi-host form (`postgresql://u:p@h1:5432,h2:5432/db?target_session_attrs=...`,
+    for failover) becomes SQLAlchemy's (`...@/db?host=h1:5432&host=h2:5432&...`): psycopg2
+    then hands libpq the same host list, which tries the hosts in order."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    userinfo, at, hostlist = netloc.rpartition("@")
+    if sep and "," in hostlist:
+        database, _, query = tail.partition("?")
+        hosts = "&".join(f"host={host}" for host in hostlist.split(",") if host)
+        url = f"{scheme}://{userinfo}{at}/{database}?{hosts}" + (f"&{query}" if query else "")
     return url
+
+
+def split_urls(value: str) -> list[str]:
+    """The postgresql:// URLs of a comma-separated list; a comma inside a multi-host URL
+    (h1:5432,h2:5432) separates hosts, not URLs."""
+    parts = re.split(r",\s*(?=postgres(?:ql)?(?:\+psycopg2)?://)", value or "")
+    return [part.strip() for part in parts if part.strip()]
 
 
 def env(name: str, default: str | None = None) -> str | None:

@@ -5,9 +5,11 @@ the primary (DATABASE_URL). Views whose answers may be a few seconds stale (laye
 tiles, exports, map data) are marked `@replica_ok`; their Session goes to a healthy streaming
 replica of GIS_APP_DATABASE_REPLICA_URLS, unless the client wrote in the last
 GIS_APP_READ_YOUR_WRITES_S seconds (a signed cookie set on every write: read-your-writes).
-A replica that lags more than GIS_APP_REPLICA_MAX_LAG_S, does not answer, or is no longer in
-recovery (promoted) is skipped until a later check finds it well; the answer then comes from the
-primary, never an error because of the replica.
+A replica that lags more than GIS_APP_REPLICA_MAX_LAG_S, does not answer, or left recovery
+without becoming the app's primary (a split) is skipped until a later check finds it well; the
+answer then comes from the primary, never an error because of the replica. A replica promoted to
+be the primary (a failover: DATABASE_URL in libpq's multi-host form with
+target_session_attrs=read-write now reaches it) serves reads as before.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg2.errors
+import psycopg2.extensions
 from flask import Flask, Response, current_app, g, has_request_context, request
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from gis_app.config import sqlalchemy_url
+from gis_app.config import split_urls, sqlalchemy_url
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,27 @@ WROTE_COOKIE = "gis_app_wrote"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Every request's statement is short: no JIT (compiling costs more than it saves) and no parallel
 # workers (starting them costs more than a tile or page saves; cursors never use them anyway).
+# Every cursor the app declares (a big page, an export) is read to its end: planned for all its
+# rows, not for the first tenth (the default fraction's plan cost a 10,000-feature page ~8%).
 # Set once per connection, not per transaction: one round trip less per request.
-SHORT_QUERIES = {"options": "-c jit=off -c max_parallel_workers_per_gather=0"}
+SHORT_QUERIES = {
+    "options": "-c jit=off -c max_parallel_workers_per_gather=0 -c cursor_tuple_fraction=1"
+}
+# Seconds libpq waits for one host to answer (unless the URL says connect_timeout=...): a
+# replica or a primary that does not answer must not hold a request for long.
+CONNECT_TIMEOUT_S = 2
+
+
+# An execution option: the statement's text columns come back as the server's UTF-8 bytes, not
+# str. A page of GeoJSON goes to the socket as it came: 10,000 features are about 5 MB, and
+# decoding them into str and encoding them back cost about 30 ms a page (issue 17).
+TEXT_AS_BYTES = "gis_app_text_as_bytes"
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _text_as_bytes(conn, cursor, statement, parameters, context, executemany) -> None:
+    if context is not None and context.execution_options.get(TEXT_AS_BYTES):
+        psycopg2.extensions.register_type(psycopg2.extensions.BYTES, cursor)
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -51,7 +73,19 @@ def web_engine(url: str, ping_after_idle_s: float = 1.0, **kwargs) -> Engine:
     ping_after_idle_s; under load a request does not pay a round trip for the check, and
     after a server restart the first error invalidates the whole pool (503, then new ones)."""
     kwargs["connect_args"] = {**SHORT_QUERIES, **kwargs.get("connect_args", {})}
+    if "connect_timeout" not in url:
+        # A host that does not answer (a dead primary of a multi-host URL) must not hold a
+        # request for the system's TCP timeout; libpq tries the next host after this long.
+        kwargs["connect_args"].setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     engine = make_engine(url, pool_pre_ping=False, **kwargs)
+
+    @event.listens_for(engine, "handle_error")
+    def _read_only_is_a_lost_primary(context) -> None:
+        # A write refused as read-only: the server this connection reached is (now) a standby.
+        # Treated as a lost connection: a 503 with Retry-After, and the pool drops its
+        # connections, so the next ones look for the host that takes writes (failover).
+        if isinstance(context.original_exception, psycopg2.errors.ReadOnlySqlTransaction):
+            context.is_disconnect = True
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_connection, record) -> None:
@@ -92,8 +126,20 @@ HEALTH_SQL = text(
     "SELECT pg_is_in_recovery() AS standby,"
     " CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0"
     " ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)"
-    " END AS lag_s"
+    " END AS lag_s, " + "pg_postmaster_start_time()::text || '@' || inet_server_port() AS server"
 )
+# Which running server a connection reached: its start time (to the microsecond) and port. A
+# promotion keeps both; two different servers do not share them.
+SERVER_SQL = text("SELECT pg_postmaster_start_time()::text || '@' || inet_server_port()")
+
+
+def hosts(engine: Engine) -> str:
+    """The host:port (or the list of them, of a multi-host URL) an engine connects to."""
+    url = engine.url
+    listed = url.query.get("host")
+    if listed:
+        return ",".join(listed) if isinstance(listed, tuple) else str(listed)
+    return f"{url.host}:{url.port}"
 
 
 @dataclass
@@ -108,8 +154,9 @@ class Replica:
     checked_at: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def check(self, max_lag_s: float) -> None:
-        """Measure on the replica: in recovery, and replay lag at most max_lag_s."""
+    def check(self, max_lag_s: float, primary_server: Callable[[], str | None]) -> None:
+        """Measure on the replica: in recovery, and replay lag at most max_lag_s; or promoted
+        and now the app's primary itself (a failover), which is as fresh as reads get."""
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(HEALTH_SQL).one()
@@ -117,7 +164,10 @@ class Replica:
             self._set(False, None, f"does not answer: {type(exc.orig).__name__}")
             return
         if not row.standby:
-            self._set(False, None, "not in recovery (promoted?): not following the primary")
+            if row.server == primary_server():
+                self._set(True, 0.0, "promoted: the primary now, fine for reads")
+            else:
+                self._set(False, None, "not in recovery and not the primary: a split, skipped")
         elif float(row.lag_s) > max_lag_s:
             self._set(False, float(row.lag_s), f"lags {float(row.lag_s):.1f} s > {max_lag_s} s")
         else:
@@ -125,7 +175,7 @@ class Replica:
 
     def _set(self, healthy: bool, lag_s: float | None, reason: str) -> None:
         if healthy != self.healthy:
-            log.warning("replica %s: %s", self.engine.url.host, reason)
+            log.warning("replica %s: %s", hosts(self.engine), reason)
         self.healthy, self.lag_s, self.reason = healthy, lag_s, reason
         self.checked_at = time.monotonic()
 
@@ -133,17 +183,34 @@ class Replica:
 class Replicas:
     """The read replicas, each checked at most every `check_s` seconds, picked in turn."""
 
-    def __init__(self, urls: list[str], max_lag_s: float, check_s: float, **engine_kwargs):
-        self.max_lag_s, self.check_s = max_lag_s, check_s
+    def __init__(
+        self,
+        urls: list[str],
+        max_lag_s: float,
+        check_s: float,
+        primary: Engine | None = None,
+        **engine_kwargs,
+    ):
+        self.max_lag_s, self.check_s, self.primary = max_lag_s, check_s, primary
         self.members = [Replica(url, web_engine(url, **engine_kwargs)) for url in urls]
         self._turn = itertools.count()
+
+    def primary_server(self) -> str | None:
+        """Which server the primary engine reaches now (see SERVER_SQL), or None."""
+        if self.primary is None:
+            return None
+        try:
+            with self.primary.connect() as conn:
+                return conn.execute(SERVER_SQL).scalar()
+        except DBAPIError:
+            return None
 
     def _fresh(self, replica: Replica) -> Replica:
         if time.monotonic() - replica.checked_at >= self.check_s:
             # One thread checks; the others use the last result meanwhile.
             if replica.lock.acquire(blocking=False):
                 try:
-                    replica.check(self.max_lag_s)
+                    replica.check(self.max_lag_s, self.primary_server)
                 finally:
                     replica.lock.release()
         return replica
@@ -165,7 +232,7 @@ class Replicas:
     def status(self) -> list[dict]:
         """Each replica's host, health, lag (s) and reason, as last checked."""
         return [
-            {"host": f"{r.engine.url.host}:{r.engine.url.port}", "healthy": r.healthy,
+            {"host": hosts(r.engine), "healthy": r.healthy,
              "lag_s": r.lag_s, "reason": r.reason}
             for r in (self._fresh(m) for m in self.members)
         ]  # fmt: skip
@@ -186,14 +253,11 @@ def init_app(app: Flask) -> None:
     }
     if "ENGINE" not in app.config:
         app.config["ENGINE"] = web_engine(app.config["DATABASE_URL"], **pool)
-    urls = [u.strip() for u in str(app.config["GIS_APP_DATABASE_REPLICA_URLS"]).split(",")]
-    urls = [u for u in urls if u]
     app.extensions["gis_app_replicas"] = Replicas(
-        urls,
+        split_urls(str(app.config["GIS_APP_DATABASE_REPLICA_URLS"])),
         max_lag_s=float(app.config["GIS_APP_REPLICA_MAX_LAG_S"]),
         check_s=float(app.config["GIS_APP_REPLICA_CHECK_S"]),
-        # A replica that does not answer must not hold the request for long.
-        connect_args={"connect_timeout": 2},
+        primary=app.config["ENGINE"],
         **pool,
     )
     app.teardown_appcontext(_close_session)

@@ -86,10 +86,12 @@ _NETWORK_PROPERTIES = (
     " || f.attributes"
 )
 
-# Every network feature of every layer (a feature looked up by id alone).
+# Every network feature of every layer (a feature looked up by id alone). A LEFT JOIN, though
+# every feature has its operator: PostgreSQL leaves out a LEFT JOIN no condition or column needs
+# (a count, the choice of a page's keys), where it would look up the operator of every row.
 NETWORK = Source(
     id="network_features",
-    from_sql="network_features f JOIN operators o ON o.id = f.operator_id",
+    from_sql="network_features f LEFT JOIN operators o ON o.id = f.operator_id",
     id_sql="f.id",
     geom_sql="f.geom",
     properties_sql=_NETWORK_PROPERTIES,

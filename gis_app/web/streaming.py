@@ -78,6 +78,9 @@ def _batched(chunks: Iterable[str | bytes]) -> Iterator[bytes]:
     try:
         for chunk in chunks:
             data = chunk.encode() if isinstance(chunk, str) else chunk
+            if not buf and len(data) >= CHUNK_BYTES:
+                yield data  # a page's batch of features is large already: no copy
+                continue
             buf.append(data)
             size += len(data)
             if size >= CHUNK_BYTES:
