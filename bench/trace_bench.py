@@ -2,11 +2,15 @@
 intakes and gate valves), imported with and without the topology upkeep, then traces over HTTP.
 
     .venv/bin/python bench/trace_bench.py [--features 200000] [--requests 60]
-        [--database gis_app_bench_trace]
+        [--database gis_app_bench_trace] [--skip-connected]
+
+The grid is deterministic (--features 1000000: a 708x708 grid, 1,000,000 mains); the database
+is left with it and its topology (for other benchmarks of the traces).
 
 1. Import upkeep: the same GeoPackage imported by `run_import` (mode replace, every check) with
    the upkeep call replaced by a no-op, then (after deleting those features) as shipped; the
-   ratio is the upkeep's cost (target at most 1.5x). A re-import of the unchanged file follows.
+   ratio is the upkeep's cost (target at most 1.5x). A re-import of the unchanged file follows,
+   then intakes and valves are added and the water topology is rebuilt from scratch (timed).
 2. Traces: the app served by a process of its own; isolation and downstream traces from random
    mains, timed from the client over HTTP (p50, p99); then a `connected` trace over the whole
    grid (the oblast-wide case: every feature of the network in one answer).
@@ -177,6 +181,18 @@ def add_sources_and_valves(url: str, k: int) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+def time_rebuild(url: str) -> float:
+    """Seconds of a full rebuild of the water topology (the mains, intakes, valves, consumers),
+    committed: the database is left with the topology for the traces."""
+    engine = create_engine(config.sqlalchemy_url(url))
+    with Session(engine) as session, session.begin():
+        started = time.perf_counter()
+        topology.rebuild(session, REGISTRY, "water")
+        elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed
+
+
 def timed_get(url: str, token: str) -> tuple[float, dict]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     started = time.perf_counter()
@@ -229,6 +245,8 @@ def main() -> None:
         again, report = import_once(url, path, with_upkeep=True)
         print(f"re-import, unchanged, with upkeep: {again:.1f} s", flush=True)
     sources, valves = add_sources_and_valves(url, k)
+    rebuilt = time_rebuild(url)
+    print(f"full rebuild of the water topology: {rebuilt:.1f} s", flush=True)
     engine = create_engine(config.sqlalchemy_url(url))
     with Session(engine) as session, session.begin():
         token = create_token(session, "admin", "trace bench")
@@ -263,6 +281,7 @@ def main() -> None:
     print(f"| without the topology upkeep | {without:.1f} | 1.00 |")
     print(f"| with the topology upkeep | {with_upkeep:.1f} | {with_upkeep / without:.2f} |")
     print(f"| the same file again, unchanged | {again:.1f} | {again / without:.2f} |")
+    print(f"\nfull rebuild (`gis-app network rebuild --utility water`): {rebuilt:.1f} s")
     print("\n| trace over HTTP | requests | p50 ms | p99 ms | features answered (median) |")
     print("|---|---:|---:|---:|---:|")
     for name, count, p50, p99, size in rows:

@@ -102,12 +102,20 @@
       this.renderRestoration(inc);
     }
     if (this.cfg.role !== "operator" && this.mayAct({ who: "dispatch" }, inc)) this.renderPublicSummary(inc);
+    // A cut-off figure says where it came from: the network trace or a dispatcher's hand.
+    function cutOff(value, name) {
+      if (value === null || value === "") return null;
+      var source = (inc.cut_off_figures || {})[name];
+      return source ? value + " (" + (source === "computed" ? t.computedMark : t.typedMark) + ")" : value;
+    }
     var rows = [[t.utility, this.utilityName(inc.utility)], [t.category, this.word("categories", inc.category)],
       [t.priority, t.priorities[inc.priority]],
       ["", inc.description], [t.address, inc.address], [t.municipality, inc.municipality && inc.municipality.name_ru],
       [t.operator, inc.operator ? inc.operator.name : t.noOperator], [t.reported, when(inc.reported_at, this.lang)],
       [t.acceptDue, when(inc.accept_due_at, this.lang)], [t.resolveDue, when(inc.resolve_due_at, this.lang)],
-      [t.expected, when(inc.expected_at, this.lang)], [t.consumers, inc.consumers_cut_off || null],
+      [t.expected, when(inc.expected_at, this.lang)], [t.consumers, cutOff(inc.consumers_cut_off || null, "consumers_cut_off")],
+      [t.socialCut, cutOff((inc.social_objects_cut_off || []).map(function (o) { return o.name; }).join(", "), "social_objects_cut_off")],
+      [t.settlementsCut, cutOff((inc.settlements_cut_off || []).map(function (s) { return self.lang === "en" ? s.name_en : s.name_ru; }).join(", "), "settlements_cut_off")],
       [t.duplicates, inc.duplicates || null],
       [t.duplicateOf, inc.duplicate_of], [t.plannedOutage, inc.planned_outage && inc.planned_outage.title]];
     var table = el("table", "gis-card-table");

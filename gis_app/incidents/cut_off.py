@@ -14,8 +14,8 @@ from gis_app.errors import InvalidParameter, PreconditionFailed
 from gis_app.incidents.deadlines import OPEN_STATUSES
 from gis_app.incidents.errors import IncidentNotFound
 from gis_app.incidents.lifecycle import record
-from gis_app.network.queries import NotInNetwork, nearest_feature
-from gis_app.network.service import trace_answer
+from gis_app.network.queries import NotInNetwork, nearest_feature, start_link
+from gis_app.network.service import trace_answer, trace_answer_json
 
 # How far from the incident's point the nearest network feature may be, when it names none.
 NEAREST_MAX_M = 200.0
@@ -42,17 +42,27 @@ def _incident(session: Session, incident_id: int, lock: bool = False):
     return row
 
 
-def incident_trace(session: Session, incident_id: int, trace_type: str = "isolation") -> dict:
-    """The trace from the incident's network feature (or the nearest one of its utility)."""
+def _trace_feature(session: Session, incident_id: int) -> int:
+    """The network feature an incident's trace starts from: its own, or (when it names none or
+    one outside every topology, e.g. a road) the nearest feature of its utility."""
     row = _incident(session, incident_id)
-    feature_id = row.feature_id
-    if feature_id is not None:
+    if row.feature_id is not None:
         try:
-            return trace_answer(session, feature_id, trace_type)
+            start_link(session, row.feature_id)
+            return row.feature_id
         except NotInNetwork:
             pass  # e.g. routed to a road: look for the utility's own network nearby
-    feature_id = nearest_feature(session, row.lon, row.lat, row.utility_code, NEAREST_MAX_M)
-    return trace_answer(session, feature_id, trace_type)
+    return nearest_feature(session, row.lon, row.lat, row.utility_code, NEAREST_MAX_M)
+
+
+def incident_trace(session: Session, incident_id: int, trace_type: str = "isolation") -> dict:
+    """The trace from the incident's network feature (or the nearest one of its utility)."""
+    return trace_answer(session, _trace_feature(session, incident_id), trace_type)
+
+
+def incident_trace_json(session: Session, incident_id: int, trace_type: str = "isolation") -> str:
+    """The same trace as JSON text (the features as PostGIS wrote them), for the API."""
+    return trace_answer_json(session, _trace_feature(session, incident_id), trace_type)
 
 
 def _social(trace: dict) -> list[dict]:

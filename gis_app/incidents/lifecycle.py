@@ -65,6 +65,7 @@ OPERATOR_FIELDS = {
     "consumers_cut_off",
     "social_objects_cut_off",
     "utilities_cut_off",
+    "settlements_cut_off",
     "supply_stopped_at",
 }
 _LOCK = text(
@@ -269,7 +270,7 @@ def _write(session: Session, incident_id: int, sets: dict) -> None:
     for n, (column, value) in enumerate(sets.items()):
         if isinstance(value, SQL):
             clauses.append(f"{column} = {value}")
-        elif column == "social_objects_cut_off":
+        elif column in ("social_objects_cut_off", "settlements_cut_off"):
             clauses.append(f"{column} = CAST(:v{n} AS jsonb)")
             params[f"v{n}"] = json.dumps(value, ensure_ascii=False)
         else:

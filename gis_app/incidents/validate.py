@@ -8,16 +8,19 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app import strict
 from gis_app.errors import InvalidParameter
 from gis_app.models import INCIDENT_KINDS
+from gis_app.network.queries import SETTLEMENT_KINDS
 from gis_app.utilities import utility_codes
 
 MAX_DESCRIPTION = 4000  # Open311's limit for a description
 MAX_SHORT_TEXT = 500
 MAX_SOCIAL_OBJECTS = 200
+MAX_SETTLEMENTS = 200
 SOCIAL_OBJECT_KINDS = (
     "school",
     "kindergarten",
@@ -56,6 +59,7 @@ PATCH_FIELDS = {
     "consumers_cut_off",
     "social_objects_cut_off",
     "utilities_cut_off",
+    "settlements_cut_off",
     "supply_stopped_at",
     "expected_at",
     "public_summary",
@@ -198,6 +202,45 @@ def social_objects(value: object) -> list[dict]:
     return out
 
 
+def settlements_cut_off(session: Session, value: object) -> list[dict]:
+    """Settlements cut off, each named by its municipality id or slug (or {"id": ...} /
+    {"slug": ...}, as the trace stores them); stored as the trace stores them, in the order given."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_SETTLEMENTS:
+        raise bad("settlements_cut_off", f"must be a list of at most {MAX_SETTLEMENTS} settlements")
+    keys = []
+    for n, item in enumerate(value):
+        if isinstance(item, dict):
+            if len(item) == 0 or set(item) - {"id", "slug", "name_ru", "name_en"}:
+                raise bad(f"settlements_cut_off[{n}]", "must be an id, a slug or {id, slug}")
+            item = item.get("id", item.get("slug"))
+        if isinstance(item, bool) or not isinstance(item, (int, str)) or item == "":
+            raise bad(f"settlements_cut_off[{n}]", "must be a municipality id or slug")
+        keys.append(str(item))
+    rows = session.execute(
+        text(
+            "SELECT id, slug, name_ru, name_en FROM municipalities WHERE kind = ANY(:kinds)"
+            " AND (CAST(id AS text) = ANY(:keys) OR slug = ANY(:keys))"
+        ),
+        {"kinds": list(SETTLEMENT_KINDS), "keys": keys},
+    ).mappings()
+    found = {}
+    for row in rows:
+        found[str(row["id"])] = found[row["slug"]] = dict(row)
+    unknown = [k for k in keys if k not in found]
+    if unknown:
+        raise bad("settlements_cut_off", f"no settlement {unknown[0]!r} (an urban or rural"
+                  " settlement, an urban or municipal okrug)", "unknown_settlement",
+                  unknown=unknown)  # fmt: skip
+    out, seen = [], set()
+    for k in keys:
+        if found[k]["id"] not in seen:
+            seen.add(found[k]["id"])
+            out.append(found[k])
+    return out
+
+
 def utilities_cut_off(session: Session, value: object, own: str | None) -> list[str]:
     """Other utilities cut off as a consequence (a boiler house without gas stops heat)."""
     if value is None:
@@ -262,6 +305,7 @@ def patch_payload(session: Session, body: object, own_utility: str) -> dict:
         ),
         "social_objects_cut_off": social_objects,
         "utilities_cut_off": lambda v: utilities_cut_off(session, v, own_utility),
+        "settlements_cut_off": lambda v: settlements_cut_off(session, v),
         "supply_stopped_at": lambda v: timestamp(v, "supply_stopped_at"),
         "expected_at": lambda v: timestamp(v, "expected_at"),
         # What Open311's public reads show; dispatchers write it (operators may not: lifecycle).

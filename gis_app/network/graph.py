@@ -1,6 +1,9 @@
-"""The topology of one utility as a graph read lazily from network_links: the links at a set of
-nodes are fetched in one query per breadth-first level (or all at once around a point), so a
-trace reads the part of a million-feature network it walks, not the whole of it."""
+"""The topology of one utility as a graph read from network_links: the part a trace walks is read
+in one recursive statement (from the failure through every node that is not a closed device or a
+source, which is where a trace's walks stop; the nearest READ_MAX_NODES of them), and whatever a
+walk still needs beyond it (past a source inside an isolated segment, past the cap) is read the
+same way from where the walk left. Reading less never changes an answer: a node is walked only
+once all its links are read (tests/network/test_graph_reads.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +12,44 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-# Reading around the walk stops growing here; beyond, one query per breadth-first level (a
-# circle of 8 km on a dense grid would read a hundred thousand links the walk never needs).
-MAX_PREFETCH_M = 4000.0
-LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, l.length_m"
+LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, l.length_m, l.part"
+# The nodes reachable from :starts along lines, not leaving a node where a closed device (or,
+# unless :through_sources, a source) stands, other than the failed feature :start itself. The
+# walk stops at such a node but the node is read (its links are the walk's boundary).
+COMPONENT_SQL = """WITH RECURSIVE walk(node) AS (
+    SELECT unnest(CAST(:starts AS bigint[]))
+  UNION
+    SELECT CASE WHEN l.node_a = w.node THEN l.node_b ELSE l.node_a END
+    FROM walk w JOIN network_links l ON (l.node_a = w.node OR l.node_b = w.node)
+    WHERE l.node_b IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM network_links s WHERE s.node_a = w.node AND s.node_b IS NULL
+      AND s.feature_id <> :start AND (s.closed OR (s.role = 'source' AND NOT :through_sources))))"""
+
+# A statement reads at most this many nodes, the nearest first (the recursive walk goes level
+# by level and stops once this many are taken); a walk that needs more reads on from where it
+# left. A town's feeder is a few thousand nodes; a meshed city network without closed valves
+# would otherwise be read whole for a break whose nearest source is a few streets away.
+READ_MAX_NODES = 5000
+# Every link at the walk's nodes, then the nodes themselves (a node with no link is read too).
+READ_SQL = (
+    COMPONENT_SQL
+    # The starts come first (the walk's first level): every one of them is read.
+    + ", near AS (SELECT node FROM walk"
+    " LIMIT greatest(CAST(:max_nodes AS int), cardinality(CAST(:starts AS bigint[]))))"
+    + f" SELECT {LINK_COLUMNS}, NULL::bigint FROM network_links l"
+    "  WHERE l.node_a IN (SELECT node FROM near)"
+    f" UNION SELECT {LINK_COLUMNS}, NULL FROM network_links l"
+    "  WHERE l.node_b IN (SELECT node FROM near)"
+    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, node FROM near"
+)
 
 
 @dataclass(frozen=True)
 class Link:
-    """A feature in the topology: a line between nodes a and b, or a point at node a."""
+    """A feature in the topology: a line (or one part of a line) between nodes a and b, or a
+    point at node a. `id` is the feature's; a line others meet in its middle has one Link per
+    part (failing the feature removes them all). `inner`: for a trace's start only, the nodes
+    between the line's parts."""
 
     id: int
     role: str
@@ -26,6 +58,12 @@ class Link:
     closed: bool
     operable: bool
     length_m: float
+    part: int = 0
+    inner: tuple[int, ...] = ()
+
+    def nodes(self) -> set[int]:
+        """Every node of the feature: its ends (or point) and the nodes between its parts."""
+        return {n for n in (self.a, self.b, *self.inner) if n is not None}
 
     def other(self, node: int) -> int | None:
         """The line's other end from `node` (None for a point)."""
@@ -40,76 +78,73 @@ class Graph:
     def __init__(self, session: Session, utility: str) -> None:
         self.session, self.utility = session, utility
         self.at: dict[int, list[Link]] = {}
-        self.links: dict[int, Link] = {}
+        self.links: dict[tuple[int, int], Link] = {}
         self.queries = 0
-        self.radius_m = 0.0  # the last fetch_around radius; 0: level by level only
 
     def fetch(self, nodes) -> None:
-        """Load the links at those of `nodes` not loaded yet: around one of them, twice as far
-        as the last time (after fetch_around), then whatever is still missing (one query)."""
+        """Load the links at those of `nodes` not loaded yet, and on from there as far as a
+        trace walks (to sources and closed devices), in one statement."""
         missing = [n for n in nodes if n not in self.at]
-        if not missing:
-            return
-        if 0 < self.radius_m < MAX_PREFETCH_M:
-            self.radius_m *= 2
-            self.fetch_around(missing[0], self.radius_m)
-            missing = [n for n in missing if n not in self.at]
-            if not missing:
-                return
-        self.queries += 1
-        rows = self.session.execute(
-            text(
-                f"SELECT {LINK_COLUMNS} FROM network_links l WHERE l.node_a = ANY(:n)"
-                f" UNION ALL SELECT {LINK_COLUMNS} FROM network_links l"
-                " WHERE l.node_b = ANY(:n) AND l.node_a <> ALL(:n)"
-            ),
-            {"n": missing},
-        ).all()
-        for node in missing:
-            self.at[node] = []
-        seen = set()
-        for row in rows:
-            link = self.links.get(row[0]) or Link(*row)
-            self.links[link.id] = link
-            for node in (link.a, link.b):
-                if node in missing and (node, link.id) not in seen:
-                    seen.add((node, link.id))
-                    self.at[node].append(link)
+        if missing:
+            self._read(missing, None, False)
 
-    def fetch_around(self, node: int, radius_m: float) -> None:
-        """Load every link at the nodes within `radius_m` of `node` in one query (a town's
-        network at once, instead of a query per level)."""
+    def fetch_component(self, start: Link, through_sources: bool = False) -> None:
+        """Load, in one statement, every link at the nodes a trace from `start` can walk: from
+        its ends, not passing closed devices nor (unless `through_sources`) sources."""
+        self._read(sorted(start.nodes()), start.id, through_sources)
+
+    def connected_ids(self, start: Link) -> list[int]:
+        """The features connected to `start` (the `connected` trace), walked and picked in SQL
+        in one statement: lines with both ends reached, points at a reached node. An oblast-wide
+        grid is tens of thousands of links; they never come to Python as links. A line in parts
+        is connected when one of its parts is."""
         self.queries += 1
-        self.radius_m = radius_m
+        return list(
+            self.session.execute(
+                text(
+                    COMPONENT_SQL + " SELECT DISTINCT l.feature_id FROM walk w"
+                    " JOIN network_links l ON l.node_a = w.node"
+                    " WHERE l.node_b IS NULL OR l.node_b IN (SELECT node FROM walk)"
+                ),
+                {
+                    "starts": sorted(start.nodes()),
+                    "start": 0,  # a closed device as the start stops the walk, as anywhere
+                    "through_sources": True,
+                },
+            ).scalars()
+        )
+
+    def _read(self, starts: list[int], start: int | None, through_sources: bool) -> None:
+        self.queries += 1
         rows = self.session.execute(
-            text(
-                "WITH c AS (SELECT geom FROM network_nodes WHERE id = :id),"
-                " n AS (SELECT x.id FROM network_nodes x, c WHERE x.utility_code = :u"
-                "  AND x.geom && ST_Expand(c.geom, :deg / cos(radians(ST_Y(c.geom))), :deg))"
-                f" SELECT {LINK_COLUMNS}, NULL::bigint FROM network_links l"
-                "  WHERE l.node_a IN (SELECT id FROM n)"
-                f" UNION ALL SELECT {LINK_COLUMNS}, NULL FROM network_links l"
-                "  WHERE l.node_b IN (SELECT id FROM n)"
-                " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, n.id FROM n"
-            ),
-            # Degrees of latitude; a longitude degree is shorter by cos(latitude).
-            {"id": node, "u": self.utility, "deg": radius_m / 111_320.0},
+            text(READ_SQL),
+            {
+                "starts": starts,
+                "start": start or 0,
+                "through_sources": through_sources,
+                "max_nodes": READ_MAX_NODES,
+            },
         ).all()
-        inside = [r[7] for r in rows if r[7] is not None]
-        fresh = [n for n in inside if n not in self.at]
-        for n in fresh:
+        inside = [r[8] for r in rows if r[8] is not None]
+        self._add(
+            [n for n in inside if n not in self.at], [r[:8] for r in rows if r[0] is not None]
+        )
+
+    def _add(self, nodes: list[int], rows) -> None:
+        """Record `rows` (links) as all the links at `nodes`."""
+        fresh = set(nodes)
+        for n in nodes:
             self.at[n] = []
-        fresh_set = set(fresh)
         seen = set()
         for row in rows:
-            if row[0] is None:
-                continue
-            link = self.links.get(row[0]) or Link(*row[:7])
-            self.links[link.id] = link
+            link = self.links.get((row[0], row[7])) or Link(*row)
+            self.links[link.id, link.part] = link
             for n in (link.a, link.b):
-                if n in fresh_set and (n, link.id) not in seen:
-                    seen.add((n, link.id))
+                if n in fresh and (n, link.id, link.part) not in seen:
+                    seen.add((n, link.id, link.part))
                     self.at[n].append(link)
+        for n in nodes:  # one order whatever the read: ties (upstream's equal ways) break alike
+            self.at[n].sort(key=lambda k: (k.id, k.part))
 
     def links_at(self, node: int) -> list[Link]:
         """The links at a node (fetched before)."""
@@ -136,7 +171,8 @@ def reach(
     until_source: bool = False,
 ) -> tuple[set[int], bool]:
     """The nodes reached from `starts` along lines, not entering `blocked` nodes nor using
-    `removed` links, not passing closed devices; with until_source, stop at the first source
+    `removed` links (feature ids, or (feature id, part) for one part of a line), not passing
+    closed devices; with until_source, stop at the first source
     (the second value says whether one was found)."""
     frontier = {n for n in starts if n not in blocked}
     seen = set(frontier)
@@ -150,7 +186,9 @@ def reach(
                 continue
             for link in graph.links_at(node):
                 other = link.other(node)
-                if other is None or link.id in removed or other in seen or other in blocked:
+                if other is None or other in seen or other in blocked:
+                    continue
+                if link.id in removed or (link.id, link.part) in removed:
                     continue
                 nxt.add(other)
         seen |= nxt

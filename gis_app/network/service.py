@@ -3,6 +3,8 @@ dependent utilities, and shape the answer (GeoJSON of the affected features plus
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,19 @@ from gis_app.network.traces import RUN, TRACE_TYPES, Trace
 
 # The cascade stops after this many levels (gas → boiler house → heat → ... is three).
 MAX_CASCADE_LEVELS = 5
+
+
+def _devices_of(session: Session, trace: Trace) -> dict[str, list[dict]]:
+    """The trace's four device lists, read in one query."""
+    lists = {
+        "devices_to_operate": trace.devices_to_operate,
+        "devices_inoperable": trace.devices_inoperable,
+        "devices_not_needed": trace.devices_not_needed,
+        "devices_already_closed": trace.devices_already_closed,
+    }
+    every = sorted({i for ids in lists.values() for i in ids})
+    found = {d["id"]: d for d in _devices(session, every)}
+    return {name: [found[i] for i in sorted(ids) if i in found] for name, ids in lists.items()}
 
 
 def _devices(session: Session, ids: list[int]) -> list[dict]:
@@ -102,20 +117,19 @@ def cascade(session: Session, trace: Trace) -> list[dict]:
     return steps
 
 
-def trace_answer(
-    session: Session, feature_id: int, trace_type: str, with_cascade: bool = True
-) -> dict:
-    """The trace's answer: a FeatureCollection of the affected features (main trace, then each
-    cascade step's) and a `trace` member with devices, figures, municipalities and steps."""
+def _answer(
+    session: Session, feature_id: int, trace_type: str, with_cascade: bool
+) -> tuple[int, list[str], dict]:
+    """The trace's features (their count and JSON texts, main trace then each cascade step's)
+    and its `trace` member: devices, figures, municipalities and steps."""
+    if trace_type == "connected":
+        return _connected_answer(session, feature_id)
     trace = run_trace(session, feature_id, trace_type)
     summary: dict = {
         "type": trace.type,
         "utility": trace.utility,
         "start": trace.start,
-        "devices_to_operate": _devices(session, trace.devices_to_operate),
-        "devices_inoperable": _devices(session, trace.devices_inoperable),
-        "devices_not_needed": _devices(session, trace.devices_not_needed),
-        "devices_already_closed": _devices(session, trace.devices_already_closed),
+        **_devices_of(session, trace),
         "features": len(trace.roles),
         "queries": trace.queries,
     }
@@ -128,15 +142,18 @@ def trace_answer(
         }
         for d in summary["devices_inoperable"]
     ]
-    features = queries.features_geojson(session, trace.roles)
-    affected_ids = [f["id"] for f in features]
+    roles = dict(trace.roles)
+    affected_ids = list(trace.roles)
     steps: list[dict] = []
     if trace.type in ("isolation", "downstream"):
         figures = _figures(session, trace)
         consumer_ids = figures.pop("consumer_ids")
         summary.update(figures)
-        consumer_roles = {i: "consumer_cut_off" for i in consumer_ids}
-        features += queries.features_geojson(session, consumer_roles)
+        roles.update({i: "consumer_cut_off" for i in consumer_ids})
+    # The trace's features and its consumers in one statement (consumers listed last).
+    count, body = queries.features_geojson_text(session, roles)
+    parts = [body]
+    if trace.type in ("isolation", "downstream"):
         if with_cascade:
             for step in cascade(session, trace):
                 step_trace = step.pop("trace")
@@ -144,9 +161,8 @@ def trace_answer(
                 roles = {i: "cut_off" for i in step_trace.supply_lost}
                 roles.update({i: "consumer_cut_off" for i in step_consumers})
                 roles[step_trace.start] = "dependent_cut_off"
-                for feature in queries.features_geojson(session, roles):
-                    feature["properties"]["step"] = step["level"]
-                    features.append(feature)
+                n, body = queries.features_geojson_text(session, roles, step["level"])
+                count, parts = count + n, parts + [body]
                 affected_ids += sorted(step_trace.supply_lost)
                 steps.append(step)
         summary["totals"] = {
@@ -159,17 +175,51 @@ def trace_answer(
     summary["cascade"] = steps
     summary["notes"] = notes
     summary["municipalities"] = queries.municipalities_concerned(session, affected_ids)
+    return count, [p for p in parts if p], summary
+
+
+def _connected_answer(session: Session, feature_id: int) -> tuple[int, list[str], dict]:
+    """The `connected` trace in one statement (the same features as traces.connected)."""
+    utility, start = queries.start_link(session, feature_id)
+    count, body, municipalities = queries.connected_answer(session, start)
+    summary = {"type": "connected", "utility": utility, "start": start.id}
+    summary.update({k: [] for k in ("devices_to_operate", "devices_inoperable",
+                                    "devices_not_needed", "devices_already_closed")})  # fmt: skip
+    summary.update(features=count, queries=1, cascade=[], notes=[], municipalities=municipalities)
+    return count, [body] if body else [], summary
+
+
+def trace_answer(
+    session: Session, feature_id: int, trace_type: str, with_cascade: bool = True
+) -> dict:
+    """The trace's answer: a FeatureCollection of the affected features (main trace, then each
+    cascade step's) and a `trace` member with devices, figures, municipalities and steps."""
+    count, parts, summary = _answer(session, feature_id, trace_type, with_cascade)
     return {
         "type": "FeatureCollection",
-        "features": features,
-        "numberReturned": len(features),
+        "features": json.loads("[" + ",".join(parts) + "]"),
+        "numberReturned": count,
         "trace": summary,
     }
+
+
+def trace_answer_json(
+    session: Session, feature_id: int, trace_type: str, with_cascade: bool = True
+) -> str:
+    """The same answer as JSON text, the features spliced in as PostGIS wrote them."""
+    count, parts, summary = _answer(session, feature_id, trace_type, with_cascade)
+    return (
+        '{"type":"FeatureCollection","features":[' + ",".join(parts) + "],"
+        f'"numberReturned":{count},"trace":'
+        + json.dumps(summary, ensure_ascii=False, separators=(",", ":"), default=str)
+        + "}"
+    )
 
 
 def trace_at_point(
     session: Session, lon: float, lat: float, utility: str, trace_type: str, max_m: float
 ) -> dict:
-    """The trace from the feature of `utility` nearest to lon/lat (EPSG:4326, max_m metres)."""
+    """The trace (JSON text) from the feature of `utility` nearest to lon/lat (EPSG:4326, max_m
+    metres)."""
     feature_id = queries.nearest_feature(session, lon, lat, utility, max_m)
-    return trace_answer(session, feature_id, trace_type)
+    return trace_answer_json(session, feature_id, trace_type)

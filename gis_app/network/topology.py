@@ -15,13 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.layers import LayerDef, LayerRegistry, layer_registry
+from gis_app.network.junctions import join_middles
 
 ENDS = "pg_temp.topo_ends"
+PTS = "pg_temp.topo_pts"
 # Metres of one degree of latitude; a longitude degree is this times cos(latitude).
 M_PER_DEG = 111_320.0
-# The oblast (27.8–35.7° E) lies in UTM zones 35–36; 36N's scale error there is under 0.1 %,
-# far below any snapping tolerance, so clustering in metres uses it.
-METRIC_SRID = 32636
 
 
 def topology_layers(registry: LayerRegistry, utility: str | None = None) -> list[LayerDef]:
@@ -47,15 +46,14 @@ def _role_sql(layer: LayerDef) -> str:
 
 
 def _stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> int:
-    """Fill the temporary ends table with the line ends (or points) of the chosen features."""
-    # text(): temporary tables have no ORM form; the layer's SQL pieces come from its file.
-    session.execute(text(f"DROP TABLE IF EXISTS {ENDS}"))
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE topo_ends (feature_id bigint, end_no smallint,"
-            " geom geometry(Point, 4326), x float8, y float8) ON COMMIT DROP"
-        )
-    )
+    """Stage the line ends (or points) of the chosen features, and their distinct positions.
+
+    Each position gets a number (`pt`) so that ends, positions and clusters join on one integer
+    column: a join on the two float columns x = x AND y = y is estimated at a few dozen rows
+    (the planner multiplies the two selectivities), and on 100,000 lines the planner then
+    nested-looped the ends over the ends (10^10 comparisons; the 1M rebuild never finished)."""
+    for table in (ENDS, PTS):
+        session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     if layer.geometry == "LINESTRING":
         select = (
             "SELECT f.id, e.n, e.g FROM network_features f CROSS JOIN LATERAL (VALUES"
@@ -64,15 +62,34 @@ def _stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> 
         )
     else:
         select = "SELECT f.id, 0, ST_GeometryN(f.geom, 1) FROM network_features f"
+    # text(): temporary tables have no ORM form; the layer's SQL pieces come from its file.
     count = session.execute(
         text(
-            f"INSERT INTO {ENDS} (feature_id, end_no, geom, x, y) SELECT s.*, ST_X(s.g), ST_Y(s.g)"
-            f" FROM ({select} WHERE {where}) s(id, n, g)"
+            "CREATE TEMPORARY TABLE topo_ends ON COMMIT DROP AS SELECT feature_id, end_no, x, y,"
+            " dense_rank() OVER (ORDER BY x, y) AS pt FROM (SELECT s.id AS feature_id,"
+            " s.n::smallint AS end_no, ST_X(s.g) AS x, ST_Y(s.g) AS y"
+            f" FROM ({select} WHERE {where}) s(id, n, g)) e"
         ),
         params,
     ).rowcount
+    if not count:
+        return 0
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE topo_pts ON COMMIT DROP AS SELECT pt, min(x) AS x,"
+            " min(y) AS y, ST_SetSRID(ST_MakePoint(min(x), min(y)), 4326) AS geom,"
+            f" NULL::bigint AS node, false AS fresh FROM {ENDS} GROUP BY pt"
+        )
+    )
+    # Fresh temporary tables have no statistics: without them the planner guesses.
     session.execute(text(f"ANALYZE {ENDS}"))
+    session.execute(text(f"ANALYZE {PTS}"))
     return count
+
+
+# A position in metres for clustering: a local equirectangular projection (a longitude degree is
+# cos(latitude) of a latitude degree); exact enough within a tolerance, and arithmetic only.
+METRIC_POINT = "ST_MakePoint({x} * cos(radians({y})) * 111320.0, {y} * 111320.0)"
 
 
 def _snap_ends(session: Session, layer: LayerDef) -> None:
@@ -84,36 +101,25 @@ def _snap_ends(session: Session, layer: LayerDef) -> None:
     an existing node joins it (the lowest id if several), any other cluster becomes a new node.
     One pass for the batch, instead of an index look-up per end."""
     tol = layer.snap_tolerance_m
-    params = {"u": layer.utility, "tol": tol, "deg": tol / M_PER_DEG, "srid": METRIC_SRID}
-    session.execute(text("DROP TABLE IF EXISTS pg_temp.topo_pts"))
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE topo_pts ON COMMIT DROP AS SELECT x, y,"
-            " ST_SetSRID(ST_MakePoint(x, y), 4326) AS geom, NULL::bigint AS node"
-            f" FROM (SELECT DISTINCT x, y FROM {ENDS}) d"
-        )
-    )
-    # Fresh temporary tables have no statistics: without them the planner may loop over one.
-    session.execute(text("CREATE INDEX ON pg_temp.topo_pts (x, y)"))
-    session.execute(text("ANALYZE pg_temp.topo_pts"))
+    params = {"u": layer.utility, "tol": tol, "deg": tol / M_PER_DEG}
+    metric = METRIC_POINT.format(x="x", y="y")
     # Existing nodes near the batch (one index scan over its extent, widened by the tolerance)
     # join the clustering as members that already have an id.
     session.execute(
         text(
-            "CREATE TEMPORARY TABLE topo_cl ON COMMIT DROP AS SELECT x, y, node, geom,"
-            " ST_ClusterDBSCAN(ST_Transform(geom, :srid), eps := :tol, minpoints := 1) OVER ()"
-            " AS cid FROM (SELECT x, y, NULL::bigint AS node, geom FROM pg_temp.topo_pts"
-            " UNION ALL SELECT ST_X(n.geom), ST_Y(n.geom), n.id, n.geom FROM network_nodes n"
+            "CREATE TEMPORARY TABLE topo_cl ON COMMIT DROP AS SELECT pt, node, x, y,"
+            f" ST_ClusterDBSCAN({metric}, eps := :tol, minpoints := 1) OVER () AS cid"
+            f" FROM (SELECT pt, NULL::bigint AS node, x, y FROM {PTS}"
+            " UNION ALL SELECT NULL, n.id, ST_X(n.geom), ST_Y(n.geom) FROM network_nodes n"
             " WHERE n.utility_code = :u AND n.geom && (SELECT"
-            " ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :deg * 2.5) FROM pg_temp.topo_pts)) u"
+            f" ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :deg * 2.5) FROM {PTS})) u"
         ),
         params,
     )
-    session.execute(text("ANALYZE pg_temp.topo_cl"))
     session.execute(
         text(
             "CREATE TEMPORARY TABLE topo_new ON COMMIT DROP AS SELECT cid, min(node) AS node,"
-            " bool_or(node IS NOT NULL) AS existing, ST_Centroid(ST_Collect(geom)) AS geom"
+            " bool_or(node IS NOT NULL) AS existing, avg(x) AS x, avg(y) AS y"
             " FROM pg_temp.topo_cl GROUP BY cid"
         )
     )
@@ -123,17 +129,21 @@ def _snap_ends(session: Session, layer: LayerDef) -> None:
             " WHERE node IS NULL"
         )
     )
+    session.execute(text("ANALYZE pg_temp.topo_cl"))
+    session.execute(text("ANALYZE pg_temp.topo_new"))
     session.execute(
         text(
             "INSERT INTO network_nodes (id, utility_code, geom)"
-            " SELECT node, :u, geom FROM topo_new WHERE NOT existing"
+            " SELECT node, :u, ST_SetSRID(ST_MakePoint(x, y), 4326) FROM topo_new"
+            # In space order: the spatial index then grows page by page, not at random.
+            " WHERE NOT existing ORDER BY ST_GeoHash(ST_SetSRID(ST_MakePoint(x, y), 4326), 10)"
         ),
         params,
     )
     session.execute(
         text(
-            "UPDATE pg_temp.topo_pts p SET node = t.node FROM pg_temp.topo_cl c"
-            " JOIN topo_new t ON t.cid = c.cid WHERE c.node IS NULL AND p.x = c.x AND p.y = c.y"
+            f"UPDATE {PTS} p SET node = t.node, fresh = NOT t.existing FROM pg_temp.topo_cl c"
+            " JOIN topo_new t ON t.cid = c.cid WHERE c.pt = p.pt"
         )
     )
     session.execute(text("DROP TABLE topo_new"))
@@ -146,24 +156,29 @@ def _link(session: Session, layer: LayerDef) -> int:
     return session.execute(
         text(
             "INSERT INTO network_links (feature_id, utility_code, layer_id, role, node_a, node_b,"
-            f" length_m, closed, operable) SELECT f.id, :u, :l, {role}, a.node, b.node,"
-            " CASE WHEN b.node IS NULL THEN 0 ELSE ST_Length(f.geom::geography, false) END,"
+            f" length_m, closed, operable) SELECT f.id, :u, :l, {role}, e.a, e.b,"
+            " CASE WHEN e.b IS NULL THEN 0 ELSE ST_Length(f.geom::geography, false) END,"
             " coalesce(f.attributes->>'state' = 'closed', false),"
             " coalesce((f.attributes->>'operable')::boolean, true)"
-            f" FROM {ENDS} e0 JOIN pg_temp.topo_pts a ON a.x = e0.x AND a.y = e0.y"
-            " JOIN network_features f ON f.id = e0.feature_id"
-            f" LEFT JOIN ({ENDS} e1 JOIN pg_temp.topo_pts b ON b.x = e1.x AND b.y = e1.y)"
-            " ON e1.feature_id = e0.feature_id AND e1.end_no = 1"
-            " WHERE e0.end_no = 0"
+            " FROM (SELECT e.feature_id, min(p.node) FILTER (WHERE e.end_no = 0) AS a,"
+            "  min(p.node) FILTER (WHERE e.end_no = 1) AS b"
+            f"  FROM {ENDS} e JOIN {PTS} p ON p.pt = e.pt GROUP BY e.feature_id) e"
+            " JOIN network_features f ON f.id = e.feature_id"
         ),
         {"u": layer.utility, "l": layer.id},
     ).rowcount
 
 
 def link_features(
-    session: Session, registry: LayerRegistry | None, layer: LayerDef, where: str, params: dict
+    session: Session,
+    registry: LayerRegistry | None,
+    layer: LayerDef,
+    where: str,
+    params: dict,
+    near_consumers: bool = True,
 ) -> int:
-    """(Re)link the features of `layer` chosen by the SQL condition `where` (on alias f)."""
+    """(Re)link the features of `layer` chosen by the SQL condition `where` (on alias f); with
+    near_consumers, then the consumers near the lines linked (a rebuild links them all last)."""
     if layer.supply_distance_m is not None:
         return link_consumers(session, registry, layer, where, params)
     if layer.snap_tolerance_m is None:
@@ -176,12 +191,26 @@ def link_features(
         return 0
     _snap_ends(session, layer)
     count = _link(session, layer)
+    lines = [la for la in topology_layers(registry or _app_registry() or (), layer.utility)]
+    join_middles(
+        session,
+        layer.utility,
+        [la.id for la in lines if la.geometry == "LINESTRING"] or _own_lines(layer),
+        max([la.snap_tolerance_m for la in lines] or [layer.snap_tolerance_m]),
+        old_nodes,
+        layer.geometry == "LINESTRING",
+    )
     _drop_orphans(session, old_nodes)
-    if layer.geometry == "LINESTRING":
+    if near_consumers and layer.geometry == "LINESTRING":
         _relink_consumers_near(session, registry, layer)
     session.execute(text(f"DROP TABLE IF EXISTS {ENDS}"))
-    session.execute(text("DROP TABLE IF EXISTS pg_temp.topo_pts"))
+    session.execute(text(f"DROP TABLE IF EXISTS {PTS}"))
     return count
+
+
+def _own_lines(layer: LayerDef) -> list[str]:
+    """Without a registry (a script's session), a lines layer joins its own lines' middles."""
+    return [layer.id] if layer.geometry == "LINESTRING" else []
 
 
 def _drop_links(session: Session, where: str, params: dict) -> list[int]:
@@ -273,7 +302,7 @@ def _relink_consumers_near(
             text(
                 "CREATE TEMPORARY TABLE topo_near ON COMMIT DROP AS SELECT c.id"
                 " FROM network_features c WHERE c.layer_id = :l AND c.geom && (SELECT"
-                f" ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :d) FROM {ENDS})"
+                f" ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :d) FROM {PTS})"
                 " AND EXISTS (SELECT 1 FROM network_features f WHERE f.layer_id = :lines"
                 " AND f.geom && ST_Expand(c.geom, :d)"
                 f" AND f.id IN (SELECT feature_id FROM {ENDS}))"
@@ -325,7 +354,7 @@ def rebuild(session: Session, registry: LayerRegistry, utility: str | None = Non
     )
     counts = {}
     for layer in layers:
-        counts[layer.id] = link_features(session, registry, layer, "true", {})
+        counts[layer.id] = link_features(session, registry, layer, "true", {}, False)
     for layer in registry:
         if layer.supply_distance_m is not None:
             counts[layer.id] = link_consumers(session, registry, layer, "true", {})

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gis_app.network.graph import Graph, Link, classify, reach
+from gis_app.network.graph import Graph, Link, classify
 
 TRACE_TYPES = ("isolation", "downstream", "upstream", "connected")
-# The network around the failure is read in one query (this radius), and each time the walk
-# leaves what was read, the next query reads twice as far around where it left (a town's
-# network in a few queries, a grid of a million features without reading all of it).
-PREFETCH_RADIUS_M = 1000.0
 # Upstream stops this many breadth-first levels after the first source it meets.
 UPSTREAM_EXTRA_LEVELS = 200
 
@@ -41,7 +37,7 @@ class Trace:
 def _failed(graph: Graph, start: Link) -> tuple[set[int], set[int], set[int]]:
     """The nodes a failure of `start` blocks, the links it removes, and the sides to check."""
     if start.b is not None:
-        return set(), {start.id}, {start.a, start.b}
+        return set(), {start.id}, start.nodes()
     graph.fetch({start.a})
     sides = {k.other(start.a) for k in graph.links_at(start.a) if k.b is not None}
     return {start.a}, {start.id}, {s for s in sides if s is not None}
@@ -68,7 +64,7 @@ def _lost(graph: Graph, fed: set[int], cut: set[int], blocked: set[int]) -> set[
 def downstream(graph: Graph, start: Link) -> Trace:
     """Everything that loses supply when `start` fails (the failure itself included)."""
     trace = Trace("downstream", graph.utility, start.id)
-    graph.fetch_around(start.a, PREFETCH_RADIUS_M)
+    graph.fetch_component(start)
     blocked, removed, sides = _failed(graph, start)
     fed, cut = classify(graph, sides, blocked, removed)
     trace.supply_lost = _lost(graph, fed, cut, blocked) | {start.id}
@@ -81,13 +77,7 @@ def downstream(graph: Graph, start: Link) -> Trace:
 def connected(graph: Graph, start: Link) -> Trace:
     """Every feature reachable from `start` without passing a closed device."""
     trace = Trace("connected", graph.utility, start.id)
-    graph.fetch_around(start.a, PREFETCH_RADIUS_M)
-    starts = {start.a} if start.b is None else {start.a, start.b}
-    nodes, _ = reach(graph, starts, set(), set())
-    for node in nodes:
-        for link in graph.links_at(node):
-            if link.b is None or (link.a in nodes and link.b in nodes):
-                trace.roles[link.id] = "connected"
+    trace.roles = {i: "connected" for i in graph.connected_ids(start)}
     trace.roles[start.id] = "start"
     trace.queries = graph.queries
     return trace
@@ -96,8 +86,8 @@ def connected(graph: Graph, start: Link) -> Trace:
 def upstream(graph: Graph, start: Link) -> Trace:
     """The features on the shortest (fewest nodes) way from `start` to each source that feeds it."""
     trace = Trace("upstream", graph.utility, start.id)
-    graph.fetch_around(start.a, PREFETCH_RADIUS_M)
-    frontier = {start.a} if start.b is None else {start.a, start.b}
+    graph.fetch_component(start)
+    frontier = start.nodes()
     parent: dict[int, Link | None] = {n: None for n in frontier}
     found: list[int] = []
     levels_left = None
@@ -137,9 +127,11 @@ def isolation(graph: Graph, start: Link) -> Trace:
     """The nearest operable devices that cut the failure off from every source (inoperable ones
     are passed and listed), and everything that loses supply once they are closed."""
     trace = Trace("isolation", graph.utility, start.id)
-    graph.fetch_around(start.a, PREFETCH_RADIUS_M)
+    graph.fetch_component(start)
     segment_links = {start.id}
-    frontier = {start.a} if start.b is None else {start.a, start.b}
+    # The parts of other lines walked (a line in parts may lie partly beyond a device).
+    segment_parts: set[tuple[int, int]] = set()
+    frontier = start.nodes()
     segment_nodes: set[int] = set()
     barriers: set[int] = set()
     closed: set[int] = set()
@@ -163,6 +155,7 @@ def isolation(graph: Graph, start: Link) -> Trace:
                 if other is None:
                     continue
                 segment_links.add(link.id)
+                segment_parts.add((link.id, link.part))
                 if other not in seen:
                     seen.add(other)
                     nxt.add(other)
@@ -172,11 +165,15 @@ def isolation(graph: Graph, start: Link) -> Trace:
         b: {
             k.other(b)
             for k in graph.links_at(b)
-            if k.b is not None and k.id not in segment_links and k.other(b) not in blocked
+            if k.b is not None
+            and k.id != start.id
+            and (k.id, k.part) not in segment_parts
+            and k.other(b) not in blocked
         }
         for b in barriers
     }
-    fed, cut = classify(graph, set().union(*sides_of.values()), blocked, segment_links)
+    removed = {start.id} | segment_parts
+    fed, cut = classify(graph, set().union(*sides_of.values()), blocked, removed)
     for b in sorted(barriers):
         devices = sorted(d.id for d in graph.devices(b) if d.operable and not d.closed)
         if sides_of[b] & fed:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 
 from gis_app import strict
-from gis_app.errors import InvalidParameter
+from gis_app.errors import InvalidParameter, PreconditionFailed, PreconditionRequired
 from gis_app.geometry import BBox
 
 
@@ -70,3 +71,21 @@ def parse_int(raw: str | None, name: str, default: int, minimum: int, maximum: i
             maximum=maximum,
         )
     return value
+
+
+# An incident's ETag is its version, quoted ("7"); a proxy may weaken it to W/"7".
+_VERSION_ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
+
+
+def parse_if_match_version(raw: str | None) -> int:
+    """The version an If-Match header names (every incident write parses it here): 428 when
+    absent, 412 when it names no version of ours."""
+    if raw is None:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag of the incident you read (GET answers it).",
+            header="If-Match",
+        )
+    match = _VERSION_ETAG.match(raw)
+    if match is None:
+        raise PreconditionFailed("If-Match does not name a version of this incident.", value=raw)
+    return int(match.group(1))

@@ -57,6 +57,10 @@ class Net:
         coords = ", ".join("%.9f %.9f" % self.lonlat(*p) for p in points_m)
         return self._add(layer_id, f"LINESTRING({coords})", attributes, None)
 
+    def wkt(self, layer_id: str, wkt: str, name=None, **attributes) -> int:
+        """A feature at a WKT geometry in lon/lat (EPSG:4326), e.g. from a real dataset."""
+        return self._add(layer_id, wkt, attributes, name)
+
     def point(self, layer_id: str, at_m: tuple[float, float], name=None, **attributes) -> int:
         """A point at metres east/north."""
         return self._add(layer_id, "POINT(%.9f %.9f)" % self.lonlat(*at_m), attributes, name)

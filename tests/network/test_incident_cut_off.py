@@ -103,3 +103,93 @@ def test_the_cascade_proposes_the_heat_incident_as_caused_by_the_gas_one(client_
     assert_error(loop, 400, "invalid_parameter")
     assert_error(dispatcher.post(f"{url}/caused-by", json={"caused_by": 10**12}), 404,
                  "incident_not_found")  # fmt: skip
+
+
+def _filled(dispatcher, session) -> tuple[str, dict, str]:
+    """A water incident with its cut-off figures computed: (url, answer, ETag)."""
+    incident = _post_incident(dispatcher, "water", _water_main(session), session)
+    url = f"/api/incidents/{incident['id']}"
+    etag = dispatcher.get(url).headers["ETag"]
+    filled = dispatcher.post(url + "/cut-off", json={"type": "downstream"},
+                             headers={"If-Match": etag})  # fmt: skip
+    assert filled.status_code == 200, filled.get_json()
+    return url, filled.get_json(), filled.headers["ETag"]
+
+
+def test_the_dispatcher_corrects_the_settlements_cut_off(client_as, session):
+    dispatcher = client_as("dispatcher")
+    url, body, etag = _filled(dispatcher, session)
+    computed = body["cut_off_computed"]["figures"]["settlements_cut_off"]
+    assert body["cut_off_figures"]["settlements_cut_off"] == "computed"
+    # By slug and by id, as the trace stores them ({id, slug, name_ru, name_en}), once each.
+    patched = dispatcher.patch(
+        url, json={"settlements_cut_off": ["kirishi", {"id": 8}, "kirishi"]},
+        headers={"If-Match": etag},
+    )  # fmt: skip
+    assert patched.status_code == 200, patched.get_json()
+    answer = patched.get_json()
+    assert [(s["slug"], s["name_ru"]) for s in answer["settlements_cut_off"]] == [
+        ("kirishi", "Кириши"),
+        ("vyborg", "Выборг"),
+    ]
+    assert answer["cut_off_figures"]["settlements_cut_off"] == "dispatcher"
+    assert answer["cut_off_figures"]["consumers_cut_off"] == "computed"
+    events = dispatcher.get(url + "/events").get_json()
+    events = events.get("events", events)
+    change = [e for e in events if e["action"] == "updated"][-1]["data"]["settlements_cut_off"]
+    assert change["from"] == computed and [s["id"] for s in change["to"]] == [7, 8]
+    # Put back what the trace found (in another order): computed again.
+    again = dispatcher.patch(
+        url, json={"settlements_cut_off": [s["slug"] for s in reversed(computed)]},
+        headers={"If-Match": patched.headers["ETag"]},
+    )  # fmt: skip
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["cut_off_figures"]["settlements_cut_off"] == "computed"
+
+
+def test_a_bad_settlement_is_refused_and_nothing_written(client_as, session):
+    dispatcher = client_as("dispatcher")
+    url, body, etag = _filled(dispatcher, session)
+    for value, code in (
+        (["atlantis"], "unknown_settlement"),
+        (["leningrad-oblast"], "unknown_settlement"),  # the oblast is not a settlement
+        (["kirishsky"], "unknown_settlement"),  # nor is a district
+        ("kirishi", "invalid_field"),
+        ([True], "invalid_field"),
+        ([{"name": "Кириши"}], "invalid_field"),
+    ):
+        response = dispatcher.patch(url, json={"settlements_cut_off": value},
+                                    headers={"If-Match": etag})  # fmt: skip
+        assert_error(response, 400, code)
+    after = dispatcher.get(url)
+    assert after.headers["ETag"] == etag
+    assert after.get_json()["settlements_cut_off"] == body["settlements_cut_off"]
+
+
+def test_figures_typed_without_a_trace_are_the_dispatchers(client_as, session):
+    dispatcher = client_as("dispatcher")
+    incident = _post_incident(dispatcher, "water", _water_main(session), session)
+    assert set(incident["cut_off_figures"].values()) == {None}
+    url = f"/api/incidents/{incident['id']}"
+    patched = dispatcher.patch(
+        url, json={"consumers_cut_off": 40, "settlements_cut_off": ["gatchina"]},
+        headers={"If-Match": dispatcher.get(url).headers["ETag"]},
+    )  # fmt: skip
+    figures = patched.get_json()["cut_off_figures"]
+    assert figures["consumers_cut_off"] == figures["settlements_cut_off"] == "dispatcher"
+    assert figures["social_objects_cut_off"] is None
+
+
+def test_every_if_match_of_an_incident_is_read_the_same_way(client_as, session):
+    dispatcher = client_as("dispatcher")
+    incident = _post_incident(dispatcher, "water", _water_main(session), session)
+    url = f"/api/incidents/{incident['id']}"
+    version = dispatcher.get(url).get_json()["version"]
+    for path, method, body in ((url, "patch", {"priority": 2}), (url + "/cut-off", "post", None)):
+        send = getattr(dispatcher, method)
+        assert_error(send(path, json=body, headers={"If-Match": "v1"}), 412,
+                     "precondition_failed")  # fmt: skip
+        assert_error(send(path, json=body), 428, "precondition_required")
+        weak = send(path, json=body, headers={"If-Match": f'W/"{version}"'})
+        assert weak.status_code == 200, weak.get_json()
+        version = weak.get_json()["version"]

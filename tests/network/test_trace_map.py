@@ -3,6 +3,8 @@ and from a feature's popup the trace is drawn (devices as their own markers) and
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -96,3 +98,62 @@ def test_a_feature_popup_draws_the_isolation_with_valve_markers(browser, live_se
     page.locator("#gis-trace .gis-close").click()
     assert page.evaluate("GisTrace.layer.getLayers().length") == 0
     assert problems == []
+
+
+def test_the_card_says_which_cut_off_figures_were_computed(browser, live_server, demo_ids, engine):
+    incident, _ = demo_ids
+    columns = "consumers_cut_off, social_objects_cut_off, settlements_cut_off, cut_off_computed"
+    with engine.begin() as conn:
+        saved = conn.execute(
+            text(f"SELECT {columns} FROM incidents WHERE id = :i"), {"i": incident}
+        ).one()
+        gatchina = dict(conn.execute(text(
+            "SELECT id, slug, name_ru, name_en FROM municipalities WHERE slug = 'gatchina'"
+        )).mappings().one())  # fmt: skip
+        school = [{"name": "Школа №1", "kind": "school"}]
+        figures = {"consumers_cut_off": 120, "social_objects_cut_off": school,
+                   "settlements_cut_off": [], "utilities_cut_off": []}  # fmt: skip
+        # As a trace leaves them, then a dispatcher adds Gatchina to the settlements cut off.
+        conn.execute(
+            text(
+                "UPDATE incidents SET consumers_cut_off = 120, social_objects_cut_off ="
+                " CAST(:s AS jsonb), settlements_cut_off = CAST(:t AS jsonb),"
+                " cut_off_computed = CAST(:k AS jsonb) WHERE id = :i"
+            ),
+            {
+                "i": incident,
+                "s": json.dumps(school),
+                "t": json.dumps([gatchina]),
+                "k": json.dumps({"figures": figures}),
+            },  # fmt: skip
+        )
+    try:
+        problems: list[str] = []
+        page = _page(browser, live_server, problems)
+        page.evaluate(f"gisWorkbench.openCard({incident})")
+        card = page.locator("#gis-card")
+        card.locator("td", has_text="введено диспетчером").wait_for(timeout=15_000)
+        rows = dict(
+            zip(card.locator("table.gis-card-table th").all_inner_texts(),
+                card.locator("table.gis-card-table td").all_inner_texts(), strict=False)
+        )  # fmt: skip
+        assert rows["Отключено потребителей"] == "120 (расчёт по сети)"
+        assert rows["Социальные объекты без снабжения"] == "Школа №1 (расчёт по сети)"
+        assert rows["Населённые пункты без снабжения"] == "Гатчина (введено диспетчером)"
+        assert problems == []
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE incidents SET consumers_cut_off = :c, social_objects_cut_off ="
+                    " CAST(:s AS jsonb), settlements_cut_off = CAST(:t AS jsonb),"
+                    " cut_off_computed = CAST(:k AS jsonb) WHERE id = :i"
+                ),
+                {
+                    "i": incident,
+                    "c": saved[0],
+                    "s": json.dumps(saved[1]),
+                    "t": json.dumps(saved[2]),
+                    "k": json.dumps(saved[3]),
+                },  # fmt: skip
+            )

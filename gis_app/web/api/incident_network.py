@@ -3,34 +3,17 @@ linking it to the incident that caused it (the cascade)."""
 
 from __future__ import annotations
 
-import re
-
 from flask import request
 
 from gis_app.db import get_session
-from gis_app.errors import InvalidParameter, PreconditionFailed, PreconditionRequired
+from gis_app.errors import InvalidParameter
 from gis_app.incidents import queries
-from gis_app.incidents.cut_off import fill_cut_off, incident_trace, link_caused_by
+from gis_app.incidents.cut_off import fill_cut_off, incident_trace_json, link_caused_by
 from gis_app.incidents.errors import IncidentNotFound
 from gis_app.network.traces import TRACE_TYPES
 from gis_app.web.access import require_role
 from gis_app.web.api import api
-
-# The same ETag form as the incident answers ("<version>"); see web/api/incidents.py.
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
-
-
-def _version() -> int:
-    raw = request.headers.get("If-Match")
-    if raw is None:
-        raise PreconditionRequired(
-            "Send If-Match with the ETag of the incident you read (GET answers it).",
-            header="If-Match",
-        )
-    match = _ETAG.match(raw)
-    if match is None:
-        raise PreconditionFailed("If-Match does not name a version of this incident.", value=raw)
-    return int(match.group(1))
+from gis_app.web.params import parse_if_match_version
 
 
 def _type(raw: str | None) -> str:
@@ -55,7 +38,7 @@ def _incident_answer(incident_id: int):
 @api.get("/incidents/<int:incident_id>/trace")
 def incident_trace_view(incident_id: int):
     """The trace from the incident's feature (or the nearest of its utility), as GeoJSON."""
-    answer = incident_trace(get_session(), incident_id, _type(request.args.get("type")))
+    answer = incident_trace_json(get_session(), incident_id, _type(request.args.get("type")))
     return answer, 200, {"Content-Type": "application/geo+json"}
 
 
@@ -68,7 +51,13 @@ def incident_cut_off(incident_id: int):
     if not isinstance(body, dict):
         raise InvalidParameter("The body must be a JSON object.", code="invalid_body")
     session = get_session()
-    fill_cut_off(session, identity.username, incident_id, _version(), _type(body.get("type")))
+    fill_cut_off(
+        session,
+        identity.username,
+        incident_id,
+        parse_if_match_version(request.headers.get("If-Match")),
+        _type(body.get("type")),
+    )
     session.commit()
     return _incident_answer(incident_id)
 

@@ -6,12 +6,10 @@ when it is missing. Views parse, call gis_app.incidents, commit, and answer.
 
 from __future__ import annotations
 
-import re
-
 from flask import Response, current_app, request, url_for
 
 from gis_app.db import get_session
-from gis_app.errors import InvalidParameter, PreconditionFailed, PreconditionRequired
+from gis_app.errors import InvalidParameter
 from gis_app.incidents import lifecycle, notify, queries
 from gis_app.incidents import validate as v
 from gis_app.incidents.create import DuplicatePolicy, create_incident
@@ -22,10 +20,9 @@ from gis_app.places.municipalities import municipality_ids
 from gis_app.utilities import utility_codes
 from gis_app.web.access import current_identity
 from gis_app.web.api import api
-from gis_app.web.params import parse_bbox, parse_int
+from gis_app.web.params import parse_bbox, parse_if_match_version, parse_int
 
 GEOJSON = "application/geo+json"
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
 
 
 def etag(incident: dict) -> str:
@@ -34,17 +31,8 @@ def etag(incident: dict) -> str:
 
 
 def if_match_version() -> int:
-    """The version named by If-Match; 428 when absent, 412 when it names no version of ours."""
-    raw = request.headers.get("If-Match")
-    if raw is None:
-        raise PreconditionRequired(
-            "Send If-Match with the ETag of the incident you read (GET answers it).",
-            header="If-Match",
-        )
-    match = _ETAG.match(raw)
-    if match is None:
-        raise PreconditionFailed("If-Match does not name a version of this incident.", value=raw)
-    return int(match.group(1))
+    """The version named by this request's If-Match (see params.parse_if_match_version)."""
+    return parse_if_match_version(request.headers.get("If-Match"))
 
 
 def policy() -> DuplicatePolicy:

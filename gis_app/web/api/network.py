@@ -11,7 +11,7 @@ from gis_app.errors import InvalidParameter, NotFound
 from gis_app.layers import layer_registry
 from gis_app.network.cascade import add_dependency, dependencies, remove_dependency
 from gis_app.network.report import connectivity_report
-from gis_app.network.service import trace_answer, trace_at_point
+from gis_app.network.service import trace_answer_json, trace_at_point
 from gis_app.network.traces import TRACE_TYPES
 from gis_app.web.access import require_role
 from gis_app.web.api import api
@@ -62,7 +62,7 @@ def _utility() -> str:
 def feature_trace(feature_id: int):
     """What a failure of the feature cuts off: `type` isolation (default), downstream, upstream
     or connected; GeoJSON of the affected features and a `trace` member with the figures."""
-    return trace_answer(get_session(), feature_id, _trace_type()), 200, GEOJSON
+    return trace_answer_json(get_session(), feature_id, _trace_type()), 200, GEOJSON
 
 
 @api.get("/features/trace")
