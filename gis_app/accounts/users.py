@@ -7,7 +7,6 @@ Passwords are hashed with Werkzeug's scrypt; tokens are random 256-bit strings s
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -16,17 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from gis_app.accounts.credentials import TOKEN_SQL, mark_used, token_hash
 from gis_app.accounts.identity import ROLES, Identity
 from gis_app.accounts.passwords import check_new_password
-from gis_app.db import on_replica
 from gis_app.errors import Conflict, InvalidParameter, NotFound
 
 TOKEN_PREFIX = "gis_"
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_user(
@@ -122,7 +117,7 @@ def create_token(session: Session, username: str, name: str = "", days: int | No
             "INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at)"
             " VALUES (:u, :n, :h, :p, :x)"
         ),
-        {"u": user_id, "n": name, "h": _token_hash(token), "p": token[:10], "x": expires},
+        {"u": user_id, "n": name, "h": token_hash(token), "p": token[:10], "x": expires},
     )
     return token
 
@@ -159,24 +154,10 @@ def identity_for_token(session: Session, token: str) -> Identity | None:
     One indexed read per request; `last_used_at` is written at most once a minute, so a busy
     client does not turn every read into a write and a commit.
     """
-    row = session.execute(
-        text(
-            "SELECT t.id, t.last_used_at < now() - interval '1 minute' OR t.last_used_at IS NULL"
-            " AS stale, u.id AS user_id, u.username, u.role, u.operator_id"
-            " FROM api_tokens t JOIN users u ON u.id = t.user_id"
-            " WHERE t.token_hash = :h AND t.revoked_at IS NULL AND u.is_active"
-            " AND (t.expires_at IS NULL OR t.expires_at > now())"
-        ),
-        {"h": _token_hash(token)},
-    ).first()
+    row = session.execute(text(TOKEN_SQL), {"auth_hash": token_hash(token)}).first()
     if row is None:
         return None
-    # A replica is read-only: the mark waits for a request that reads the primary.
-    if row.stale and not on_replica(session):
-        session.execute(
-            text("UPDATE api_tokens SET last_used_at = now() WHERE id = :i"), {"i": row.id}
-        )
-        session.commit()
+    mark_used(session, row)
     if row.role != "dispatcher":
         return Identity(row.user_id, row.username, row.role, row.operator_id, None)
     return identity_for_user(session, row.user_id)

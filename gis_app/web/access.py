@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 
+from gis_app.accounts.credentials import Credentials
 from gis_app.accounts.identity import ROLES, Identity, require_operator
 from gis_app.errors import Forbidden, Unauthorized
 
-__all__ = ["ROLES", "Identity", "csrf_token", "current_identity", "public", "require_operator",
+__all__ = ["ROLES", "Identity", "checks_credentials_itself", "confirm_credentials",
+           "csrf_token", "current_identity", "pending_credentials", "public", "require_operator",
            "require_role"]  # fmt: skip
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -111,6 +116,113 @@ def forget_identities() -> None:
     current_app.extensions.pop(_CACHE_KEY, None)
 
 
+def checks_credentials_itself(view: Callable) -> Callable:
+    """Mark a view whose statement checks the request's credentials itself (a tile: the check,
+    the revision and the tile in one round trip). Its request is not looked up before the view:
+    the view passes `pending_credentials()` to its service and the answer's row to
+    `confirm_credentials`. A view that ends or fails without confirming has them checked then,
+    before anything is answered: an unknown layer still answers a bad token 401, as elsewhere."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        try:
+            response = view(*args, **kwargs)
+        except Exception:
+            _check_pending()
+            raise
+        _check_pending()
+        return response
+
+    checked.checks_credentials = True  # type: ignore[attr-defined]
+    return checked
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """Credentials of this request not yet checked (see checks_credentials_itself)."""
+
+    credentials: Credentials
+    username: str | None  # the user named beside a token (HTTP Basic)
+
+
+def pending_credentials() -> Credentials | None:
+    """This request's credentials when the view's statement must check them, else None
+    (checked before the view already, or remembered: GIS_APP_AUTH_CACHE_S)."""
+    pending = g.get("pending_credentials")
+    return pending.credentials if pending is not None else None
+
+
+def confirm_credentials(row: Any) -> None:
+    """Accept the row of the view's credential check (Credentials.check_sql) or refuse with the
+    401 the check before the view would have given; nothing to do when none was pending."""
+    from gis_app.accounts.credentials import confirmed_identity
+    from gis_app.db import get_session
+
+    pending = g.pop("pending_credentials", None)
+    if pending is not None:
+        _accept(pending, confirmed_identity(get_session(), row))
+
+
+def _check_pending() -> None:
+    """Check credentials still pending the ordinary way (a view that did not confirm them)."""
+    from gis_app.accounts.users import identity_for_token, identity_for_user
+    from gis_app.db import get_session
+
+    pending = g.pop("pending_credentials", None)
+    if pending is None:
+        return
+    credentials = pending.credentials
+    if credentials.token is not None:
+        identity = identity_for_token(get_session(), credentials.token)
+    else:
+        identity = identity_for_user(
+            get_session(), credentials.user_id, credentials.session_version
+        )
+    _accept(pending, identity)
+
+
+def _accept(pending: _Pending, identity: Identity | None) -> None:
+    """Set the request's identity from checked credentials, or refuse as _authenticate does."""
+    if pending.credentials.token is not None:
+        _check_token_identity(identity, pending.username)
+    elif identity is None:
+        session.clear()
+        raise Unauthorized("Log in or send 'Authorization: Bearer <token>'.")
+    g.identity = identity
+    _refuse_before_password_change(identity)
+
+
+def _check_token_identity(identity: Identity | None, username: str | None) -> None:
+    if identity is None:
+        raise Unauthorized("The API token is unknown, expired or revoked.", code="invalid_token")
+    if username is not None and username.casefold() != identity.username.casefold():
+        raise Unauthorized(
+            "The API token belongs to another user than the one named.", code="invalid_token"
+        )
+
+
+def _cached(key: tuple) -> Identity | None:
+    """The identity remembered under `key` (GIS_APP_AUTH_CACHE_S), if still fresh."""
+    if float(current_app.config["GIS_APP_AUTH_CACHE_S"]) <= 0:
+        return None
+    hit = current_app.extensions.get(_CACHE_KEY, {}).get(key)
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
+def _deferred(key: tuple, credentials: Credentials, username: str | None = None) -> bool:
+    """Leave the check to the view's statement when it does that (and nothing is remembered)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, "checks_credentials", False) or request.method not in SAFE_METHODS:
+        return False
+    if _is_public():
+        return False
+    if _cached(key) is not None:
+        return False
+    g.pending_credentials = _Pending(credentials, username)
+    g.identity = None
+    return True
+
+
 def _authenticate():
     from gis_app.accounts.users import identity_for_token, identity_for_user
     from gis_app.db import get_session
@@ -121,23 +233,18 @@ def _authenticate():
     identity, by_session = None, False
     if header:
         username, token = _credentials(header)
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        identity = _remembered(("token", digest), lambda: identity_for_token(get_session(), token))
-        if identity is None:
-            raise Unauthorized(
-                "The API token is unknown, expired or revoked.", code="invalid_token"
-            )
-        if username is not None and username.casefold() != identity.username.casefold():
-            raise Unauthorized(
-                "The API token belongs to another user than the one named.", code="invalid_token"
-            )
+        key = ("token", hashlib.sha256(token.encode()).hexdigest())
+        if _deferred(key, Credentials(token=token), username):
+            return None
+        identity = _remembered(key, lambda: identity_for_token(get_session(), token))
+        _check_token_identity(identity, username)
     elif "user_id" in session:
         # A cookie from before logout (or a password change) carries an old version: refused.
         user_id, version = session["user_id"], session.get("sv", -1)
-        identity = _remembered(
-            ("user", user_id, version),
-            lambda: identity_for_user(get_session(), user_id, version),
-        )
+        key = ("user", user_id, version)
+        if _deferred(key, Credentials(user_id=user_id, session_version=version)):
+            return None
+        identity = _remembered(key, lambda: identity_for_user(get_session(), user_id, version))
         by_session = identity is not None
         if identity is None:
             session.clear()
@@ -159,11 +266,17 @@ def _authenticate():
     if identity.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         if _wants_page():
             return redirect(url_for("auth.password_page", next=request.full_path.rstrip("?")))
+        _refuse_before_password_change(identity)
+    return None
+
+
+def _refuse_before_password_change(identity: Identity) -> None:
+    """403 for a login whose password an admin set, until it is changed (pages: see above)."""
+    if identity.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         raise Forbidden(
             "Your password was set by an admin: change it first (POST /api/account/password).",
             code="password_change_required",
         )
-    return None
 
 
 def current_identity() -> Identity:

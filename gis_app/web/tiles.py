@@ -19,8 +19,13 @@ from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.errors import InvalidParameter
 from gis_app.features.pages import extent, revisions
 from gis_app.features.sources import layer_source
-from gis_app.features.tiles import FULL_PROPERTIES_ZOOM, tile_and_revision, tile_mvt
+from gis_app.features.tiles import FULL_PROPERTIES_ZOOM, tile_answer, tile_mvt
 from gis_app.layers import LayerDef, get_layer
+from gis_app.web.access import (
+    checks_credentials_itself,
+    confirm_credentials,
+    pending_credentials,
+)
 from gis_app.web.streaming import make_etag, not_modified, whole
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
@@ -57,6 +62,7 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
 
 
 @bp.get("/<layer_id>/<z>/<x>/<y>.mvt")
+@checks_credentials_itself
 @replica_ok
 @single_statements
 def tile(layer_id: str, z: str, x: str, y: str):
@@ -65,24 +71,27 @@ def tile(layer_id: str, z: str, x: str, y: str):
     zi, xi, yi = _tile_numbers(z, x, y)
     session = get_session()
     conditional = "If-None-Match" in flask_request.headers or flask_request.if_modified_since
-    if zi < MIN_ZOOM or conditional:
-        # The revision first: a client's current copy costs no tile (304).
-        tag, changed = revisions(session, layer_source(layer).revision_keys)
-        data = None
-    else:  # one round trip for the revision and the tile
-        data, tag, changed = tile_and_revision(session, layer, zi, xi, yi)
-    current = flask_request.args.get("v") == _version(tag)
+    # One round trip: the revision, the token (or login) check and the tile. A conditional
+    # request asks for the revision and the check only: a client's current copy costs no tile.
+    answer = tile_answer(
+        session, layer, zi, xi, yi, pending_credentials(),
+        with_tile=zi >= MIN_ZOOM and not conditional,
+    )  # fmt: skip
+    confirm_credentials(answer.who)  # 401 here when the token or login is not valid
+    current = flask_request.args.get("v") == _version(answer.tag)
     cache = "public, max-age=86400" if current else "no-cache"
-    etag = make_etag(tag, layer.id, zi, xi, yi)
-    cached = not_modified(etag, changed)
+    etag = make_etag(answer.tag, layer.id, zi, xi, yi)
+    cached = not_modified(etag, answer.changed)
     if cached is not None:
         cached.headers["Cache-Control"] = cache
         return cached
     if zi < MIN_ZOOM:  # a whole-oblast tile of every feature is megabytes: served empty
         data = b""
-    elif data is None:
+    elif answer.mvt is None:  # a conditional request whose copy is out of date
         data = tile_mvt(session, layer, zi, xi, yi)
-    return whole(data, MVT, etag, changed, cache)
+    else:
+        data = answer.mvt
+    return whole(data, MVT, etag, answer.changed, cache)
 
 
 def tilejson(layer: LayerDef) -> dict:
