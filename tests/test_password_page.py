@@ -68,6 +68,7 @@ def test_change_log_out_and_log_in_with_the_new_password(page, live_server, comm
     account = page.locator("header.gis-header a.gis-account")
     account.wait_for(timeout=30_000)
     assert account.get_attribute("title") == "Смена пароля"
+    assert not page.locator(".gis-account-icon").is_visible()  # the phones' icon, not here
     account.click()
     page.wait_for_selector("h1:text('Смена пароля')")
     # A wrong current password: the form again, with the reason.

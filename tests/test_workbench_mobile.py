@@ -38,6 +38,9 @@ def test_header_fits_and_panels_fold(chromium, live_server, size):
     assert widths(page) == (width, width)  # nothing sticks out: no horizontal scroll
     header = rect(page, ".gis-header")
     assert header["bottom"] - header["top"] <= 48  # one line
+    # The user's name is folded away, the account (password change) stays one tap away.
+    account = page.locator(".gis-user .gis-account-icon")
+    assert account.is_visible() and account.get_attribute("href").startswith("/account/password")
     # The panel and the legend are folded: the map is the screen.
     assert not page.locator("#gis-panel").is_visible()
     legend = rect(page, ".gis-legend")

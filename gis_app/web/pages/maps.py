@@ -324,6 +324,9 @@ def _header_html(s: dict, lang: str, focus: dict | None) -> str:
         f'<span><a class="gis-account" href="{escape(account)}" title="{escape(s["password"])}">'
         f"{escape(identity.username)}</a> ({escape(s['roles'][identity.role])})</span> "
         f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
+        # Phones and tablets hide the name: the account stays one tap away (app.css).
+        f'<a class="gis-account-icon" href="{escape(account)}" title="{escape(s["password"])}"'
+        f' aria-label="{escape(s["password"])}">⚙</a>'
         f'<button type="submit">{escape(s["logout"])}</button></form>'
     )
     other = "ru" if lang == "en" else "en"
