@@ -93,3 +93,52 @@ def test_constraints_reject_bad_rows(session):
                 "INSERT INTO operators (slug, full_name, short_name, inn) VALUES ('x', 'X', 'X', '12ab')"
             )
         )
+
+
+def test_switch_states_keep_their_meaning_in_the_electricians_words(empty_url):
+    """Migration 0021: power switches stored with the valves' words keep their meaning (open
+    passes → on, closed cuts → off), other layers' states untouched; and back on downgrade."""
+    engine = create_engine(config.sqlalchemy_url(empty_url))
+    migrate.upgrade(empty_url)
+    migrate.downgrade(empty_url, "0021@-1")
+    with engine.begin() as conn:
+        op = conn.execute(
+            text(
+                "INSERT INTO operators (slug, full_name, short_name) VALUES ('t-mig', 'Т', 'Т')"
+                " RETURNING id"
+            )
+        ).scalar_one()
+        for n, (layer, utility, state) in enumerate(
+            [
+                ("power_switches", "electricity", "open"),
+                ("power_switches", "electricity", "closed"),
+                ("water_valves", "water", "closed"),
+            ]  # fmt: skip
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO network_features (layer_id, utility_code, operator_id,"
+                    " external_id, attributes, geom) VALUES (:l, :u, :o, :e,"
+                    " jsonb_build_object('state', CAST(:s AS text)),"
+                    " ST_SetSRID(ST_MakePoint(30.1, 59.5), 4326))"
+                ),
+                {"l": layer, "u": utility, "o": op, "e": f"mig-{n}", "s": state},
+            )
+
+    def states() -> list[str]:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT attributes->>'state' FROM network_features"
+                        " WHERE external_id LIKE 'mig-%' ORDER BY external_id"
+                    )
+                ).scalars()
+            )
+
+    migrate.upgrade(empty_url)
+    assert states() == ["on", "off", "closed"]
+    migrate.downgrade(empty_url, "0021@-1")
+    assert states() == ["open", "closed", "closed"]
+    migrate.upgrade(empty_url)
+    engine.dispose()
