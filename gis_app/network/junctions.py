@@ -4,9 +4,9 @@ is split, for the graph, into parts between its nodes (one network_links row per
 feature stays whole). All in SQL, in the caller's transaction, after a batch is linked.
 
 Which lines are (re)split after a batch: those near a node the batch may have put on their
-middle (a node the batch created, met by at most two of its ends: a branch end, a device off
-the line ends; a node joined was probed when it was created), those near an existing node of the batch's extent that the batch did not use (a
-main drawn across branches already there), and those that were split at a node the batch
+middle (a node met by at most two ends, all of the batch: a branch end, a device off the line
+ends; a node joined by more was probed when it was created), those near an existing node of
+the batch's extent that the batch did not use (a main drawn across branches already there), and those that were split at a node the batch
 left (a branch moved off the main: the main is joined back into one part). A grid's interior
 nodes, met by four ends, are never probed, so an import pays for its dangling ends only.
 """
@@ -16,11 +16,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-# The staged batch of gis_app.network.topology: ends (feature_id, end_no, pt) and positions
-# (pt, node, fresh: a node the batch created, geom).
-ENDS = "pg_temp.topo_ends"
-PTS = "pg_temp.topo_pts"
-M_PER_DEG = 111_320.0
+from gis_app.network.snapping import IDLE, M_PER_DEG, PTS
+
 # A node on a line's middle: any node of the utility within tolerance of the line but not one
 # of its ends, used by some other feature (a node only the line itself still uses is a T the
 # branch has left).
@@ -47,20 +44,34 @@ def join_middles(
         return 0
     params = {"u": utility, "layers": line_layers, "tol": tol, "deg": tol / M_PER_DEG,
               "old": old_nodes, "lines": lines_batch}  # fmt: skip
-    session.execute(text("DROP TABLE IF EXISTS pg_temp.topo_split"))
+    for table in ("pg_temp.topo_probe", "pg_temp.topo_split"):
+        session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    # Nodes the batch may have put on a line's middle, and nodes it did not use (found by the
+    # clustering), with their positions: a table of their own, so that the planner knows how
+    # few they are (in one statement with the lines' search, the nodes' stale statistics once
+    # made it scan every node of the utility against the lines: 20 s on the grid).
+    probes = session.execute(
+        text(
+            "CREATE TEMPORARY TABLE topo_probe ON COMMIT DROP AS SELECT node AS id,"
+            " ST_SetSRID(ST_MakePoint(x, y), 4326) AS geom FROM (SELECT p.node, min(p.nx) AS x,"
+            f" min(p.ny) AS y FROM {PTS} p GROUP BY p.node HAVING sum(p.ends) <= 2"
+            # A node joined (not created) is probed if only these ends meet there: a branch
+            # relinked with the main on whose middle it ends (the main's parts were dropped).
+            " AND (bool_or(p.fresh) OR (SELECT count(*) FROM network_links k"
+            " WHERE k.node_a = p.node) + (SELECT count(*) FROM network_links k"
+            " WHERE k.node_b = p.node) <= 2)"
+            f" UNION SELECT i.id, i.x, i.y FROM {IDLE} i WHERE :lines) p"
+        ),
+        params,
+    ).rowcount
+    if not probes and not old_nodes:
+        session.execute(text("DROP TABLE pg_temp.topo_probe"))
+        return 0
+    session.execute(text("ANALYZE pg_temp.topo_probe (id)"))
     count = session.execute(
         text(
             "CREATE TEMPORARY TABLE topo_split ON COMMIT DROP AS"
-            # Nodes the batch may have put on a line's middle, and nodes it did not use.
-            " WITH probe AS (SELECT p.node FROM "
-            f"{PTS} p JOIN {ENDS} e ON e.pt = p.pt WHERE p.fresh GROUP BY p.node"
-            " HAVING count(*) <= 2"
-            " UNION SELECT n.id FROM network_nodes n WHERE :lines AND n.utility_code = :u"
-            f" AND n.geom && (SELECT ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :deg * 2.5)"
-            # NOT EXISTS: an anti-join (NOT IN over 500,000 positions outgrew work_mem and was
-            # rescanned for every node: minutes at 1M lines).
-            f" FROM {PTS}) AND NOT EXISTS (SELECT 1 FROM {PTS} b WHERE b.node = n.id))"
-            " SELECT DISTINCT f.id AS feature_id FROM probe JOIN network_nodes n ON n.id = probe.node"
+            " SELECT DISTINCT f.id AS feature_id FROM pg_temp.topo_probe n"
             " JOIN network_features f ON f.layer_id = ANY(:layers)"
             " AND f.geom && ST_Expand(n.geom, :deg * 2.5)"
             " AND ST_DWithin(f.geom::geography, n.geom::geography, :tol)"
@@ -75,6 +86,7 @@ def join_middles(
     if count:
         _split(session, params)
     session.execute(text("DROP TABLE pg_temp.topo_split"))
+    session.execute(text("DROP TABLE pg_temp.topo_probe"))
     return count
 
 

@@ -15,12 +15,16 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.layers import LayerDef, LayerRegistry, layer_registry
+from gis_app.network import snapping
 from gis_app.network.junctions import join_middles
+from gis_app.network.snapping import ENDS
 
-ENDS = "pg_temp.topo_ends"
-PTS = "pg_temp.topo_pts"
 # Metres of one degree of latitude; a longitude degree is this times cos(latitude).
 M_PER_DEG = 111_320.0
+# For the upkeep's statements (restored after): no JIT (compiling them cost ~0.15 s of an import
+# of 200,000 lines, more than it saved) and room for the batch's sorts and hashes in memory (at
+# the default 4 MB those of 200,000 lines spilled to disk).
+UPKEEP_SETTINGS = {"jit": "off", "work_mem": "64MB"}
 
 
 def topology_layers(registry: LayerRegistry, utility: str | None = None) -> list[LayerDef]:
@@ -33,142 +37,6 @@ def topology_layers(registry: LayerRegistry, utility: str | None = None) -> list
     return sorted(layers, key=lambda layer: (layer.geometry != "LINESTRING", layer.id))
 
 
-def _role_sql(layer: LayerDef) -> str:
-    """SQL giving a feature's role from its `kind` (the kinds come from a checked layer file)."""
-    if layer.geometry == "LINESTRING":
-        return "'line'"
-    cases = []
-    for role, kinds in (("source", layer.source_kinds), ("device", layer.device_kinds)):
-        if kinds:
-            quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in kinds)
-            cases.append(f"WHEN f.attributes->>'kind' IN ({quoted}) THEN '{role}'")
-    return f"CASE {' '.join(cases)} ELSE 'point' END" if cases else "'point'"
-
-
-def _stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> int:
-    """Stage the line ends (or points) of the chosen features, and their distinct positions.
-
-    Each position gets a number (`pt`) so that ends, positions and clusters join on one integer
-    column: a join on the two float columns x = x AND y = y is estimated at a few dozen rows
-    (the planner multiplies the two selectivities), and on 100,000 lines the planner then
-    nested-looped the ends over the ends (10^10 comparisons; the 1M rebuild never finished)."""
-    for table in (ENDS, PTS):
-        session.execute(text(f"DROP TABLE IF EXISTS {table}"))
-    if layer.geometry == "LINESTRING":
-        select = (
-            "SELECT f.id, e.n, e.g FROM network_features f CROSS JOIN LATERAL (VALUES"
-            " (0, ST_StartPoint(ST_GeometryN(f.geom, 1))),"
-            " (1, ST_EndPoint(ST_GeometryN(f.geom, ST_NumGeometries(f.geom))))) AS e(n, g)"
-        )
-    else:
-        select = "SELECT f.id, 0, ST_GeometryN(f.geom, 1) FROM network_features f"
-    # text(): temporary tables have no ORM form; the layer's SQL pieces come from its file.
-    count = session.execute(
-        text(
-            "CREATE TEMPORARY TABLE topo_ends ON COMMIT DROP AS SELECT feature_id, end_no, x, y,"
-            " dense_rank() OVER (ORDER BY x, y) AS pt FROM (SELECT s.id AS feature_id,"
-            " s.n::smallint AS end_no, ST_X(s.g) AS x, ST_Y(s.g) AS y"
-            f" FROM ({select} WHERE {where}) s(id, n, g)) e"
-        ),
-        params,
-    ).rowcount
-    if not count:
-        return 0
-    session.execute(
-        text(
-            f"CREATE TEMPORARY TABLE topo_pts ON COMMIT DROP AS SELECT pt, min(x) AS x,"
-            " min(y) AS y, ST_SetSRID(ST_MakePoint(min(x), min(y)), 4326) AS geom,"
-            f" NULL::bigint AS node, false AS fresh FROM {ENDS} GROUP BY pt"
-        )
-    )
-    # Fresh temporary tables have no statistics: without them the planner guesses.
-    session.execute(text(f"ANALYZE {ENDS}"))
-    session.execute(text(f"ANALYZE {PTS}"))
-    return count
-
-
-# A position in metres for clustering: a local equirectangular projection (a longitude degree is
-# cos(latitude) of a latitude degree); exact enough within a tolerance, and arithmetic only.
-METRIC_POINT = "ST_MakePoint({x} * cos(radians({y})) * 111320.0, {y} * 111320.0)"
-
-
-def _snap_ends(session: Session, layer: LayerDef) -> None:
-    """Give each distinct end position a node: an existing node within tolerance, else a new one.
-
-    Digitised networks share vertices exactly, so the work is per distinct position (a quarter
-    of the ends on a grid). The positions and the utility's existing nodes within the batch's
-    extent are clustered together (DBSCAN, the layer's tolerance, in metres): a cluster holding
-    an existing node joins it (the lowest id if several), any other cluster becomes a new node.
-    One pass for the batch, instead of an index look-up per end."""
-    tol = layer.snap_tolerance_m
-    params = {"u": layer.utility, "tol": tol, "deg": tol / M_PER_DEG}
-    metric = METRIC_POINT.format(x="x", y="y")
-    # Existing nodes near the batch (one index scan over its extent, widened by the tolerance)
-    # join the clustering as members that already have an id.
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE topo_cl ON COMMIT DROP AS SELECT pt, node, x, y,"
-            f" ST_ClusterDBSCAN({metric}, eps := :tol, minpoints := 1) OVER () AS cid"
-            f" FROM (SELECT pt, NULL::bigint AS node, x, y FROM {PTS}"
-            " UNION ALL SELECT NULL, n.id, ST_X(n.geom), ST_Y(n.geom) FROM network_nodes n"
-            " WHERE n.utility_code = :u AND n.geom && (SELECT"
-            f" ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :deg * 2.5) FROM {PTS})) u"
-        ),
-        params,
-    )
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE topo_new ON COMMIT DROP AS SELECT cid, min(node) AS node,"
-            " bool_or(node IS NOT NULL) AS existing, avg(x) AS x, avg(y) AS y"
-            " FROM pg_temp.topo_cl GROUP BY cid"
-        )
-    )
-    session.execute(
-        text(
-            "UPDATE topo_new SET node = nextval(pg_get_serial_sequence('network_nodes', 'id'))"
-            " WHERE node IS NULL"
-        )
-    )
-    session.execute(text("ANALYZE pg_temp.topo_cl"))
-    session.execute(text("ANALYZE pg_temp.topo_new"))
-    session.execute(
-        text(
-            "INSERT INTO network_nodes (id, utility_code, geom)"
-            " SELECT node, :u, ST_SetSRID(ST_MakePoint(x, y), 4326) FROM topo_new"
-            # In space order: the spatial index then grows page by page, not at random.
-            " WHERE NOT existing ORDER BY ST_GeoHash(ST_SetSRID(ST_MakePoint(x, y), 4326), 10)"
-        ),
-        params,
-    )
-    session.execute(
-        text(
-            f"UPDATE {PTS} p SET node = t.node, fresh = NOT t.existing FROM pg_temp.topo_cl c"
-            " JOIN topo_new t ON t.cid = c.cid WHERE c.pt = p.pt"
-        )
-    )
-    session.execute(text("DROP TABLE topo_new"))
-    session.execute(text("DROP TABLE pg_temp.topo_cl"))
-
-
-def _link(session: Session, layer: LayerDef) -> int:
-    """Insert the links of the staged features (a line's two ends, a point's one)."""
-    role = _role_sql(layer)
-    return session.execute(
-        text(
-            "INSERT INTO network_links (feature_id, utility_code, layer_id, role, node_a, node_b,"
-            f" length_m, closed, operable) SELECT f.id, :u, :l, {role}, e.a, e.b,"
-            " CASE WHEN e.b IS NULL THEN 0 ELSE ST_Length(f.geom::geography, false) END,"
-            " coalesce(f.attributes->>'state' = ANY(:cut), false),"
-            " coalesce((f.attributes->>'operable')::boolean, true)"
-            " FROM (SELECT e.feature_id, min(p.node) FILTER (WHERE e.end_no = 0) AS a,"
-            "  min(p.node) FILTER (WHERE e.end_no = 1) AS b"
-            f"  FROM {ENDS} e JOIN {PTS} p ON p.pt = e.pt GROUP BY e.feature_id) e"
-            " JOIN network_features f ON f.id = e.feature_id"
-        ),
-        {"u": layer.utility, "l": layer.id, "cut": list(layer.device_cut_states)},
-    ).rowcount
-
-
 def link_features(
     session: Session,
     registry: LayerRegistry | None,
@@ -176,36 +44,59 @@ def link_features(
     where: str,
     params: dict,
     near_consumers: bool = True,
+    unlinked: bool = False,
 ) -> int:
     """(Re)link the features of `layer` chosen by the SQL condition `where` (on alias f); with
-    near_consumers, then the consumers near the lines linked (a rebuild links them all last)."""
+    near_consumers, then the consumers near the lines linked (a rebuild links them all last).
+    `unlinked`: the caller knows they have no links (a rebuild deleted them), so there are none
+    to look for (an index probe per feature: 0.2 s of 200,000 lines)."""
     if layer.supply_distance_m is not None:
         return link_consumers(session, registry, layer, where, params)
     if layer.snap_tolerance_m is None:
         return 0
     params = {**params, "layer": layer.id}
     where = f"f.layer_id = :layer AND ({where})"
-    old_nodes = _drop_links(session, where, params)
-    if not _stage_ends(session, layer, where, params):
+    saved = _apply_settings(session, UPKEEP_SETTINGS)
+    old_nodes = [] if unlinked else _drop_links(session, where, params)
+    if not snapping.stage_ends(session, layer, where, params):
         _drop_orphans(session, old_nodes)
+        _apply_settings(session, saved)
         return 0
-    _snap_ends(session, layer)
-    count = _link(session, layer)
     lines = [la for la in topology_layers(registry or _app_registry() or (), layer.utility)]
+    reach = max([la.snap_tolerance_m for la in lines] or [layer.snap_tolerance_m])
+    snapping.snap_ends(session, layer, reach)
+    count = snapping.link(session, layer)
     join_middles(
         session,
         layer.utility,
         [la.id for la in lines if la.geometry == "LINESTRING"] or _own_lines(layer),
-        max([la.snap_tolerance_m for la in lines] or [layer.snap_tolerance_m]),
+        reach,
         old_nodes,
         layer.geometry == "LINESTRING",
     )
     _drop_orphans(session, old_nodes)
     if near_consumers and layer.geometry == "LINESTRING":
         _relink_consumers_near(session, registry, layer)
-    session.execute(text(f"DROP TABLE IF EXISTS {ENDS}"))
-    session.execute(text(f"DROP TABLE IF EXISTS {PTS}"))
+    snapping.drop_tables(session)
+    _apply_settings(session, saved)
     return count
+
+
+def _apply_settings(session: Session, settings: dict[str, str]) -> dict[str, str]:
+    """Set these settings for the rest of the transaction; the values they had."""
+    names = sorted(settings)
+    before = session.execute(
+        text("SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY(:n)"),
+        {"n": names},
+    ).all()
+    session.execute(
+        text("SELECT " + ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))),
+        {
+            **{f"n{i}": n for i, n in enumerate(names)},
+            **{f"v{i}": settings[n] for i, n in enumerate(names)},
+        },  # fmt: skip
+    )
+    return dict(before)
 
 
 def _own_lines(layer: LayerDef) -> list[str]:
@@ -301,8 +192,8 @@ def _relink_consumers_near(
         found = session.execute(
             text(
                 "CREATE TEMPORARY TABLE topo_near ON COMMIT DROP AS SELECT c.id"
-                " FROM network_features c WHERE c.layer_id = :l AND c.geom && (SELECT"
-                f" ST_Expand(ST_SetSRID(ST_Extent(geom), 4326), :d) FROM {PTS})"
+                " FROM network_features c WHERE c.layer_id = :l AND c.geom &&"
+                f" {snapping.BATCH_BOX.format(d=':d')}"
                 " AND EXISTS (SELECT 1 FROM network_features f WHERE f.layer_id = :lines"
                 " AND f.geom && ST_Expand(c.geom, :d)"
                 f" AND f.id IN (SELECT feature_id FROM {ENDS}))"
@@ -354,7 +245,7 @@ def rebuild(session: Session, registry: LayerRegistry, utility: str | None = Non
     )
     counts = {}
     for layer in layers:
-        counts[layer.id] = link_features(session, registry, layer, "true", {}, False)
+        counts[layer.id] = link_features(session, registry, layer, "true", {}, False, True)
     for layer in registry:
         if layer.supply_distance_m is not None:
             counts[layer.id] = link_consumers(session, registry, layer, "true", {})
