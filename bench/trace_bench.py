@@ -2,15 +2,17 @@
 intakes and gate valves), imported with and without the topology upkeep, then traces over HTTP.
 
     .venv/bin/python bench/trace_bench.py [--features 200000] [--requests 60]
-        [--database gis_app_bench_trace] [--skip-connected]
+        [--database gis_app_bench_trace] [--skip-connected] [--rounds 1] [--imports-only]
 
 The grid is deterministic (--features 1000000: a 708x708 grid, 1,000,000 mains); the database
 is left with it and its topology (for other benchmarks of the traces).
 
 1. Import upkeep: the same GeoPackage imported by `run_import` (mode replace, every check) with
    the upkeep call replaced by a no-op, then (after deleting those features) as shipped; the
-   ratio is the upkeep's cost (target at most 1.5x). A re-import of the unchanged file follows,
-   then intakes and valves are added and the water topology is rebuilt from scratch (timed).
+   ratio is the upkeep's cost (target at most 1.5x); --rounds N repeats the pair N times (the
+   medians and each round's ratio are printed, with the load average: the machine may be
+   shared). A re-import of the unchanged file follows, then intakes and valves are added and
+   the water topology is rebuilt from scratch (timed); --imports-only stops before.
 2. Traces: the app served by a process of its own; isolation and downstream traces from random
    mains, timed from the client over HTTP (p50, p99); then a `connected` trace over the whole
    grid (the oblast-wide case: every feature of the network in one answer).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -132,6 +135,19 @@ def forget_grid(url: str) -> None:
     engine.dispose()
 
 
+def checkpoint(url: str) -> None:
+    """Write out what earlier steps left dirty, so a timed import does not pay for it (each
+    import writes some 0.5 GB of WAL: a checkpoint falling inside one run made it seconds
+    slower). Needs a superuser or pg_checkpoint; skipped without."""
+    engine = create_engine(config.sqlalchemy_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+    except Exception as exc:  # noqa: BLE001 - a benchmark's courtesy, not its subject
+        print(f"(no checkpoint: {exc.__class__.__name__})", flush=True)
+    engine.dispose()
+
+
 def add_sources_and_valves(url: str, k: int) -> tuple[int, int]:
     """Intakes every SOURCE_EVERY nodes and gate valves every VALVE_EVERY, linked."""
     _, c = grid(2 * k * (k - 1))
@@ -216,6 +232,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--database", default="gis_app_bench_trace")
     parser.add_argument("--skip-connected", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1, help="imports without/with the upkeep")
+    parser.add_argument("--imports-only", action="store_true", help="no rebuild, no traces")
     parser.add_argument(
         "--existing",
         help="an existing database (e.g. gis_app_bench of bench/serving_generate.py, 1,000,000"
@@ -235,15 +253,29 @@ def main() -> None:
         print(f"generated a {k}x{k} grid: {n} mains", flush=True)
         prepare_database(url)
         print(f"database {args.database} migrated, demo data loaded", flush=True)
-        without, report = import_once(url, path, with_upkeep=False)
-        assert report["added"] == n, report
-        print(f"import without upkeep: {without:.1f} s", flush=True)
-        forget_grid(url)
-        with_upkeep, report = import_once(url, path, with_upkeep=True)
-        assert report["added"] == n, report
-        print(f"import with upkeep: {with_upkeep:.1f} s", flush=True)
+        rounds = []
+        for r in range(args.rounds):
+            if r:
+                forget_grid(url)
+            checkpoint(url)
+            without, report = import_once(url, path, with_upkeep=False)
+            assert report["added"] == n, report
+            forget_grid(url)
+            checkpoint(url)
+            with_upkeep, report = import_once(url, path, with_upkeep=True)
+            assert report["added"] == n, report
+            load = os.getloadavg()[0]
+            rounds.append((without, with_upkeep, load))
+            print(f"round {r + 1}: import without upkeep {without:.1f} s, with upkeep"
+                  f" {with_upkeep:.1f} s: {with_upkeep / without:.2f}x (load {load:.1f})",
+                  flush=True)  # fmt: skip
+        without = statistics.median(r[0] for r in rounds)
+        with_upkeep = statistics.median(r[1] for r in rounds)
         again, report = import_once(url, path, with_upkeep=True)
         print(f"re-import, unchanged, with upkeep: {again:.1f} s", flush=True)
+    if args.imports_only:
+        print_imports(n, rounds, without, with_upkeep, again)
+        return
     sources, valves = add_sources_and_valves(url, k)
     rebuilt = time_rebuild(url)
     print(f"full rebuild of the water topology: {rebuilt:.1f} s", flush=True)
@@ -277,15 +309,23 @@ def main() -> None:
             )
             rows.append(("connected (the whole grid)", 1, elapsed, elapsed, len(body["features"])))
     print(f"\nnetwork: {n} mains, {sources} intakes, {valves} gate valves; {links} topology links")
-    print("\n| import of the grid (mode replace) | seconds | ratio |\n|---|---:|---:|")
-    print(f"| without the topology upkeep | {without:.1f} | 1.00 |")
-    print(f"| with the topology upkeep | {with_upkeep:.1f} | {with_upkeep / without:.2f} |")
-    print(f"| the same file again, unchanged | {again:.1f} | {again / without:.2f} |")
+    print_imports(n, rounds, without, with_upkeep, again)
     print(f"\nfull rebuild (`gis-app network rebuild --utility water`): {rebuilt:.1f} s")
     print("\n| trace over HTTP | requests | p50 ms | p99 ms | features answered (median) |")
     print("|---|---:|---:|---:|---:|")
     for name, count, p50, p99, size in rows:
         print(f"| {name} | {count} | {p50 * 1000:.0f} | {p99 * 1000:.0f} | {size:.0f} |")
+
+
+def print_imports(n: int, rounds: list, without: float, with_upkeep: float, again: float) -> None:
+    """The imports' table (medians of the rounds) and each round's ratio."""
+    print(f"\n| import of the grid, {n} mains (mode replace) | seconds | ratio |\n|---|---:|---:|")
+    print(f"| without the topology upkeep | {without:.1f} | 1.00 |")
+    print(f"| with the topology upkeep | {with_upkeep:.1f} | {with_upkeep / without:.2f} |")
+    print(f"| the same file again, unchanged | {again:.1f} | {again / without:.2f} |")
+    if len(rounds) > 1:
+        print("\nrounds (without s, with s, ratio, load): " + "; ".join(
+            f"{a:.1f}, {b:.1f}, {b / a:.2f}, {load:.1f}" for a, b, load in rounds))  # fmt: skip
 
 
 def on_existing(args) -> None:

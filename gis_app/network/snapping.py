@@ -3,8 +3,8 @@ existing ones within tolerance, else new ones) and linked. All in SQL, in the ca
 transaction; gis_app.network.topology says which features and runs the steps around these.
 
 The batch lives in temporary tables: ENDS (feature_id, end_no, x, y, pt: the end's position
-number, first: the first end at its position, ends: how many share it), PTS (pt, x, y, ends,
-node, fresh: a node the batch created, nx, ny: the node's position) and IDLE (id, x, y: the
+number), PTS (pt, x, y, ends: how many ends are there, node, fresh: a node the batch created,
+nx, ny: the node's position) and IDLE (id, x, y: the
 utility's existing nodes near the batch that it did not join), read by
 gis_app.network.junctions and the consumers' relinking.
 """
@@ -55,8 +55,7 @@ def stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> i
     Each distinct position gets a number (`pt`) so that ends, positions and clusters join on one
     integer column: a join on the two float columns x = x AND y = y is estimated at a few dozen
     rows (the planner multiplies the two selectivities), and on 100,000 lines the planner then
-    nested-looped the ends over the ends (10^10 comparisons; the 1M rebuild never finished).
-    The positions' first ends and counts come from the same sort (no grouping after)."""
+    nested-looped the ends over the ends (10^10 comparisons; the 1M rebuild never finished)."""
     drop_tables(session)
     if layer.geometry == "LINESTRING":
         select = (
@@ -70,10 +69,9 @@ def stage_ends(session: Session, layer: LayerDef, where: str, params: dict) -> i
     count = session.execute(
         text(
             "CREATE TEMPORARY TABLE topo_ends ON COMMIT DROP AS SELECT feature_id, end_no, x, y,"
-            " dense_rank() OVER w AS pt, row_number() OVER p = 1 AS first, count(*) OVER p AS ends"
-            " FROM (SELECT s.id AS feature_id, s.n::smallint AS end_no, ST_X(s.g) AS x,"
-            f" ST_Y(s.g) AS y FROM ({select} WHERE {where}) s(id, n, g)) e"
-            " WINDOW w AS (ORDER BY x, y), p AS (PARTITION BY x, y)"
+            " dense_rank() OVER (ORDER BY x, y) AS pt FROM (SELECT s.id AS feature_id,"
+            " s.n::smallint AS end_no, ST_X(s.g) AS x, ST_Y(s.g) AS y"
+            f" FROM ({select} WHERE {where}) s(id, n, g)) e"
         ),
         params,
     ).rowcount
@@ -108,8 +106,8 @@ def snap_ends(session: Session, layer: LayerDef, reach_m: float) -> None:
         text(
             "CREATE TEMPORARY TABLE topo_cl ON COMMIT DROP AS SELECT pt, node, x, y, ends,"
             f" ST_ClusterDBSCAN({metric}, eps := :tol, minpoints := 1) OVER () AS cid FROM"
-            f" (SELECT pt, NULL::bigint AS node, x, y, ends FROM {ENDS} WHERE first"
-            " UNION ALL SELECT NULL, n.id, ST_X(n.geom), ST_Y(n.geom), 0"
+            f" (SELECT pt, NULL::bigint AS node, min(x) AS x, min(y) AS y, count(*) AS ends"
+            f" FROM {ENDS} GROUP BY pt UNION ALL SELECT NULL, n.id, ST_X(n.geom), ST_Y(n.geom), 0"
             f" FROM network_nodes n WHERE n.utility_code = :u AND n.geom && {box.format(d=':deg')}) u"
         ),
         params,
