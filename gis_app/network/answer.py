@@ -30,13 +30,19 @@ ANSWER_SQL = (
     "WITH cons AS MATERIALIZED (SELECT c.id, c.name, c.attributes->>'kind' AS kind,"
     " coalesce((c.attributes->>'consumers')::int, 0) AS consumers,"
     " c.attributes->>'address' AS address, c.layer_id, c.geom"
-    " FROM consumer_supplies s JOIN network_features c ON c.id = s.consumer_id"
-    " WHERE s.utility_code = :u AND s.feature_id = ANY(CAST(:lost AS bigint[]))),"
+    # LATERAL: an index probe per lost feature (a merge join read the supplies from the start).
+    " FROM unnest(CAST(:lost AS bigint[])) lost(id) CROSS JOIN LATERAL (SELECT s.consumer_id"
+    "  FROM consumer_supplies s WHERE s.feature_id = lost.id AND s.utility_code = :u OFFSET 0) s"
+    " JOIN network_features c ON c.id = s.consumer_id),"
     " r AS (SELECT t.id, t.role FROM unnest(CAST(:ids AS bigint[]), CAST(:roles AS text[]))"
     "  t(id, role) WHERE NOT EXISTS (SELECT 1 FROM cons WHERE cons.id = t.id)"
     "  UNION ALL SELECT id, 'consumer_cut_off' FROM cons),"
-    " g AS MATERIALIZED (SELECT f.geom FROM unnest(CAST(:ids AS bigint[])) t(id)"
-    "  JOIN network_features f ON f.id = t.id WHERE CAST(:with_municipalities AS boolean))"
+    # The features' rows, read once for the GeoJSON and for the municipalities.
+    " rf AS MATERIALIZED (SELECT r.role, f.id, f.layer_id, f.utility_code, f.name,"
+    "  f.operator_id, f.external_id, f.attributes, f.geom"
+    "  FROM r JOIN network_features f ON f.id = r.id),"
+    " g AS (SELECT geom FROM rf WHERE role <> 'consumer_cut_off'"
+    "  AND CAST(:with_municipalities AS boolean))"
     " SELECT a.count, a.body,"
     # The consumers cut off: people (accounts), buildings, the social objects among them.
     " (SELECT json_build_object('consumers', coalesce(sum(consumers), 0), 'buildings', count(*),"
@@ -55,7 +61,7 @@ ANSWER_SQL = (
     "   JOIN consumer_supplies s ON s.consumer_id = c.id AND s.utility_code = :u"
     "   WHERE c.layer_id IN (SELECT DISTINCT layer_id FROM cons)"
     "   AND c.geom && m.geom AND ST_Intersects(c.geom, m.geom)"
-    "   AND NOT EXISTS (SELECT 1 FROM cons x WHERE x.id = c.id))),"
+    "   AND c.id NOT IN (SELECT id FROM cons))),"
     " (SELECT coalesce(json_agg(json_build_object('id', id, 'layer', layer_id, 'name', name,"
     "  'kind', attributes->>'kind', 'dispatch_name', attributes->>'dispatch_name',"
     "  'operable', coalesce((attributes->>'operable')::boolean, true),"
@@ -64,9 +70,9 @@ ANSWER_SQL = (
     f" ({DEPENDENTS_JSON.replace(':ids', ':lost')}),"
     f" CASE WHEN CAST(:with_municipalities AS boolean) THEN ({MUNICIPALITIES_OF_G}) END"
     " FROM (SELECT count(*) AS count, coalesce(string_agg("
-    + FEATURE_TEXT
-    + ", ',' ORDER BY r.role = 'consumer_cut_off', r.role, f.id), '') AS body"
-    " FROM r JOIN network_features f ON f.id = r.id) a"
+    + FEATURE_TEXT.replace("r.role", "f.role")
+    + ", ',' ORDER BY f.role = 'consumer_cut_off', f.role, f.id), '') AS body"
+    " FROM rf f) a"
 )
 
 
