@@ -16,7 +16,7 @@ LINK_COLUMNS = "l.feature_id, l.role, l.node_a, l.node_b, l.closed, l.operable, 
 # The nodes reachable from :starts along lines, not leaving a node where a closed device (or,
 # unless :through_sources, a source) stands, other than the failed feature :start itself. The
 # walk stops at such a node but the node is read (its links are the walk's boundary).
-COMPONENT_SQL = """WITH RECURSIVE walk(node) AS (
+WALK_SQL = """WITH RECURSIVE walk(node) AS (
     SELECT unnest(CAST(:starts AS bigint[]))
   UNION
     SELECT o.other FROM walk w CROSS JOIN LATERAL (
@@ -24,19 +24,26 @@ COMPONENT_SQL = """WITH RECURSIVE walk(node) AS (
       UNION ALL SELECT l.node_a FROM network_links l WHERE l.node_b = w.node) o
     WHERE NOT EXISTS (
       SELECT 1 FROM network_links s WHERE s.node_a = w.node AND s.node_b IS NULL
-      AND s.feature_id <> :start AND (s.closed OR (s.role = 'source' AND NOT :through_sources))))"""
+      AND s.feature_id <> :start AND (s.closed OR (s.role = 'source' AND NOT :through_sources))
+    ){skip})"""
+COMPONENT_SQL = WALK_SQL.format(skip="")
 # (The two index scans of a node's lines, one per end, cost less than one bitmap scan over
 # both: 25% of the oblast-wide 110 kV walk of 25,533 nodes.)
 
 # A statement reads at most this many nodes, the nearest first (the recursive walk goes level
 # by level and stops once this many are taken); a walk that needs more reads on from where it
-# left. A town's feeder is a few thousand nodes; a meshed city network without closed valves
-# would otherwise be read whole for a break whose nearest source is a few streets away.
+# left. The first read of a trace takes READ_FIRST_NODES, each next one twice as many as the one
+# before, up to READ_MAX_NODES: a break on a meshed city grid without closed valves walks a few
+# hundred to 1,500 nodes to its nearest intake (reading 5,000 at once spent most of its time on
+# nodes it never walked); a busbar fault walks a whole town of ~2,800 in three reads.
+READ_FIRST_NODES = 1000
 READ_MAX_NODES = 5000
 # Every link at the walk's nodes, then the nodes themselves (a node with no link is read too),
 # as one row of arrays: a town's read is ~8,000 links, and rows cost Python more than arrays.
 READ_SQL = (
-    COMPONENT_SQL
+    # A walk that reads on does not go back into the nodes read before (:known): it would count
+    # them against the cap and read them again.
+    WALK_SQL.format(skip=" AND o.other <> ALL(CAST(:known AS bigint[]))")
     # The starts come first (the walk's first level): every one of them is read.
     + ", near AS (SELECT node FROM walk"
     " LIMIT greatest(CAST(:max_nodes AS int), cardinality(CAST(:starts AS bigint[])))),"
@@ -88,13 +95,19 @@ class Graph:
         self.closed: set[int] = set()  # nodes where a closed device stands
         self.sources: dict[int, list[int]] = {}  # node -> the sources standing there
         self.queries = 0
+        self.reads = 0  # READ_SQL statements so far (each reads twice as far as the one before)
+        # Where the last reads stopped for their cap: nodes next to a read node that a walk
+        # passes (no closed device, no source), not read themselves.
+        self.edge: set[int] = set()
 
     def fetch(self, nodes) -> None:
         """Load the links at those of `nodes` not loaded yet, and on from there as far as a
-        trace walks (to sources and closed devices), in one statement."""
+        trace walks (to sources and closed devices), in one statement. The read goes on from
+        every node where the reads before stopped for their cap too, so what is read grows as a
+        ball around the start, not as a spike from wherever the walk first ran out."""
         missing = [n for n in nodes if n not in self.at]
         if missing:
-            self._read(missing, None, False)
+            self._read(sorted(self.edge.union(missing)), None, False)
 
     def fetch_component(self, start: Link, through_sources: bool = False) -> None:
         """Load, in one statement, every link at the nodes a trace from `start` can walk: from
@@ -124,21 +137,33 @@ class Graph:
 
     def _read(self, starts: list[int], start: int | None, through_sources: bool) -> None:
         self.queries += 1
+        self.reads += 1
         near, *columns = self.session.execute(
             text(READ_SQL),
             {
                 "starts": int_array(starts),
+                "known": int_array(self.at),
                 "start": start or 0,
                 "through_sources": through_sources,
-                "max_nodes": READ_MAX_NODES,
+                "max_nodes": min(READ_FIRST_NODES << (self.reads - 1), READ_MAX_NODES),
             },
         ).one()
-        rows = zip(*columns, strict=True) if columns[0] else ()
-        self._add([n for n in near or () if n not in self.at], rows)
+        rows = sorted(zip(*columns, strict=True), key=_order) if columns[0] else ()
+        fresh = [n for n in near or () if n not in self.at]
+        self._add(fresh, rows)
+        at = self.at
+        self.edge = {n for n in self.edge if n not in at}
+        for n in fresh:
+            if n not in self.closed and n not in self.sources:
+                for link in at[n]:
+                    other = link.b if link.a == n else link.a
+                    if other is not None and other not in at:
+                        self.edge.add(other)
 
     def _add(self, nodes: list[int], rows) -> None:
-        """Record `rows` (links) as all the links at `nodes`."""
-        at, links = self.at, self.links
+        """Record `rows` (links, by feature id and part: ties such as upstream's equal ways
+        break alike whatever the read) as all the links at `nodes`."""
+        at, links, closed, sources = self.at, self.links, self.closed, self.sources
         fresh = set(nodes)
         for n in nodes:
             at[n] = []
@@ -146,19 +171,15 @@ class Graph:
             link = links.get((row[0], row[7]))
             if link is None:
                 link = links[row[0], row[7]] = Link(*row)
-            if link.a in fresh:
-                at[link.a].append(link)
-            if link.b in fresh and link.b != link.a:
-                at[link.b].append(link)
-        for n in nodes:  # one order whatever the read: ties (upstream's equal ways) break alike
-            here = at[n]
-            here.sort(key=_order)
-            for k in here:
-                if k.b is None and k.a == n:
-                    if k.role == "device" and k.closed:
-                        self.closed.add(n)
-                    elif k.role == "source":
-                        self.sources.setdefault(n, []).append(k.id)
+            a, b = link.a, link.b
+            if a in fresh:
+                at[a].append(link)
+                if b is None and link.role == "device" and link.closed:
+                    closed.add(a)
+                elif b is None and link.role == "source":
+                    sources.setdefault(a, []).append(link.id)
+            if b in fresh and b != a:
+                at[b].append(link)
 
     def links_at(self, node: int) -> list[Link]:
         """The links at a node (fetched before)."""
@@ -177,8 +198,8 @@ class Graph:
         return node in self.closed
 
 
-def _order(link: Link) -> tuple[int, int]:
-    return link.id, link.part
+def _order(row: tuple) -> tuple[int, int]:
+    return row[0], row[7]  # feature id, part
 
 
 def int_array(values) -> str:
