@@ -7,6 +7,7 @@ once all its links are read (tests/network/test_graph_reads.py)."""
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import NamedTuple
 
 from sqlalchemy import text
@@ -198,15 +199,14 @@ class Graph:
         return node in self.closed
 
 
-def _order(row: tuple) -> tuple[int, int]:
-    return row[0], row[7]  # feature id, part
+_order = itemgetter(0, 7)  # a link row's feature id and part
 
 
 def int_array(values) -> str:
     """A bigint[] parameter as PostgreSQL's array text ('{1,2,3}'): bound as one string, parsed
     by the server's array input. A Python list is sent as ARRAY[1,2,3], whose thousands of
     constants the server parses one by one (20 ms for a town's 5,000 ids)."""
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
+    return "{" + ",".join(map(str, map(int, values))) + "}"
 
 
 def reach(
@@ -222,16 +222,17 @@ def reach(
     (the second value says whether one was found)."""
     frontier = {n for n in starts if n not in blocked}
     seen = set(frontier)
+    at, closed, sources = graph.at, graph.closed, graph.sources  # (read as the walk goes)
     while frontier:
         graph.fetch(frontier)
         nxt: set[int] = set()
         for node in frontier:
-            if until_source and graph.is_source(node, removed):
+            if until_source and any(i not in removed for i in sources.get(node, ())):
                 return seen, True
-            if graph.is_closed(node):
+            if node in closed:
                 continue
-            for link in graph.links_at(node):
-                other = link.other(node)
+            for link in at[node]:
+                other = link.b if link.a == node else link.a
                 if other is None or other in seen or other in blocked:
                     continue
                 if link.id in removed or (link.id, link.part) in removed:
