@@ -1,9 +1,10 @@
 """The topology of one utility as a graph read from network_links: the part a trace walks is read
 in one recursive statement (from the failure through every node that is not a closed device or a
-source, which is where a trace's walks stop; the nearest READ_MAX_NODES of them), and whatever a
+source, which is where a trace's walks stop; the nearest READ_FIRST_NODES of them), and whatever a
 walk still needs beyond it (past a source inside an isolated segment, past the cap) is read the
-same way from where the walk left. Reading less never changes an answer: a node is walked only
-once all its links are read (tests/network/test_graph_reads.py)."""
+same way, twice as far, from where the walk and the reads left. Reading less never changes an
+answer: a node is walked only once all its links are read (tests/network/test_graph_reads.py,
+test_trace_answer.py)."""
 
 from __future__ import annotations
 
