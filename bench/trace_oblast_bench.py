@@ -185,7 +185,8 @@ def main() -> None:
             " AND layer_id = 'power_lines' ORDER BY id"
         )).scalars())  # fmt: skip
         backbone = list(conn.execute(text(
-            "SELECT id FROM network_features WHERE external_id LIKE 'OBL-110-%'"
+            # The backbone's spans (OBL-110-<town>-<town>-<span>), not town 110's 10 kV lines.
+            "SELECT id FROM network_features WHERE external_id ~ '^OBL-110-[0-9]+-[0-9]+-[0-9]+$'"
             " AND layer_id = 'power_lines' ORDER BY id"
         )).scalars())  # fmt: skip
         has_pgr = conn.execute(
