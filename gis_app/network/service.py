@@ -62,6 +62,9 @@ def cascade(
     own utility, and so on. Each step with its features and figures, and its lost features."""
     steps: list[tuple[dict, AnswerParts, list[int]]] = []
     done = {trace.start}
+    # A step within the trace's own utility (a substation without its 110 kV line) may reach
+    # what an earlier step already lost: each feature and its consumers are counted once.
+    counted = set(trace.supply_lost)
     for level in range(1, MAX_CASCADE_LEVELS + 1):
         nxt: list[dict] = []
         for dep in dependents:
@@ -69,6 +72,8 @@ def cascade(
                 continue
             done.add(dep["id"])
             step_trace = run_trace(session, dep["id"], "downstream")
+            step_trace.supply_lost -= counted - {step_trace.start}
+            counted |= step_trace.supply_lost
             roles = {i: "cut_off" for i in step_trace.supply_lost}
             roles[step_trace.start] = "dependent_cut_off"
             parts = answer_parts(
