@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 
 import mapbox_vector_tile
 import pytest
 from flask import request_started
 from helpers import post_login
+from pg_clusters import free_port
 from sqlalchemy import text
 from werkzeug.test import Client
+
+from gis_app import create_app
 
 GATCHINA = (30.12, 59.56)
 
@@ -37,6 +41,14 @@ def flask_runs(app):
     request_started.connect(started, app)
     yield seen
     request_started.disconnect(started, app)
+
+
+def assert_error(response, status: int, code: str) -> None:
+    """A JSON error of the one shape (with the OGC API's "description", as every /tiles error)."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"status", "code", "message", "details", "description"}
+    assert body["status"] == status and body["code"] == code
 
 
 def _client(wsgi_app, headers: dict) -> Client:
@@ -122,3 +134,33 @@ def test_everything_else_goes_through_flask(app, connection, session, tokens, fl
     flask_runs.clear()
     assert _get(app, _tile(14), cookie).status_code == 403
     assert len(flask_runs) == 1
+
+
+def test_database_errors_answer_503_once(postgis_url, tokens):
+    """A full pool: one wait, then the app's 503 (not a second wait in Flask); a database that
+    does not answer: 503 with Retry-After, in the one error shape."""
+    app = create_app({
+        "DATABASE_URL": postgis_url, "TESTING": True, "GIS_APP_DB_POOL_SIZE": 1,
+        "GIS_APP_DB_MAX_OVERFLOW": 0, "GIS_APP_DB_POOL_TIMEOUT_S": 1, "GIS_APP_AUTH_CACHE_S": 0,
+    })  # fmt: skip
+    engine = app.config["ENGINE"]
+    bearer = {"Authorization": f"Bearer {tokens['planner']}"}
+    try:
+        assert _get(app, _tile(14), bearer).status_code == 200
+        held = engine.connect()  # the pool's only connection, busy elsewhere
+        started = time.monotonic()
+        response = _get(app, _tile(14), bearer)
+        waited = time.monotonic() - started
+        assert_error(response, 503, "database_busy")
+        assert response.headers["Retry-After"] == "2" and 0.9 <= waited < 1.9, waited
+        held.close()
+        assert _get(app, _tile(14), bearer).status_code == 200
+    finally:
+        engine.dispose()
+    closed = free_port(60150)  # nothing listens there
+    down = create_app({"DATABASE_URL": postgis_url.rsplit("@", 1)[0] + f"@127.0.0.1:{closed}/x",
+                       "TESTING": True})  # fmt: skip
+    response = _get(down, _tile(14), bearer)
+    assert_error(response, 503, "database_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -8,8 +8,9 @@ Bearer/Basic token or the login's session cookie, clean header bytes, a known la
 tile. It runs what the tile view runs (the same Session routing, `features.tiles.tile_answer`,
 `accounts.credentials.confirmed_identity`, the same ETag, Cache-Control and headers) and answers
 only a 200. Everything else, and every request whose answer would not be a plain 200 (credentials
-refused, a login held to a password change, a database error), goes on to Flask untouched, which
-answers it exactly as before: the fast path owns no error, no rule and no SQL of its own.
+refused, a login held to a password change), goes on to Flask untouched, which answers it exactly
+as before; a database error is answered by the app's own error handlers (503 with Retry-After).
+The fast path owns no error, no rule and no SQL of its own.
 """
 
 from __future__ import annotations
@@ -47,12 +48,22 @@ class TileFastPath:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Answer a plain tile request here; hand every other request to the app."""
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO", "")[:7] == "/tiles/":
-            answer = self._answer(environ)
+            try:
+                answer = self._answer(environ)
+            except Exception as exc:  # answered by the app's error handlers
+                return self._failure(environ, exc)(environ, start_response)
             if answer is not None:
                 status, headers, body = answer
                 start_response(status, headers)
                 return [body]
         return self.wsgi_app(environ, start_response)
+
+    def _failure(self, environ: dict, exc: Exception) -> Callable:
+        """The app's answer to an error of the tile statement (a lost database: 503 with
+        Retry-After; a full pool: 503 after one wait, not two), made by its own error handlers
+        and after-request hooks, as if the view had raised it."""
+        with self.app.request_context(environ):
+            return self.app.finalize_request(self.app.handle_user_exception(exc))
 
     def _answer(self, environ: dict) -> Answer | None:
         """The 200 of a plain tile request, or None: Flask answers it."""
@@ -78,9 +89,9 @@ class TileFastPath:
         try:
             answer = tile_answer(session, layer, z, x, y, credentials, with_tile=z >= MIN_ZOOM)
             identity = confirmed_identity(session, answer.who)
-        except Exception:  # a lost connection, a full pool...: Flask answers it (503 etc.)
+        except Exception:
             close_session(session, rollback=True)
-            return None
+            raise
         close_session(session)
         if identity is None or identity.must_change_password:
             return None  # refused: Flask answers the 401 or 403
