@@ -164,3 +164,36 @@ def test_database_errors_answer_503_once(postgis_url, tokens):
     assert_error(response, 503, "database_unavailable")
     assert int(response.headers["Retry-After"]) > 0
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_tile_is_the_same_bytes_whatever_the_plan(app, session, tokens):
+    """Tile statements are prepared per connection and switch to a generic plan after five runs
+    (a replica may plan otherwise too): a tile's bytes must not depend on the plan its rows came
+    by. Here the rows come by the spatial index, then in table order."""
+    from gis_app.accounts.credentials import Credentials
+    from gis_app.features.tiles import tile_answer, tile_mvt
+
+    layer = app.extensions["gis_app"].get("road_segments")
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))  # re-planned each run
+    for z in (14, 12):
+        x, y = _xy(z)
+        tiles = []
+        for scan in ("enable_seqscan", "enable_indexscan"):
+            session.execute(text("SET LOCAL enable_bitmapscan = off"))
+            session.execute(text("SET LOCAL enable_seqscan = on"))
+            session.execute(text("SET LOCAL enable_indexscan = on"))
+            session.execute(text(f"SET LOCAL {scan} = off"))
+            tiles.append(tile_mvt(session, layer, z, x, y))
+            tiles.append(
+                tile_answer(session, layer, z, x, y, Credentials(token=tokens["planner"])).mvt
+            )
+        decoded = mapbox_vector_tile.decode(tiles[0])["road_segments"]["features"]
+        assert len(decoded) > 5 and len(set(tiles)) == 1, z
+
+
+def _xy(z: int) -> tuple[int, int]:
+    lon, lat = GATCHINA
+    n = 2**z
+    return int((lon + 180) / 360 * n), int(
+        (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    )
