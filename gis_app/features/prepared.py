@@ -1,5 +1,5 @@
-"""Statements prepared once per database connection (PREPARE ... / EXECUTE ...), for the tile
-statements a map sends dozens of times a second.
+"""Statements prepared once per database connection (PREPARE ... / EXECUTE ...), for the
+detailed tile statements a map sends dozens of times a second.
 
 Planning a z14 tile's statement took longer than running it (0.29 ms against 0.40 ms, medians,
 docs/scaling.md); a prepared statement is planned once per connection and then, after
@@ -48,24 +48,26 @@ def _forms(sql: str) -> tuple[str, str, str]:
     return name, f"PREPARE {name} AS {body}", f"EXECUTE {name}({arguments})"
 
 
-def first_row(session: Session, sql: str, params: dict) -> Row | None:
+def first_row(session: Session, sql: str, params: dict, prepare: bool = True) -> Row | None:
     """The first row of `sql` (bound :name parameters) on the Session's connection, from a
-    statement prepared on that connection (prepared now if it is not yet).
+    statement prepared on that connection (prepared now if it is not yet); `prepare` False:
+    run as it is, planned for these parameters.
 
     EXECUTE runs through exec_driver_sql, so SQLAlchemy's error handling stays: a lost connection
     invalidates the pool and answers 503. The PREPARE goes straight to the driver; should it fail
     (a connection lost just then), the statement runs unprepared through SQLAlchemy, which meets
     the same failure and handles it."""
     conn = session.connection()
-    name, prepare, execute = _forms(sql)
-    prepared = conn.connection.info.setdefault(_INFO_KEY, {})
-    if name not in prepared and len(prepared) < MAX_PER_CONNECTION:
-        try:
-            with conn.connection.dbapi_connection.cursor() as cursor:
-                cursor.execute(prepare)
-            prepared[name] = True
-        except psycopg2.Error:
-            prepared[name] = False
-    if prepared.get(name):
-        return conn.exec_driver_sql(execute, params).first()
+    if prepare:
+        name, statement, execute = _forms(sql)
+        prepared = conn.connection.info.setdefault(_INFO_KEY, {})
+        if name not in prepared and len(prepared) < MAX_PER_CONNECTION:
+            try:
+                with conn.connection.dbapi_connection.cursor() as cursor:
+                    cursor.execute(statement)
+                prepared[name] = True
+            except psycopg2.Error:
+                prepared[name] = False
+        if prepared.get(name):
+            return conn.exec_driver_sql(execute, params).first()
     return conn.exec_driver_sql(driver_sql(sql), params).first()

@@ -64,14 +64,16 @@ def _tile_select(layer: LayerDef, z: int, x: int, y: int) -> tuple[str, dict]:
 
 
 def _first_row(session: Session, sql: str, params: dict) -> Row:
-    """The first row of a tile statement: prepared once per connection, then executed as driver
-    SQL on the Session's connection.
+    """The first row of a tile statement, executed as driver SQL on the Session's connection;
+    from FULL_PROPERTIES_ZOOM on, prepared once per connection.
 
     A tile's statement is built from fixed text and bound values only. Through exec_driver_sql it
     skips text()'s parsing and the ORM's execution path (about a third of a z14 tile's Python CPU,
     measured in docs/scaling.md) and keeps SQLAlchemy's error handling: a lost connection still
-    invalidates the pool and answers 503. Prepared, it is not planned again for every tile."""
-    return first_row(session, sql, params)
+    invalidates the pool and answers 503. A detailed tile's planning took longer than its run, so
+    it is prepared; a town-wide tile's rows vary a thousandfold between tiles, and PostgreSQL's
+    generic plan made the dense ones slower (z10 mean +5-15%), so it is planned for each tile."""
+    return first_row(session, sql, params, prepare=params["z"] >= FULL_PROPERTIES_ZOOM)
 
 
 def tile_mvt(session: Session, layer: LayerDef, z: int, x: int, y: int) -> bytes:
