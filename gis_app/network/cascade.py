@@ -116,18 +116,13 @@ def demo_dependencies(session: Session) -> int:
     return total
 
 
-def dependents_of(session: Session, feature_ids: list[int]) -> list[dict]:
-    """The features (of other utilities) that need any of `feature_ids`, with their supplier."""
-    if not feature_ids:
-        return []
-    rows = session.execute(
-        text(
-            "SELECT d.id, d.utility_code, d.layer_id, d.name, d.attributes->>'kind' AS kind,"
-            " s.id AS supplier_id, s.utility_code AS supplier_utility"
-            " FROM network_dependencies n JOIN network_features d ON d.id = n.dependent_id"
-            " JOIN network_features s ON s.id = n.supplier_id"
-            " WHERE n.supplier_id = ANY(:ids) ORDER BY d.utility_code, d.id"
-        ),
-        {"ids": feature_ids},
-    ).mappings()
-    return [dict(r) for r in rows]
+# The features (of other utilities) that need any of :ids, with their supplier, as JSON.
+DEPENDENTS_JSON = (
+    "SELECT coalesce(json_agg(json_build_object('id', d.id, 'utility_code', d.utility_code,"
+    " 'layer_id', d.layer_id, 'name', d.name, 'kind', d.attributes->>'kind',"
+    " 'supplier_id', s.id, 'supplier_utility', s.utility_code)"
+    " ORDER BY d.utility_code, d.id, s.id), '[]')"
+    " FROM network_dependencies n JOIN network_features d ON d.id = n.dependent_id"
+    " JOIN network_features s ON s.id = n.supplier_id"
+    " WHERE n.supplier_id = ANY(CAST(:ids AS bigint[]))"
+)
