@@ -95,7 +95,7 @@ def serve_commit(commit: str, url: str, out: Path, folder: Path) -> subprocess.P
     subprocess.run(f"git -C {ROOT} archive {commit} | tar -x -C {folder}", shell=True, check=True)
     proc = start([str(ROOT / ".venv/bin/gunicorn"), "--chdir", str(folder), "--bind",
                   f"127.0.0.1:{BEFORE_PORT}", "--workers", "2", "--threads", "4", "wsgi:app"],
-                 {"DATABASE_URL": url, "PYTHONPATH": str(folder)}, out / "gis_app_before.log")  # fmt: skip
+                 {"DATABASE_URL": url, "PYTHONPATH": str(folder)}, out / "gis_app_before.log", folder)  # fmt: skip
     wait_port(BEFORE_PORT)
     return proc
 

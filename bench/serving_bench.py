@@ -146,11 +146,13 @@ def venv(name: str, packages: list[str]) -> Path:
     return path
 
 
-def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
-    """Start a server process group, its output to `log`."""
+def start(cmd: list[str], env: dict, log: Path, cwd: Path | None = None) -> subprocess.Popen:
+    """Start a server process group, its output to `log`. `cwd`: run it there (gunicorn puts the
+    directory it was started in first on sys.path, before --chdir's: a checkout served "before"
+    must be started inside it, or it serves this tree's code)."""
     out = log.open("w")
     return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, cwd=cwd)  # fmt: skip
 
 
 def stop(proc: subprocess.Popen) -> None:

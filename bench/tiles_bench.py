@@ -170,7 +170,8 @@ def before(checkout: Path, url: str, token: str, out: Path, port: int):
 
     proc = start([str(ROOT / ".venv/bin/gunicorn"), "--chdir", str(checkout), "--bind",
                   f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "wsgi:app"],
-                 {"DATABASE_URL": url, "PYTHONPATH": str(checkout)}, out / "gis_app_before.log")  # fmt: skip
+                 {"DATABASE_URL": url, "PYTHONPATH": str(checkout)}, out / "gis_app_before.log",
+                 checkout)  # fmt: skip
     wait_port(port)
     return proc
 

@@ -3,6 +3,7 @@ intakes and gate valves), imported with and without the topology upkeep, then tr
 
     .venv/bin/python bench/trace_bench.py [--features 200000] [--requests 60]
         [--database gis_app_bench_trace] [--skip-connected] [--rounds 1] [--imports-only]
+    .venv/bin/python bench/trace_bench.py --keep [--requests 60] [--app-dir DIR] [--before DIR]
 
 The grid is deterministic (--features 1000000: a 708x708 grid, 1,000,000 mains); the database
 is left with it and its topology (for other benchmarks of the traces).
@@ -16,6 +17,9 @@ is left with it and its topology (for other benchmarks of the traces).
 2. Traces: the app served by a process of its own; isolation and downstream traces from random
    mains, timed from the client over HTTP (p50, p99); then a `connected` trace over the whole
    grid (the oblast-wide case: every feature of the network in one answer).
+3. --keep: only the traces (isolation, downstream) on the grid an earlier run left, under
+   gunicorn beside the floor (the first graph read); --before DIR serves a second checkout too,
+   each trace asked of both in turn (answers checked equal).
 The database (on the cluster of DATABASE_URL or var/database_url) is dropped and re-created,
 migrated and loaded with the demo data; never the app's own database.
 """
@@ -40,8 +44,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from import_bench import OPERATOR, prepare_database  # noqa: E402
 
@@ -235,6 +241,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="imports without/with the upkeep")
     parser.add_argument("--imports-only", action="store_true", help="no rebuild, no traces")
     parser.add_argument(
+        "--keep", action="store_true",
+        help="reuse the database of an earlier run as it is: only the traces, over HTTP",
+    )  # fmt: skip
+    parser.add_argument("--app-dir", type=Path, default=ROOT, help="the code to serve (--keep)")
+    parser.add_argument(
+        "--before", type=Path,
+        help="with --keep: a second checkout (e.g. `git archive main`) served beside --app-dir,"
+        " each trace asked of both in turn",
+    )  # fmt: skip
+    parser.add_argument(
         "--existing",
         help="an existing database (e.g. gis_app_bench of bench/serving_generate.py, 1,000,000"
         " features): rebuild its topology, then trace its water mains and 110 kV lines",
@@ -246,6 +262,8 @@ def main() -> None:
     if args.database == base.database:
         sys.exit(f"refusing to use the app's own database {base.database}")
     url = base.set(database=args.database).render_as_string(hide_password=False)
+    if args.keep:
+        return traces_only(url, args)
     n = args.features
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "grid_water_mains.gpkg"
@@ -326,6 +344,88 @@ def print_imports(n: int, rounds: list, without: float, with_upkeep: float, agai
     if len(rounds) > 1:
         print("\nrounds (without s, with s, ratio, load): " + "; ".join(
             f"{a:.1f}, {b:.1f}, {b / a:.2f}, {load:.1f}" for a, b, load in rounds))  # fmt: skip
+
+
+def traces_only(url: str, args) -> None:
+    """Isolation and downstream traces from random mains of the grid left by an earlier run,
+    over HTTP (gunicorn, 1 worker, 1 thread, a kept-alive connection), beside the floor (the
+    first graph read, plain SQL); with --before, the same traces of a second checkout in turn."""
+    import http.client
+
+    from trace_oblast_bench import gunicorn
+
+    from gis_app.db import SHORT_QUERIES
+    from gis_app.network.graph import READ_FIRST_NODES, READ_SQL
+
+    engine = create_engine(config.sqlalchemy_url(url), connect_args=SHORT_QUERIES)
+    with Session(engine) as session, session.begin():
+        token = create_token(session, "admin", "trace bench")
+    with engine.connect() as conn:
+        mains = list(conn.execute(text(
+            "SELECT id FROM network_features WHERE external_id LIKE 'GRID-0%' ORDER BY id"
+        )).scalars())  # fmt: skip
+        links = conn.execute(text("SELECT count(*) FROM network_links")).scalar_one()
+    rng = random.Random(16)
+    cases = [(kind, rng.sample(mains, args.requests)) for kind in ("isolation", "downstream")]
+    raw = engine.raw_connection()
+    cur = raw.cursor()
+    floors = {}
+    for kind, ids in cases:
+        floors[kind] = []
+        for fid in ids:
+            cur.execute("SELECT node_a, node_b FROM network_links WHERE feature_id = %s", (fid,))
+            a, b = cur.fetchone()
+            sql = READ_SQL.replace(":through_sources", "false").replace(":starts", "%(starts)s")
+            sql = sql.replace(":max_nodes", str(READ_FIRST_NODES)).replace(":known", "'{}'")
+            started = time.perf_counter()
+            cur.execute(sql.replace(":start", "%(start)s"), {"starts": [a, b], "start": fid})
+            cur.fetchall()
+            floors[kind].append(time.perf_counter() - started)
+    raw.close()
+    engine.dispose()
+    apps = {"after": args.app_dir} if args.before is None else {
+        "before": args.before, "after": args.app_dir}  # fmt: skip
+    servers = {label: gunicorn(url, app_dir) for label, app_dir in apps.items()}
+    measured = {(label, kind): ([], []) for label in apps for kind, _ in cases}
+    try:
+        conns = {label: http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                 for label, (_, port) in servers.items()}  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def get(label: str, fid: int, kind: str) -> tuple[float, dict]:
+            started = time.perf_counter()
+            conns[label].request("GET", f"/api/features/{fid}/trace?type={kind}", headers=headers)
+            response = conns[label].getresponse()
+            body = response.read()
+            assert response.status == 200, body[:300]
+            return time.perf_counter() - started, json.loads(body)
+
+        for fid in mains[:10]:  # warm-up
+            for label in apps:
+                get(label, fid, "isolation")
+        for kind, ids in cases:
+            for fid in ids:
+                answers = {}
+                for label in apps:
+                    elapsed, body = get(label, fid, kind)
+                    measured[label, kind][0].append(elapsed)
+                    measured[label, kind][1].append(len(body["features"]))
+                    answers[label] = sorted(f["id"] for f in body["features"])
+                if len(answers) == 2:
+                    assert answers["before"] == answers["after"], (kind, fid)
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(10)
+    print(f"\n{len(mains)} mains, {links} topology links; load average {os.getloadavg()[0]:.1f}")
+    print("\n| code | trace over HTTP | requests | p50 ms | p99 ms | floor p50 ms | floor p99 ms"
+          " | ratio p99 | features answered (median) |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (label, kind), (times, sizes) in measured.items():
+        p50, p99 = statistics.median(times) * 1000, percentile(times, 99) * 1000
+        f50, f99 = statistics.median(floors[kind]) * 1000, percentile(floors[kind], 99) * 1000
+        print(f"| {label} | {kind} | {len(times)} | {p50:.0f} | {p99:.0f} | {f50:.1f} | {f99:.1f}"
+              f" | {p99 / f99:.1f} | {statistics.median(sizes):.0f} |")  # fmt: skip
 
 
 def on_existing(args) -> None:

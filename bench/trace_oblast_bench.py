@@ -1,16 +1,23 @@
 """Traces on an oblast-size power utility of about 1,000,000 features (bench/oblast_power_network):
 isolation and downstream from random 10 kV lines of the towns, and the oblast-wide `connected`
 trace of the 110 kV backbone (plus its downstream and isolation), through HTTP, side by side with
-the plain-SQL floor.
+the plain-SQL floor; a span next to a town's 10 kV busbar (its isolation cuts off the whole town)
+is a case of its own.
 
     GIS_APP_LOCAL_PG_PORT=... .venv/bin/python bench/trace_oblast_bench.py [--requests 100]
-        [--database gis_app_bench_oblast_power] [--keep]
+        [--database gis_app_bench_oblast_power] [--keep] [--app-dir DIR] [--before DIR]
+
+--before DIR (e.g. a `git archive main` unpacked there) serves that code beside this one: every
+trace is asked of both, one right after the other (the same load for both), their answers'
+features are checked to be the same, and a before → after table closes the report.
 
 The database (on the server of DATABASE_URL or var/database_url; never the app's own) is
 re-created, migrated, loaded with the demo data (users, municipalities, operators) and the
 generated network (--keep: reuse it as it is). The app runs under gunicorn (1 worker, 1 thread);
 one client with a kept-alive connection and a dispatcher's bearer token asks each trace once
-after a warm-up. The floor is one statement run directly on a kept connection (with the app's
+after a warm-up. A second floor adds to the read the answer's features written as a plain
+FeatureCollection (json_build_object) in one statement: what a trace with a large answer cannot
+do without. The floor is one statement run directly on a kept connection (with the app's
 settings: no JIT): the graph read the trace makes first (gis_app.network.graph.READ_SQL: the
 recursive walk from the start, not passing closed devices nor sources, and the links at its nodes)
 and, for `connected`, the walk and the answer's FeatureCollection built in one statement. pgRouting's
@@ -47,7 +54,7 @@ from gis_app.accounts.users import create_token  # noqa: E402
 from gis_app.db import SHORT_QUERIES  # noqa: E402
 from gis_app.demo.load import load_demo  # noqa: E402
 from gis_app.layers import LayerRegistry  # noqa: E402
-from gis_app.network.graph import COMPONENT_SQL, READ_MAX_NODES, READ_SQL  # noqa: E402
+from gis_app.network.graph import COMPONENT_SQL, READ_FIRST_NODES, READ_SQL  # noqa: E402
 
 # The connected features and their GeoJSON (the same properties as the service's) in one.
 CONNECTED_FLOOR = (
@@ -62,6 +69,14 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(json_
 FROM ids JOIN network_features f ON f.id = ids.feature_id"""
 )
 READ_FLOOR = READ_SQL  # the graph read of an isolation or downstream trace
+# The answer's features (their ids from the trace) as a FeatureCollection in one plain statement:
+# with the graph read, the floor of a trace whose answer is large (a busbar fault: a whole town).
+ANSWER_FLOOR = """SELECT json_build_object('type', 'FeatureCollection', 'features',
+  json_agg(json_build_object('type', 'Feature', 'id', f.id,
+  'geometry', ST_AsGeoJSON(f.geom, 6)::json, 'properties', jsonb_build_object('layer', f.layer_id,
+  'utility', f.utility_code, 'name', f.name, 'operator_id', f.operator_id,
+  'external_id', f.external_id) || f.attributes) ORDER BY f.id))::text
+FROM network_features f WHERE f.id = ANY(CAST(%(ids)s AS bigint[]))"""
 PGR_CC = """SELECT count(*) FROM pgr_connectedComponents('SELECT feature_id AS id, node_a AS source,
   node_b AS target, 1.0 AS cost, 1.0 AS reverse_cost FROM network_links
   WHERE utility_code = ''electricity'' AND node_b IS NOT NULL AND NOT closed')"""
@@ -141,6 +156,11 @@ def main() -> None:
         help="serve the app's code from this checkout (e.g. `git archive` of an older commit),"
         " to compare before and after on the same data",
     )  # fmt: skip
+    parser.add_argument(
+        "--before", type=Path,
+        help="a second checkout (e.g. `git archive main`) served beside --app-dir: each trace"
+        " is asked of both, one after the other, and the tables compare them",
+    )  # fmt: skip
     args = parser.parse_args()
     base = make_url(config.sqlalchemy_url(config.load_config()["DATABASE_URL"]))
     if args.database == base.database:
@@ -159,8 +179,14 @@ def main() -> None:
             " AND feature_id IN (SELECT id FROM network_features WHERE external_id ~ '^OBL-[0-9]')"
             " ORDER BY feature_id"
         )).scalars())  # fmt: skip
+        # The first span of each feeder, from the 10 kV busbar: its isolation cuts the town off.
+        busbar = list(conn.execute(text(
+            "SELECT id FROM network_features WHERE external_id ~ '^OBL-[0-9]+-F[0-9]-M1$'"
+            " AND layer_id = 'power_lines' ORDER BY id"
+        )).scalars())  # fmt: skip
         backbone = list(conn.execute(text(
-            "SELECT id FROM network_features WHERE external_id LIKE 'OBL-110-%'"
+            # The backbone's spans (OBL-110-<town>-<town>-<span>), not town 110's 10 kV lines.
+            "SELECT id FROM network_features WHERE external_id ~ '^OBL-110-[0-9]+-[0-9]+-[0-9]+$'"
             " AND layer_id = 'power_lines' ORDER BY id"
         )).scalars())  # fmt: skip
         has_pgr = conn.execute(
@@ -171,10 +197,14 @@ def main() -> None:
     cases = [
         ("town 10 kV line: isolation", "isolation", rng.sample(town, n)),
         ("town 10 kV line: downstream", "downstream", rng.sample(town, n)),
+        ("town 10 kV span at the busbar: isolation (the town cut off)", "isolation",
+         rng.sample(busbar, max(10, n // 2))),
+        ("town 10 kV span at the busbar: downstream", "downstream",
+         rng.sample(busbar, max(10, n // 2))),
         ("110 kV line: connected (the oblast-wide grid)", "connected", rng.sample(backbone, 20)),
         ("110 kV line: downstream", "downstream", rng.sample(backbone, n // 2)),
         ("110 kV line: isolation", "isolation", rng.sample(backbone, n // 2)),
-    ]
+    ]  # fmt: skip
     raw = engine.raw_connection()
     cur = raw.cursor()
     floors = {}
@@ -186,7 +216,7 @@ def main() -> None:
             sql = CONNECTED_FLOOR if kind == "connected" else READ_FLOOR
             started = time.perf_counter()
             sql = sql.replace(":through_sources", "%(through)s").replace(":starts", "%(starts)s")
-            sql = sql.replace(":max_nodes", str(READ_MAX_NODES))
+            sql = sql.replace(":max_nodes", str(READ_FIRST_NODES)).replace(":known", "'{}'")
             cur.execute(sql.replace(":start", "%(start)s"),
                         {"starts": [a, b], "start": 0 if kind == "connected" else fid,
                          "through": kind == "connected"})  # fmt: skip
@@ -201,13 +231,17 @@ def main() -> None:
         pgr = time.perf_counter() - started
     raw.commit()
     raw.close()
-    proc, port = gunicorn(url, args.app_dir)
-    rows = []
+    apps = {"after": args.app_dir} if args.before is None else {
+        "before": args.before, "after": args.app_dir}  # fmt: skip
+    servers = {label: gunicorn(url, app_dir) for label, app_dir in apps.items()}
+    results: dict[str, list] = {label: [] for label in apps}
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conns = {label: http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                 for label, (_, port) in servers.items()}  # fmt: skip
         headers = {"Authorization": f"Bearer {token}"}
 
-        def get(fid: int, kind: str) -> tuple[float, dict]:
+        def get(label: str, fid: int, kind: str) -> tuple[float, dict]:
+            conn = conns[label]
             started = time.perf_counter()
             conn.request("GET", f"/api/features/{fid}/trace?type={kind}", headers=headers)
             response = conn.getresponse()
@@ -216,30 +250,71 @@ def main() -> None:
             return time.perf_counter() - started, json.loads(body)
 
         for fid in town[:20]:  # warm-up: the worker's imports, the first plans
-            get(fid, "isolation")
+            for label in apps:
+                get(label, fid, "isolation")
+        answered: dict[str, list[list[int]]] = {}
         for name, kind, ids in cases:
-            times, sizes, queries = [], [], []
+            measured = {label: ([], [], []) for label in apps}
+            answered[name] = []
             for fid in ids:
-                elapsed, body = get(fid, kind)
-                times.append(elapsed)
-                sizes.append(len(body["features"]))
-                queries.append(body["trace"].get("queries", 0))
-            rows.append((name, len(ids), times, floors[name], statistics.median(sizes),
-                         max(queries)))  # fmt: skip
+                answers = {}
+                for label in apps:  # the same trace of each app, one right after the other
+                    elapsed, body = get(label, fid, kind)
+                    times, sizes, queries = measured[label]
+                    times.append(elapsed)
+                    sizes.append(len(body["features"]))
+                    queries.append(body["trace"].get("queries", 0))
+                    answers[label] = sorted(f["id"] for f in body["features"])
+                if len(answers) == 2:
+                    assert answers["before"] == answers["after"], (name, fid)
+                answered[name].append(answers["after"])
+            for label, (times, sizes, queries) in measured.items():
+                results[label].append((name, len(ids), times, floors[name],
+                                       statistics.median(sizes), max(queries)))  # fmt: skip
     finally:
-        proc.terminate()
-        proc.wait(10)
-    print(f"\n{total} features ({len(town)} town 10 kV lines, {len(backbone)} 110 kV spans)")
-    print(
-        "\n| trace | requests | HTTP p50 ms | HTTP p99 ms | floor p50 ms | floor p99 ms"
-        " | ratio p50 | ratio p99 | features answered (median) | graph reads (max) |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, count, times, floor, size, reads in rows:
-        h50, h99 = statistics.median(times) * 1000, percentile(times, 99) * 1000
-        f50, f99 = statistics.median(floor) * 1000, percentile(floor, 99) * 1000
-        print(f"| {name} | {count} | {h50:.0f} | {h99:.0f} | {f50:.1f} | {f99:.1f}"
-              f" | {h50 / f50:.1f} | {h99 / f99:.1f} | {size:.0f} | {reads} |")  # fmt: skip
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(10)
+    # The floor with the answer: the graph read (above) plus the answer's FeatureCollection.
+    raw = engine.raw_connection()
+    cur = raw.cursor()
+    full_floors = {}
+    for name, kind, _ in cases:
+        if kind == "connected":
+            full_floors[name] = floors[name]
+            continue
+        full_floors[name] = []
+        for read, feature_ids in zip(floors[name], answered[name], strict=True):
+            started = time.perf_counter()
+            cur.execute(ANSWER_FLOOR, {"ids": "{" + ",".join(map(str, feature_ids)) + "}"})
+            cur.fetchall()
+            full_floors[name].append(read + time.perf_counter() - started)
+    raw.close()
+    print(f"\n{total} features ({len(town)} town 10 kV lines, {len(backbone)} 110 kV spans);"
+          f" load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    for label, rows in results.items():
+        print(f"\n{label} ({apps[label]}):")
+        print(
+            "\n| trace | requests | HTTP p50 ms | HTTP p99 ms | floor p50 ms | floor p99 ms"
+            " | ratio p50 | ratio p99 | floor with the answer p50 / p99 ms | ratio p99"
+            " | features answered (median) | graph reads (max) |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name, count, times, floor, size, reads in rows:
+            h50, h99 = statistics.median(times) * 1000, percentile(times, 99) * 1000
+            f50, f99 = statistics.median(floor) * 1000, percentile(floor, 99) * 1000
+            full = full_floors[name]
+            a50, a99 = statistics.median(full) * 1000, percentile(full, 99) * 1000
+            print(f"| {name} | {count} | {h50:.0f} | {h99:.0f} | {f50:.1f} | {f99:.1f}"
+                  f" | {h50 / f50:.1f} | {h99 / f99:.1f} | {a50:.1f} / {a99:.1f} | {h99 / a99:.1f}"
+                  f" | {size:.0f} | {reads} |")  # fmt: skip
+    if len(results) == 2:
+        print("\n| trace | before p50 / p99 ms | after p50 / p99 ms | p99 after/before |")
+        print("|---|---:|---:|---:|")
+        for old, new in zip(results["before"], results["after"], strict=True):
+            o50, o99 = statistics.median(old[2]) * 1000, percentile(old[2], 99) * 1000
+            a50, a99 = statistics.median(new[2]) * 1000, percentile(new[2], 99) * 1000
+            print(f"| {old[0]} | {o50:.0f} / {o99:.0f} | {a50:.0f} / {a99:.0f} | {a99 / o99:.2f} |")
     if pgr is not None:
         print(f"\npgr_connectedComponents over the utility's links (once): {pgr * 1000:.0f} ms")
 

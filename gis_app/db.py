@@ -269,16 +269,17 @@ def replicas(app: Flask | None = None) -> Replicas:
     return (app or current_app).extensions["gis_app_replicas"]
 
 
-def _signer() -> TimestampSigner:
-    return TimestampSigner(current_app.config["SECRET_KEY"], salt="gis_app.wrote")
+def _signer(app: Flask) -> TimestampSigner:
+    return TimestampSigner(app.config["SECRET_KEY"], salt="gis_app.wrote")
 
 
-def _wrote_recently() -> bool:
-    value = request.cookies.get(WROTE_COOKIE)
-    if not value:
+def wrote_recently(app: Flask, cookie: str | None) -> bool:
+    """Whether the WROTE_COOKIE value `cookie` says its client wrote in the last
+    GIS_APP_READ_YOUR_WRITES_S seconds (then its reads go to the primary)."""
+    if not cookie:
         return False
     try:
-        _signer().unsign(value, max_age=float(current_app.config["GIS_APP_READ_YOUR_WRITES_S"]))
+        _signer(app).unsign(cookie, max_age=float(app.config["GIS_APP_READ_YOUR_WRITES_S"]))
     except (SignatureExpired, BadSignature):
         return False
     return True
@@ -289,7 +290,7 @@ def _remember_write(response: Response) -> Response:
     if request.method not in SAFE_METHODS and response.status_code < 400:
         seconds = int(float(current_app.config["GIS_APP_READ_YOUR_WRITES_S"]))
         response.set_cookie(
-            WROTE_COOKIE, _signer().sign("1").decode(), max_age=max(seconds, 1),
+            WROTE_COOKIE, _signer(current_app).sign("1").decode(), max_age=max(seconds, 1),
             httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"],
         )  # fmt: skip
     return response
@@ -306,23 +307,25 @@ def _view_says(mark: str) -> bool:
 def _may_use_replica() -> bool:
     if not has_request_context() or request.method not in SAFE_METHODS:
         return False
-    return _view_says("replica_ok") and not _wrote_recently()
+    return _view_says("replica_ok") and not wrote_recently(
+        current_app, request.cookies.get(WROTE_COOKIE)
+    )
 
 
-def _single_statements(session: Session) -> Session:
+def _single_statements(session: Session, single: bool) -> Session:
     """Run the Session's statements each on its own (no BEGIN, no ROLLBACK) when the view asks.
 
     psycopg2's own flag, set on the checked-out connection and cleared when it goes back to the
     pool: both are client-side, where SQLAlchemy's isolation_level="AUTOCOMMIT" costs a server
     round trip to set and another to reset (SET default_transaction_isolation)."""
-    if _view_says("single_statements"):
+    if single:
         session.connection().connection.dbapi_connection.autocommit = True
     return session
 
 
-def _replica_session() -> Session | None:
+def _replica_session(app: Flask, single: bool) -> Session | None:
     """A Session on a healthy replica with its connection checked out, or None."""
-    pool = replicas()
+    pool = replicas(app)
     while (replica := pool.pick()) is not None:
         session = Session(bind=replica.engine, info={"short_queries": True})
         try:
@@ -332,28 +335,36 @@ def _replica_session() -> Session | None:
             pool.mark_down(replica, f"does not answer: {type(exc.orig).__name__}")
             continue
         session.info["replica"] = replica.url
-        return _single_statements(session)
+        return _single_statements(session, single)
     return None
+
+
+def open_session(app: Flask, may_use_replica: bool, single: bool) -> Session:
+    """A new Session of `app` for one request: on a healthy replica when the request may read
+    one, else on the primary (or the test's SESSION_BIND); `single`: each statement on its own
+    (autocommit). Flask-request-free, so a WSGI fast path routes exactly as a view does."""
+    bind = app.config.get("SESSION_BIND")
+    if bind is None and may_use_replica:
+        session = _replica_session(app, single)
+        if session is not None:
+            return session
+    session = Session(
+        bind=bind if bind is not None else app.config["ENGINE"],
+        join_transaction_mode="create_savepoint",
+        info={"short_queries": True},
+    )
+    return _single_statements(session, single) if bind is None else session
 
 
 def get_session() -> Session:
     """The Session of this request: on a replica for `@replica_ok` reads when one is healthy and
     the client has not just written, else on the primary; tests may bind it (SESSION_BIND)."""
     if "db_session" not in g:
-        bind = current_app.config.get("SESSION_BIND")
-        session = None
-        if bind is None and _may_use_replica():
-            session = _replica_session()
-        if session is None:
-            primary = bind is None
-            session = Session(
-                bind=bind if bind is not None else current_app.config["ENGINE"],
-                join_transaction_mode="create_savepoint",
-                info={"short_queries": True},
-            )
-            if primary:
-                session = _single_statements(session)
-        g.db_session = session
+        g.db_session = open_session(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            _may_use_replica(),
+            _view_says("single_statements"),
+        )
     return g.db_session
 
 

@@ -35,6 +35,9 @@ RESERVED = {
     "name",
     "updated_at",
     "updated_by",
+    # a trace's answer adds its role and cascade step to each feature (docs/network.md)
+    "trace",
+    "step",
 }
 LAYER_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")

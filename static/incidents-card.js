@@ -139,11 +139,15 @@
       var ol = el("ol");
       res.data.events.forEach(function (e) {
         // System steps carry Russian words the server wrote; the English page says them from the data.
-        var system = ["created", "duplicate", "duplicate_linked", "closed_with", "overdue", "geocoded"].indexOf(e.action) >= 0 ||
+        var system = ["created", "duplicate", "duplicate_linked", "closed_with", "overdue", "geocoded", "link_removed"].indexOf(e.action) >= 0 ||
           (e.data && e.data.automatic);
         var note = e.comment && !(self.lang === "en" && system) ? " — " + e.comment : "";
         if (self.lang === "en" && e.data && (e.data.duplicate_of || e.data.duplicate_id)) {
           note = " — #" + (e.data.duplicate_of || e.data.duplicate_id);
+        }
+        if (self.lang === "en" && e.action === "link_removed" && e.data) {
+          note = " — demo incident #" + e.data.incident + (e.data.link === "caused_by" ? ", its cause," : ", its master,") +
+            " was removed by a demo reload";
         }
         var li = el("li", null, when(e.at, self.lang) + " · " + e.actor + " · " + self.word("events", e.action) +
           (e.to_status && e.to_status !== e.from_status ? " → " + self.word("statuses", e.to_status) : "") + note);

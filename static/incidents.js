@@ -17,6 +17,10 @@
     return node;
   }
 
+  // The browser's storage may be off (a locked-down profile): then nothing is remembered.
+  function remember(key, value) { try { localStorage.setItem(key, value); } catch (e) { /* not kept */ } }
+  function recall(key) { try { return localStorage.getItem(key); } catch (e) { return null; } }
+
   function field(labelText, input) {
     var label = el("label", "gis-field");
     label.appendChild(el("span", null, labelText));
@@ -75,9 +79,16 @@
       if (title) {
         title.setAttribute("role", "button");
         title.tabIndex = 0;
-        title.addEventListener("click", function () { legend.classList.toggle("collapsed"); });
+        title.addEventListener("click", function () {
+          legend.classList.toggle("collapsed");
+          remember("gis-legend-collapsed", legend.classList.contains("collapsed") ? "1" : "0");
+        });
       }
-      if (window.innerWidth <= 900) legend.classList.add("collapsed");
+      // Folded on phones, tablets and short laptop screens (it would cover most of the map's
+      // height) unless the user opened it before; the user's last choice is kept.
+      var chosen = recall("gis-legend-collapsed");
+      var small = window.innerWidth <= 900 || window.innerHeight < 800;
+      if (chosen === "1" || (chosen === null && small)) legend.classList.add("collapsed");
     }
   };
 

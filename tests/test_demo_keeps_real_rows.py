@@ -68,6 +68,35 @@ def test_reload_keeps_real_accounts_links_incidents_and_designations(app, sessio
                o=real_op) == 1  # fmt: skip
 
 
+def test_a_real_incident_linked_to_a_demo_one_says_the_link_went(app, session):
+    """The demo's incidents are made anew on a reload; a real incident that was marked a duplicate
+    of one, or caused by one, keeps an event naming the link and the number that went."""
+    master, cause = session.execute(
+        text("SELECT id FROM incidents WHERE is_demo ORDER BY id LIMIT 2")
+    ).scalars()
+    real = one(
+        session,
+        "INSERT INTO incidents (utility_code, status, duplicate_of, caused_by_id, geom) VALUES"
+        " ('water', 'duplicate', :d, :c, ST_SetSRID(ST_MakePoint(30.13, 59.565), 4326))"
+        " RETURNING id",
+        d=master, c=cause,
+    )  # fmt: skip
+    with app.app_context():
+        load_demo(session, layer_registry(app))
+    assert session.execute(
+        text("SELECT duplicate_of, caused_by_id FROM incidents WHERE id = :i"), {"i": real}
+    ).one() == (None, None)
+    events = session.execute(
+        text("SELECT comment, data FROM incident_events WHERE incident_id = :i"
+             " AND action = 'link_removed' ORDER BY data->>'link'"), {"i": real},
+    ).all()  # fmt: skip
+    assert [e.data for e in events] == [
+        {"link": "caused_by", "incident": cause, "reason": "demo_reload"},
+        {"link": "duplicate_of", "incident": master, "reason": "demo_reload"},
+    ]
+    assert f"№ {master}, дубликатом которого он был" in events[1].comment
+
+
 def test_deleting_an_operator_with_accounts_or_history_is_refused(session):
     session.execute(text("SAVEPOINT del"))
     with pytest.raises(IntegrityError, match="users_operator_id_fkey|network_features"):

@@ -57,6 +57,7 @@ def layer_text(
         (layer_text(top='colour = "#fff"'), "unknown key(s) ['colour']"),
         (layer_text(tail='[style]\ncolor = "red"'), "style.color"),
         (layer_text(prop='name = "operator"\ntype = "str"'), "key 'name'"),
+        (layer_text(prop='name = "step"\ntype = "int"'), "key 'name'"),  # a trace's own
         (layer_text(top="search_distance_m = -5"), "search_distance_m"),
         (layer_text(layer_id="other"), "equal the file name"),
         (layer_text(tail="[[properties]\n"), "not valid TOML"),

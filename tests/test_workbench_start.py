@@ -110,3 +110,44 @@ def test_oblast_map_labels_districts_and_opens_one_on_a_click(chromium, live_ser
     page.mouse.click(x, y)
     page.wait_for_url("**/map/kirishsky", timeout=10_000)
     context.close()
+
+
+def test_district_labels_leave_the_towns_markers_free_and_the_legend_folds_on_a_laptop(
+    chromium, live_server
+):
+    """On a 1366x768 laptop the legend starts folded (it would cover most of the map's height)
+    and stays as the user leaves it; a district's label hangs below its town's markers."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 768}, locale="ru-RU")
+    page = context.new_page()
+    page.goto(live_server + "/login?next=/")
+    page.fill("input[name=username]", "dispatcher-oblast")
+    page.fill("input[name=password]", "demo-2026")
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=20_000)
+    page.wait_for_selector(".gis-district", timeout=10_000)
+    wait_map_still(page)
+    legend = page.locator(".gis-legend")
+    assert "collapsed" in legend.get_attribute("class")
+    overlaps = page.evaluate(
+        """() => {
+        const boxes = [...document.querySelectorAll('.gis-district')]
+          .filter(b => getComputedStyle(b).visibility !== 'hidden')
+          .map(b => b.getBoundingClientRect());
+        const marks = [...document.querySelectorAll('.gis-incident-marker')]
+          .map(m => m.getBoundingClientRect());
+        // Covering, not touching: 2 px of a marker's shadow at a label's corner is allowed.
+        const hit = (a, b) => a.left + 2 < b.right && b.left + 2 < a.right && a.top + 2 < b.bottom && b.top + 2 < a.bottom;
+        return {labels: boxes.length, markers: marks.length,
+                hits: boxes.filter(b => marks.some(m => hit(b, m))).length};
+    }"""
+    )
+    assert overlaps["labels"] >= 4 and overlaps["markers"] > 0
+    assert overlaps["hits"] == 0
+    # Opened once, the legend stays open on the next page.
+    page.click(".gis-legend h2")
+    assert "collapsed" not in legend.get_attribute("class")
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=20_000)
+    assert "collapsed" not in page.locator(".gis-legend").get_attribute("class")
+    assert page.locator(".gis-legend").inner_text().count("\n") > 10  # its rows are shown
+    context.close()

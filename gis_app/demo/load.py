@@ -75,8 +75,28 @@ def _wkb(geom) -> str:
     return shapely.to_wkb(geom, hex=True, output_dimension=2)
 
 
+# A real incident that named a demo incident as its master or its cause loses that link when the
+# demo is made anew (the foreign keys SET NULL): its history says which link and which number.
+_LINKS_TO_DEMO_SQL = """
+INSERT INTO incident_events (incident_id, actor, action, comment, data)
+SELECT r.id, 'system', 'link_removed',
+       format(CASE l.link WHEN 'duplicate_of'
+                   THEN 'демо-инцидент № %s, дубликатом которого он был, удалён при перезагрузке демо'
+                   ELSE 'демо-инцидент № %s, названный его причиной, удалён при перезагрузке демо'
+              END, l.target),
+       jsonb_build_object('link', l.link, 'incident', l.target, 'reason', 'demo_reload')
+FROM incidents r
+CROSS JOIN LATERAL (VALUES ('duplicate_of', r.duplicate_of), ('caused_by', r.caused_by_id))
+     AS l(link, target)
+JOIN incidents d ON d.id = l.target AND d.is_demo
+WHERE NOT r.is_demo
+"""
+
+
 def clear_demo_incidents(session: Session) -> None:
-    """Delete the demo's own incidents (their events go with them); they are made anew."""
+    """Delete the demo's own incidents (their events go with them); they are made anew. A real
+    incident linked to one keeps a 'link_removed' event saying which link went."""
+    session.execute(text(_LINKS_TO_DEMO_SQL))
     session.execute(text("DELETE FROM incidents WHERE is_demo"))
 
 

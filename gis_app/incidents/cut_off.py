@@ -60,8 +60,8 @@ def incident_trace(session: Session, incident_id: int, trace_type: str = "isolat
     return trace_answer(session, _trace_feature(session, incident_id), trace_type)
 
 
-def incident_trace_json(session: Session, incident_id: int, trace_type: str = "isolation") -> str:
-    """The same trace as JSON text (the features as PostGIS wrote them), for the API."""
+def incident_trace_json(session: Session, incident_id: int, trace_type: str = "isolation") -> bytes:
+    """The same trace as JSON, UTF-8 bytes (the features as PostGIS wrote them), for the API."""
     return trace_answer_json(session, _trace_feature(session, incident_id), trace_type)
 
 

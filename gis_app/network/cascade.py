@@ -1,5 +1,6 @@
 """The cascade across utilities: what a feature of one utility needs from another (a boiler
-house burns gas and needs power; a pumping station needs power), as data in
+house burns gas and needs power; a pumping station needs power) or a source from another voltage
+level of its own (a 110/10 kV substation needs its 110 kV line), as data in
 network_dependencies, and the dependents a trace's cut-off set stops."""
 
 from __future__ import annotations
@@ -9,28 +10,33 @@ from sqlalchemy.orm import Session
 
 from gis_app.errors import InvalidParameter, NotFound
 
-# The demo's dependencies: the dependent (layer, kinds), the utility it needs and the supplier's
-# layers; the nearest supplier feature in the topology within max_m metres is the one.
+# The demo's dependencies: the dependent (layer, kinds), the utility it needs, the supplier's
+# layers and its lowest voltage (kV, 0: any); the nearest supplier feature in the topology
+# within max_m metres is the one. A feeding 110/10 kV substation needs its 110 kV line.
 DEMO_RULES = (
-    ("heat_sources", ("boiler_house", "chp"), "gas", ("gas_pipelines",), 60.0),
-    ("heat_sources", ("boiler_house", "chp"), "electricity", ("power_lines",), 60.0),
-    ("water_facilities", ("pumping_station",), "electricity", ("power_lines",), 60.0),
-    ("sewer_facilities", ("pumping_station",), "electricity", ("power_lines",), 60.0),
+    ("heat_sources", ("boiler_house", "chp"), "gas", ("gas_pipelines",), 0.0, 60.0),
+    ("heat_sources", ("boiler_house", "chp"), "electricity", ("power_lines",), 0.0, 60.0),
+    ("water_facilities", ("pumping_station",), "electricity", ("power_lines",), 0.0, 60.0),
+    ("sewer_facilities", ("pumping_station",), "electricity", ("power_lines",), 0.0, 60.0),
+    ("power_substations", ("substation",), "electricity", ("power_lines",), 35.0, 5.0),
 )
 
 
 def add_dependency(session: Session, dependent_id: int, supplier_id: int, note: str | None) -> None:
-    """Record that feature `dependent_id` needs feature `supplier_id` of another utility;
-    both must be in the topology (else 404/422 naming which)."""
-    rows = dict(
-        session.execute(
-            text(
-                "SELECT f.id, l.utility_code FROM network_features f"
-                " LEFT JOIN network_links l ON l.feature_id = f.id WHERE f.id IN (:d, :s)"
-            ),
-            {"d": dependent_id, "s": supplier_id},
-        ).all()
-    )
+    """Record that feature `dependent_id` needs feature `supplier_id` (of another utility, or of
+    its own when the dependent is a source); both must be in the topology (else 404/422)."""
+    found = session.execute(
+        text(
+            "SELECT f.id, l.utility_code, l.role = 'source' AS source,"
+            " f.attributes ? 'voltage_kv' AS has_voltage FROM network_features f"
+            " LEFT JOIN network_links l ON l.feature_id = f.id AND l.part = 0"
+            " WHERE f.id IN (:d, :s)"
+        ),
+        {"d": dependent_id, "s": supplier_id},
+    ).all()
+    rows = {r.id: r.utility_code for r in found}
+    is_source = {r.id: bool(r.source) for r in found}
+    has_voltage = {r.id: bool(r.has_voltage) for r in found}
     for name, fid in (("dependent_id", dependent_id), ("supplier_id", supplier_id)):
         if fid not in rows:
             raise NotFound(
@@ -40,10 +46,15 @@ def add_dependency(session: Session, dependent_id: int, supplier_id: int, note: 
             raise InvalidParameter(
                 f"Feature {fid} is not part of a network topology.", parameter=name
             )
-    if rows[dependent_id] == rows[supplier_id]:
+    # Within one utility the topology decides, except where it cannot see: a source fed from
+    # another voltage level (a 110/10 kV substation needs its 110 kV line; the transformer is
+    # not a line in the topology).
+    voltage_step = is_source[dependent_id] and has_voltage[supplier_id]
+    if rows[dependent_id] == rows[supplier_id] and not voltage_step:
         raise InvalidParameter(
-            "A dependency links two utilities; within one utility the topology decides.",
-            parameter="supplier_id",
+            "Within one utility the topology decides; a dependency there is for a source fed"
+            " from another voltage level (a substation and its supply line, with voltage_kv).",
+            parameter="dependent_id",
             utility=rows[supplier_id],
         )
     session.execute(
@@ -92,7 +103,7 @@ def demo_dependencies(session: Session) -> int:
         )
     )
     total = 0
-    for layer, kinds, utility, suppliers, max_m in DEMO_RULES:
+    for layer, kinds, utility, suppliers, min_kv, max_m in DEMO_RULES:
         total += session.execute(
             text(
                 "INSERT INTO network_dependencies (dependent_id, supplier_id, note)"
@@ -100,6 +111,7 @@ def demo_dependencies(session: Session) -> int:
                 " CROSS JOIN LATERAL (SELECT g.id FROM network_features g"
                 "   JOIN network_links l ON l.feature_id = g.id"
                 "   WHERE g.layer_id = ANY(:suppliers) AND g.geom && ST_Expand(d.geom, 0.003)"
+                "   AND coalesce((g.attributes->>'voltage_kv')::float, 0) >= :min_kv"
                 "   AND ST_DWithin(g.geom::geography, d.geom::geography, :max_m)"
                 "   ORDER BY g.geom <-> d.geom LIMIT 1) s"
                 " WHERE d.is_demo AND d.layer_id = :layer AND d.attributes->>'kind' = ANY(:kinds)"
@@ -110,24 +122,21 @@ def demo_dependencies(session: Session) -> int:
                 "suppliers": list(suppliers),
                 "layer": layer,
                 "kinds": list(kinds),
+                "min_kv": min_kv,
                 "max_m": max_m,
             },
         ).rowcount
     return total
 
 
-def dependents_of(session: Session, feature_ids: list[int]) -> list[dict]:
-    """The features (of other utilities) that need any of `feature_ids`, with their supplier."""
-    if not feature_ids:
-        return []
-    rows = session.execute(
-        text(
-            "SELECT d.id, d.utility_code, d.layer_id, d.name, d.attributes->>'kind' AS kind,"
-            " s.id AS supplier_id, s.utility_code AS supplier_utility"
-            " FROM network_dependencies n JOIN network_features d ON d.id = n.dependent_id"
-            " JOIN network_features s ON s.id = n.supplier_id"
-            " WHERE n.supplier_id = ANY(:ids) ORDER BY d.utility_code, d.id"
-        ),
-        {"ids": feature_ids},
-    ).mappings()
-    return [dict(r) for r in rows]
+# The features that need any of :ids (another utility's, or a substation fed by a line of a
+# higher voltage), with their supplier, as JSON.
+DEPENDENTS_JSON = (
+    "SELECT coalesce(json_agg(json_build_object('id', d.id, 'utility_code', d.utility_code,"
+    " 'layer_id', d.layer_id, 'name', d.name, 'kind', d.attributes->>'kind',"
+    " 'supplier_id', s.id, 'supplier_utility', s.utility_code)"
+    " ORDER BY d.utility_code, d.id, s.id), '[]')"
+    " FROM network_dependencies n JOIN network_features d ON d.id = n.dependent_id"
+    " JOIN network_features s ON s.id = n.supplier_id"
+    " WHERE n.supplier_id = ANY(CAST(:ids AS bigint[]))"
+)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis_app.errors import InvalidParameter
 from gis_app.network import queries
-from gis_app.network.cascade import dependents_of
+from gis_app.network.answer import AnswerParts, answer_parts
 from gis_app.network.graph import Graph
 from gis_app.network.traces import RUN, TRACE_TYPES, Trace
 
@@ -18,33 +17,24 @@ from gis_app.network.traces import RUN, TRACE_TYPES, Trace
 MAX_CASCADE_LEVELS = 5
 
 
-def _devices_of(session: Session, trace: Trace) -> dict[str, list[dict]]:
-    """The trace's four device lists, read in one query."""
-    lists = {
-        "devices_to_operate": trace.devices_to_operate,
-        "devices_inoperable": trace.devices_inoperable,
-        "devices_not_needed": trace.devices_not_needed,
-        "devices_already_closed": trace.devices_already_closed,
+DEVICE_LISTS = (
+    "devices_to_operate",
+    "devices_inoperable",
+    "devices_not_needed",
+    "devices_already_closed",
+)
+
+
+def _device_ids(trace: Trace) -> list[int]:
+    return sorted({i for name in DEVICE_LISTS for i in getattr(trace, name)})
+
+
+def _devices_of(trace: Trace, found: dict[int, dict]) -> dict[str, list[dict]]:
+    """The trace's four device lists, each device's details from `found` (by id)."""
+    return {
+        name: [found[i] for i in sorted(getattr(trace, name)) if i in found]
+        for name in DEVICE_LISTS
     }
-    every = sorted({i for ids in lists.values() for i in ids})
-    found = {d["id"]: d for d in _devices(session, every)}
-    return {name: [found[i] for i in sorted(ids) if i in found] for name, ids in lists.items()}
-
-
-def _devices(session: Session, ids: list[int]) -> list[dict]:
-    if not ids:
-        return []
-    rows = session.execute(
-        text(
-            "SELECT id, layer_id AS layer, name, attributes->>'kind' AS kind,"
-            " attributes->>'dispatch_name' AS dispatch_name,"
-            " coalesce((attributes->>'operable')::boolean, true) AS operable,"
-            " attributes->>'state' AS state"
-            " FROM network_features WHERE id = ANY(:ids) ORDER BY id"
-        ),
-        {"ids": ids},
-    ).mappings()
-    return [dict(r) for r in rows]
 
 
 def _label(device: dict) -> str:
@@ -64,72 +54,77 @@ def run_trace(session: Session, feature_id: int, trace_type: str) -> Trace:
     return RUN[trace_type](Graph(session, utility), start)
 
 
-def _figures(session: Session, trace: Trace) -> dict:
-    """Consumers, social objects and settlements a trace leaves without supply."""
-    lost = sorted(trace.supply_lost)
-    consumers = queries.consumers_cut_off(session, trace.utility, lost)
-    return {
-        "consumers_cut_off": consumers["consumers"],
-        "buildings_cut_off": consumers["buildings"],
-        "social_objects_cut_off": consumers["social_objects"],
-        "social_objects_by_kind": consumers["social_objects_by_kind"],
-        "settlements_cut_off": queries.settlements_cut_off(
-            session, trace.utility, consumers["ids"]
-        ),
-        "consumer_ids": consumers["ids"],
-    }
-
-
-def cascade(session: Session, trace: Trace) -> list[dict]:
-    """Follow the dependencies out of a trace's cut-off set, level by level: each dependent
-    feature (a boiler house without gas) fails in its own utility, and so on."""
-    steps: list[dict] = []
+def cascade(
+    session: Session, trace: Trace, dependents: list[dict]
+) -> list[tuple[dict, AnswerParts, list[int]]]:
+    """Follow the dependencies out of a trace's cut-off set (`dependents`: those of its lost
+    features), level by level: each dependent feature (a boiler house without gas) fails in its
+    own utility, and so on. Each step with its features and figures, and its lost features."""
+    steps: list[tuple[dict, AnswerParts, list[int]]] = []
     done = {trace.start}
-    lost = trace.supply_lost
+    # A step within the trace's own utility (a substation without its 110 kV line) may reach
+    # what an earlier step already lost: each feature and its consumers are counted once.
+    counted = set(trace.supply_lost)
     for level in range(1, MAX_CASCADE_LEVELS + 1):
-        nxt: set[int] = set()
-        for dep in dependents_of(session, sorted(lost)):
+        nxt: list[dict] = []
+        for dep in dependents:
             if dep["id"] in done:
                 continue
             done.add(dep["id"])
             step_trace = run_trace(session, dep["id"], "downstream")
-            figures = _figures(session, step_trace)
-            steps.append(
-                {
-                    "level": level,
-                    "utility": step_trace.utility,
-                    "because_of": {"id": dep["supplier_id"], "utility": dep["supplier_utility"]},
-                    "dependent": {
-                        "id": dep["id"],
-                        "layer": dep["layer_id"],
-                        "name": dep["name"],
-                        "kind": dep["kind"],
-                    },
-                    "features_cut_off": len(step_trace.supply_lost),
-                    "trace": step_trace,
-                    **figures,
-                }
-            )
-            nxt |= step_trace.supply_lost
+            step_trace.supply_lost -= counted - {step_trace.start}
+            counted |= step_trace.supply_lost
+            roles = {i: "cut_off" for i in step_trace.supply_lost}
+            roles[step_trace.start] = "dependent_cut_off"
+            parts = answer_parts(
+                session, step_trace.utility, roles, step_trace.supply_lost, [],
+                step=level, with_municipalities=False,
+            )  # fmt: skip
+            step = {
+                "level": level,
+                "utility": step_trace.utility,
+                "because_of": {"id": dep["supplier_id"], "utility": dep["supplier_utility"]},
+                "dependent": {
+                    "id": dep["id"],
+                    "layer": dep["layer_id"],
+                    "name": dep["name"],
+                    "kind": dep["kind"],
+                },
+                "features_cut_off": len(step_trace.supply_lost),
+                **parts.figures,
+            }
+            steps.append((step, parts, sorted(step_trace.supply_lost)))
+            nxt += parts.dependents
         if not nxt:
             break
-        lost = nxt
+        # The next level's dependents in the order one statement over the level would give.
+        dependents = sorted(nxt, key=lambda d: (d["utility_code"], d["id"], d["supplier_id"]))
     return steps
 
 
 def _answer(
     session: Session, feature_id: int, trace_type: str, with_cascade: bool
-) -> tuple[int, list[str], dict]:
-    """The trace's features (their count and JSON texts, main trace then each cascade step's)
-    and its `trace` member: devices, figures, municipalities and steps."""
+) -> tuple[int, list[bytes], dict]:
+    """The trace's features (their count and JSON texts as UTF-8 bytes, main trace then each
+    cascade step's) and its `trace` member: devices, figures, municipalities and steps."""
     if trace_type == "connected":
         return _connected_answer(session, feature_id)
     trace = run_trace(session, feature_id, trace_type)
+    cuts_off = trace.type in ("isolation", "downstream")
+    # The trace's features and its consumers (listed last), the figures, the devices, the
+    # cascade's first level and the municipalities: one statement.
+    main = answer_parts(
+        session,
+        trace.utility,
+        trace.roles,
+        trace.supply_lost if cuts_off else set(),
+        _device_ids(trace),
+    )
     summary: dict = {
         "type": trace.type,
         "utility": trace.utility,
         "start": trace.start,
-        **_devices_of(session, trace),
+        **_devices_of(trace, main.devices),
         "features": len(trace.roles),
         "queries": trace.queries,
     }
@@ -142,29 +137,19 @@ def _answer(
         }
         for d in summary["devices_inoperable"]
     ]
-    roles = dict(trace.roles)
-    affected_ids = list(trace.roles)
+    count, parts = main.count, [main.body]
     steps: list[dict] = []
-    if trace.type in ("isolation", "downstream"):
-        figures = _figures(session, trace)
-        consumer_ids = figures.pop("consumer_ids")
-        summary.update(figures)
-        roles.update({i: "consumer_cut_off" for i in consumer_ids})
-    # The trace's features and its consumers in one statement (consumers listed last).
-    count, body = queries.features_geojson_text(session, roles)
-    parts = [body]
-    if trace.type in ("isolation", "downstream"):
-        if with_cascade:
-            for step in cascade(session, trace):
-                step_trace = step.pop("trace")
-                step_consumers = step.pop("consumer_ids")
-                roles = {i: "cut_off" for i in step_trace.supply_lost}
-                roles.update({i: "consumer_cut_off" for i in step_consumers})
-                roles[step_trace.start] = "dependent_cut_off"
-                n, body = queries.features_geojson_text(session, roles, step["level"])
-                count, parts = count + n, parts + [body]
-                affected_ids += sorted(step_trace.supply_lost)
+    municipalities = main.municipalities
+    if cuts_off:
+        summary.update(main.figures)
+        if with_cascade and main.dependents:
+            affected_ids = list(trace.roles)
+            for step, step_parts, step_lost in cascade(session, trace, main.dependents):
+                count, parts = count + step_parts.count, parts + [step_parts.body]
+                affected_ids += step_lost
                 steps.append(step)
+            if steps:
+                municipalities = queries.municipalities_concerned(session, affected_ids)
         summary["totals"] = {
             "consumers_cut_off": summary["consumers_cut_off"]
             + sum(s["consumers_cut_off"] for s in steps),
@@ -174,11 +159,11 @@ def _answer(
         }
     summary["cascade"] = steps
     summary["notes"] = notes
-    summary["municipalities"] = queries.municipalities_concerned(session, affected_ids)
+    summary["municipalities"] = municipalities
     return count, [p for p in parts if p], summary
 
 
-def _connected_answer(session: Session, feature_id: int) -> tuple[int, list[str], dict]:
+def _connected_answer(session: Session, feature_id: int) -> tuple[int, list[bytes], dict]:
     """The `connected` trace in one statement (the same features as traces.connected)."""
     utility, start = queries.start_link(session, feature_id)
     count, body, municipalities = queries.connected_answer(session, start)
@@ -197,7 +182,7 @@ def trace_answer(
     count, parts, summary = _answer(session, feature_id, trace_type, with_cascade)
     return {
         "type": "FeatureCollection",
-        "features": json.loads("[" + ",".join(parts) + "]"),
+        "features": json.loads(b"[" + b",".join(parts) + b"]"),
         "numberReturned": count,
         "trace": summary,
     }
@@ -205,21 +190,25 @@ def trace_answer(
 
 def trace_answer_json(
     session: Session, feature_id: int, trace_type: str, with_cascade: bool = True
-) -> str:
-    """The same answer as JSON text, the features spliced in as PostGIS wrote them."""
+) -> bytes:
+    """The same answer as JSON (UTF-8 bytes), the features spliced in as PostGIS wrote them."""
     count, parts, summary = _answer(session, feature_id, trace_type, with_cascade)
-    return (
-        '{"type":"FeatureCollection","features":[' + ",".join(parts) + "],"
-        f'"numberReturned":{count},"trace":'
-        + json.dumps(summary, ensure_ascii=False, separators=(",", ":"), default=str)
-        + "}"
+    summary_json = json.dumps(summary, ensure_ascii=False, separators=(",", ":"), default=str)
+    return b"".join(
+        (
+            b'{"type":"FeatureCollection","features":[',
+            b",".join(parts),
+            f'],"numberReturned":{count},"trace":'.encode(),
+            summary_json.encode(),
+            b"}",
+        )
     )
 
 
 def trace_at_point(
     session: Session, lon: float, lat: float, utility: str, trace_type: str, max_m: float
-) -> dict:
-    """The trace (JSON text) from the feature of `utility` nearest to lon/lat (EPSG:4326, max_m
-    metres)."""
+) -> bytes:
+    """The trace (JSON, UTF-8 bytes) from the feature of `utility` nearest to lon/lat
+    (EPSG:4326, max_m metres)."""
     feature_id = queries.nearest_feature(session, lon, lat, utility, max_m)
     return trace_answer_json(session, feature_id, trace_type)

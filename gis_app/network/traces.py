@@ -52,8 +52,7 @@ def _lost(graph: Graph, fed: set[int], cut: set[int], blocked: set[int]) -> set[
     for node in region:
         boundary = node not in blocked and graph.is_closed(node)
         for link in graph.links_at(node):
-            ends = {link.a} if link.b is None else {link.a, link.b}
-            if ends & fed:
+            if link.a in fed or (link.b is not None and link.b in fed):
                 continue
             if boundary and (link.b is None or link.other(node) not in region):
                 continue

@@ -17,6 +17,7 @@ def init_web(app: Flask) -> None:
     from gis_app.web.pages.feedback import bp as feedback_pages
     from gis_app.web.pages.maps import maps
     from gis_app.web.pages.rules import bp as rules_pages
+    from gis_app.web.tile_fast_path import TileFastPath
 
     _import_routes()
 
@@ -37,6 +38,8 @@ def init_web(app: Flask) -> None:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
+    # The plain tile request skips Flask's request machinery; all else goes on to the app.
+    app.wsgi_app = TileFastPath(app, app.wsgi_app)
 
 
 def _import_routes() -> None:

@@ -25,9 +25,9 @@ from gis_app.accounts.credentials import Credentials
 from gis_app.accounts.identity import ROLES, Identity, require_operator
 from gis_app.errors import Forbidden, Unauthorized
 
-__all__ = ["ROLES", "Identity", "checks_credentials_itself", "confirm_credentials",
-           "csrf_token", "current_identity", "pending_credentials", "public", "require_operator",
-           "require_role"]  # fmt: skip
+__all__ = ["ROLES", "Identity", "authorization_credentials", "checks_credentials_itself",
+           "confirm_credentials", "csrf_token", "current_identity", "pending_credentials", "public",
+           "require_operator", "require_role"]  # fmt: skip
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Endpoints anyone may call: assets, the login page, and metadata that reveals no network.
@@ -60,7 +60,7 @@ def _wants_page() -> bool:
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
-def _credentials(header: str) -> tuple[str | None, str]:
+def authorization_credentials(header: str) -> tuple[str | None, str]:
     """(user name or None, API token) of an Authorization header: 'Bearer <token>', or 'Basic'
     with the user name and an API token as the password, for clients whose connection dialogs
     offer only a user and a password (QGIS's WFS/OGC API connections, GDAL's USERPWD, OWSLib).
@@ -232,7 +232,7 @@ def _authenticate():
     header = request.headers.get("Authorization", "")
     identity, by_session = None, False
     if header:
-        username, token = _credentials(header)
+        username, token = authorization_credentials(header)
         key = ("token", hashlib.sha256(token.encode()).hexdigest())
         if _deferred(key, Credentials(token=token), username):
             return None

@@ -149,6 +149,11 @@ def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
     return rest()
 
 
+def gzipped(data: bytes) -> bytes:
+    """`data` gzipped as stream() gzips its chunks (level 1)."""
+    return b"".join(_gzipped(iter([data])))
+
+
 def wants_gzip() -> bool:
     """Whether the client accepts a gzip-encoded body."""
     return request.accept_encodings["gzip"] > 0
@@ -186,7 +191,7 @@ def whole(
     with its Content-Length: one write to the socket, not a chunked body."""
     gzip = wants_gzip()
     if gzip:
-        data = b"".join(_gzipped(iter([data])))
+        data = gzipped(data)
     response = Response(data, mimetype=mimetype)
     return _with_headers(response, gzip, etag, last_modified, cache_control, None)
 

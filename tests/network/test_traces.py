@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from gis_app.errors import InvalidParameter
+from gis_app.network.cascade import add_dependency
 from gis_app.network.service import run_trace, trace_answer
 from network.builder import Net
 
@@ -149,6 +151,37 @@ def test_a_gas_break_stops_a_boiler_house_and_its_heat_network(session):
     assert trace["totals"]["utilities_cut_off"] == ["gas", "heat"]
     heat_ids = {f["id"] for f in answer["features"] if f["properties"].get("step") == 1}
     assert {h1, h2, boiler} <= heat_ids
+
+
+def test_a_110_kv_line_lost_stops_its_substation_and_the_town_network_it_feeds(session):
+    """A feeding substation is a source of the 10 kV network, fed itself by its 110 kV line (a
+    transformer is not a line in the topology): as a dependency, losing the line stops the
+    substation and so the 10 kV network, counted once, in the same utility."""
+    net = Net(session, (33.40, 60.945))
+    sub = net.point("power_substations", (0, 0), "ПС 110/10 кВ №1", kind="substation",
+                    voltage_class="110/10")  # fmt: skip
+    hv = net.line("power_lines", (-1000, 0), (0, 0), voltage_kv=110.0, construction="overhead")
+    c1 = net.line("power_lines", (0, 0), (100, 0), voltage_kv=10.0, construction="cable")
+    c2 = net.line("power_lines", (100, 0), (200, 0), voltage_kv=10.0, construction="cable")
+    net.consumer((150, 20), 300, "residential")
+    net.consumer((60, -20), 500, "school", "Школа №5")
+    net.link()
+    # Within one utility only a source may depend, and only on a line with a voltage.
+    with pytest.raises(InvalidParameter):
+        add_dependency(session, c1, hv, None)
+    add_dependency(session, sub, hv, "питание ПС по ВЛ 110 кВ")
+    answer = trace_answer(session, hv, "downstream")
+    trace = answer["trace"]
+    assert trace["consumers_cut_off"] == 0  # the line alone feeds nobody directly
+    [step] = trace["cascade"]
+    assert step["utility"] == "electricity" and step["dependent"]["id"] == sub
+    assert step["because_of"]["id"] == hv
+    assert step["consumers_cut_off"] == 800
+    assert [s["name"] for s in step["social_objects_cut_off"]] == ["Школа №5"]
+    by_step = [(f["id"], f["properties"].get("step")) for f in answer["features"]]
+    assert {(sub, 1), (c1, 1), (c2, 1)} <= set(by_step)
+    assert [i for i, _ in by_step].count(hv) == 1  # the line is the failure, not also cut off
+    assert trace["totals"]["consumers_cut_off"] == 800
 
 
 @pytest.mark.parametrize("town", ["gatchina", "sosnovy-bor", "kirishi", "vyborg"])
