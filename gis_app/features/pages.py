@@ -7,6 +7,7 @@ counts and revisions come from serving_revisions, kept by the triggers of migrat
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -180,7 +181,10 @@ def page_features_json(
             if len(batch) > room:
                 count.more, batch = True, batch[:room]
             if batch:
-                yield (b"," if count.returned else b"") + b",".join(row[1] for row in batch)
+                # One join makes the batch's text, with its leading comma (an empty first
+                # item), not a concatenation after it: a 10,000-feature page is 5 MB to copy.
+                rows = (row[1] for row in batch)
+                yield b",".join(itertools.chain((b"",), rows) if count.returned else rows)
                 count.first = batch[0][0] if count.first is None else count.first
                 count.last = batch[-1][0]
                 count.returned += len(batch)

@@ -84,8 +84,13 @@ def _batched(chunks: Iterable[str | bytes]) -> Iterator[bytes]:
     try:
         for chunk in chunks:
             data = chunk.encode() if isinstance(chunk, str) else chunk
-            if not buf and len(data) >= CHUNK_BYTES:
-                yield data  # a page's batch of features is large already: no copy
+            if len(data) >= CHUNK_BYTES:
+                # A page's batch of features is large already: sent as it is, not copied
+                # into one with the few bytes before it (those go first, on their own).
+                if buf:
+                    yield b"".join(buf)
+                    buf, size = [], 0
+                yield data
                 continue
             buf.append(data)
             size += len(data)
@@ -196,7 +201,7 @@ def stream(
             if size > WHOLE_BYTES:
                 break
         else:  # all of it is here: no chunked body, no stream to hold the Session
-            return whole(b"".join(taken), mimetype, etag, last_modified, cache_control, headers)
+            return whole(taken, mimetype, etag, last_modified, cache_control, headers)
     except BaseException:
         _close(batched)
         raise
@@ -210,7 +215,7 @@ def stream(
 
 
 def whole(
-    data: bytes,
+    data: bytes | list[bytes],
     mimetype: str,
     etag: str | None = None,
     last_modified: dt.datetime | None = None,
@@ -218,11 +223,14 @@ def whole(
     headers: dict | None = None,
 ) -> Response:
     """A small answer already in memory (a tile) as stream() would send it, but in one piece
-    with its Content-Length: one write to the socket, not a chunked body."""
+    with its Content-Length: not a chunked body. A list of parts is sent as it is (its
+    Content-Length their sum), not copied into one."""
+    parts = [data] if isinstance(data, bytes) else data
     gzip = wants_gzip()
     if gzip:
-        data = gzipped(data)
-    response = Response(data, mimetype=mimetype)
+        parts = [b"".join(_gzipped(iter(parts)))]
+    response = Response(parts, mimetype=mimetype)
+    response.headers["Content-Length"] = str(sum(map(len, parts)))
     return _with_headers(response, gzip, etag, last_modified, cache_control, headers)
 
 
