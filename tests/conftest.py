@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
+from werkzeug.wsgi import FileWrapper
 
 from gis_app import config, create_app, migrate
 from gis_app.demo.load import load_demo
@@ -160,11 +161,29 @@ def runner(app):
 @pytest.fixture(scope="session")
 def live_server(app):
     """The app served over HTTP on a free loopback port (for the browser); committed data only."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _files_read_at_once(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+def _files_read_at_once(app):
+    """A file answer (a static file) read whole and closed before it is sent. Werkzeug's test
+    server does not close a file answer when the browser drops the connection mid-way (a page
+    left while its favicon loads), and the open file surfaced as a ResourceWarning, an error
+    here, in whichever test ran next."""
+
+    def wsgi(environ, start_response):
+        answer = app(environ, start_response)
+        if not isinstance(answer, FileWrapper):
+            return answer
+        try:
+            return [b"".join(answer)]
+        finally:
+            answer.close()
+
+    return wsgi
 
 
 @pytest.fixture(scope="session")
