@@ -5,6 +5,7 @@ shared machine weighs on both alike. On the database of serving_generate.py:
 
     .venv/bin/python bench/pages_bench.py [--database gis_app_bench] [--rounds 5]
         [--before <git commit>]     # also serve that commit's app, in turn with the two others
+        [--port-base 5201]          # gis_app there, the other commit's app at port-base + 3
 
 The floor is written out below, not taken from the app: one statement that a person who knows
 PostGIS would write for the page (the page's ids by the box, then their rows joined to the
@@ -34,7 +35,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serving_bench import BOXES, LAYER, get, ours, start, stop, wait_port  # noqa: E402
+from bench.serving_bench import BOXES, LAYER, PORTS, get, ours, start, stop, wait_port  # noqa: E402
 from bench.serving_generate import bench_url  # noqa: E402
 from bench.tiles_bench import stats  # noqa: E402
 from gis_app import config  # noqa: E402
@@ -149,7 +150,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", help="a git commit whose app is served too, for before/after")
     parser.add_argument("--sizes", default="1000,10000", help="page sizes, comma-separated")
+    parser.add_argument("--port-base", type=int, default=PORTS["gis_app"],
+                        help="gis_app's port; the other commit's app is served at port-base + 3")  # fmt: skip
     args = parser.parse_args()
+    global BEFORE_PORT
+    PORTS["gis_app"], BEFORE_PORT = args.port_base, args.port_base + 3
     url = bench_url(args.database)
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
@@ -160,7 +165,7 @@ def main() -> None:
         try:
             proc, headers = ours(url, out)
             procs.append(proc)
-            servers = {"gis_app": 5201}
+            servers = {"gis_app": PORTS["gis_app"]}
             if args.before:
                 procs.append(serve_commit(args.before, url, out, Path(folder)))
                 servers["gis_app_before"] = BEFORE_PORT

@@ -323,6 +323,14 @@ def _single_statements(session: Session, single: bool) -> Session:
     return session
 
 
+def in_transactions(session: Session) -> None:
+    """Undo single_statements for what follows on this Session's connection: a server-side
+    cursor (a big page) needs a transaction. Nothing to do when it runs in one already."""
+    dbapi_connection = session.connection().connection.dbapi_connection
+    if dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False  # no transaction is open in autocommit: allowed now
+
+
 def _replica_session(app: Flask, single: bool) -> Session | None:
     """A Session on a healthy replica with its connection checked out, or None."""
     pool = replicas(app)

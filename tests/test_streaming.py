@@ -72,3 +72,32 @@ def test_every_way_a_stream_ends_gives_the_connection_back(one_connection_server
     assert engine.pool.checkedout() == 0
     status, body = _get(port, token, PAGE)  # the pool of one serves again
     assert status == 200 and b'"numberReturned":' in body
+
+
+def _head_and_body(port: int, token: str, path: str) -> tuple[dict, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return {k.lower(): v for k, v in response.getheaders()}, body
+
+
+def test_a_small_page_is_sent_whole_and_a_big_one_streams(
+    one_connection_server, tokens, monkeypatch
+):
+    from gis_app.web import streaming
+
+    port, engine = one_connection_server
+    path = "/ogc/collections/road_segments/items?limit=50"
+    headers, body = _head_and_body(port, tokens["planner"], path)
+    assert int(headers["content-length"]) == len(body) and "transfer-encoding" not in headers
+    assert b'"numberReturned":50' in body and body.endswith(b"}")
+    # The same page over the size sent whole: streamed in chunks, the same features.
+    monkeypatch.setattr(streaming, "WHOLE_BYTES", 1000)
+    streamed_headers, streamed = _head_and_body(port, tokens["planner"], path)
+    assert streamed_headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in streamed_headers
+    features = streamed.split(b'"features":', 1)[1].split(b'],"numberReturned"', 1)[0]
+    assert features == body.split(b'"features":', 1)[1].split(b'],"numberReturned"', 1)[0]
+    assert engine.pool.checkedout() == 0

@@ -12,7 +12,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from gis_app.accounts.credentials import Credentials
-from gis_app.features.pages import short_query_settings
+from gis_app.features.pages import REVISION_ROW_SQL, short_query_settings
 from gis_app.features.prepared import first_row
 from gis_app.features.sources import layer_source
 from gis_app.layers import LayerDef
@@ -133,14 +133,7 @@ def tile_answer(
     # The tag is built as features.revisions builds it ("key:revision" joined by ".").
     row = _first_row(
         session,
-        f"""
-        SELECT rev.tag, rev.changed, {mvt} AS mvt, {who}
-        FROM (SELECT coalesce(string_agg(r.key || ':' || r.revision, '.' ORDER BY r.key),
-                              'empty') AS tag,
-                     max(r.changed_at) AS changed
-              FROM serving_revisions r WHERE r.key = ANY(:keys)) rev
-        {who_join}
-        """,
+        f"SELECT rev.tag, rev.changed, {mvt} AS mvt, {who} FROM ({REVISION_ROW_SQL}) rev {who_join}",
         params,
     )
     mvt_bytes = None if row.mvt is None else bytes(row.mvt)

@@ -127,8 +127,15 @@ def checks_credentials_itself(view: Callable) -> Callable:
     def checked(*args, **kwargs):
         try:
             response = view(*args, **kwargs)
-        except Exception:
-            _check_pending()
+        except Exception as failure:
+            try:
+                _check_pending()
+            except (Unauthorized, Forbidden):
+                raise  # refused: the 401 (or 403) answers, not the view's failure
+            except Exception:
+                # The check could not run either (the connection was lost mid-view): the view's
+                # own failure answers (a 503 with Retry-After), not the check's follow-on error.
+                raise failure from None
             raise
         _check_pending()
         return response
@@ -212,7 +219,8 @@ def _cached(key: tuple) -> Identity | None:
 def _deferred(key: tuple, credentials: Credentials, username: str | None = None) -> bool:
     """Leave the check to the view's statement when it does that (and nothing is remembered)."""
     view = current_app.view_functions.get(request.endpoint or "")
-    if not getattr(view, "checks_credentials", False) or request.method not in SAFE_METHODS:
+    # GET and HEAD only: Flask answers OPTIONS itself, without the view that would check them.
+    if not getattr(view, "checks_credentials", False) or request.method not in ("GET", "HEAD"):
         return False
     if _is_public():
         return False

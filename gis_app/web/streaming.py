@@ -24,6 +24,12 @@ def dumps(value: object) -> str:
 
 # Chunks of about this size go to the socket (and to gzip): fewer, larger writes.
 CHUNK_BYTES = 64 * 1024
+# An answer of at most this size is read whole and sent with its Content-Length (a 1,000-feature
+# page is about 0.5 MB): the client reads one body instead of a chunked one (http.client parses
+# each chunk's header in Python), and the Session goes back to the pool before the answer is sent.
+# Larger answers (a 10,000-feature page is about 5 MB) stream, so a worker holds at most this
+# much and one batch.
+WHOLE_BYTES = 1024 * 1024
 
 
 def make_etag(*parts: object) -> str:
@@ -78,8 +84,13 @@ def _batched(chunks: Iterable[str | bytes]) -> Iterator[bytes]:
     try:
         for chunk in chunks:
             data = chunk.encode() if isinstance(chunk, str) else chunk
-            if not buf and len(data) >= CHUNK_BYTES:
-                yield data  # a page's batch of features is large already: no copy
+            if len(data) >= CHUNK_BYTES:
+                # A page's batch of features is large already: sent as it is, not copied
+                # into one with the few bytes before it (those go first, on their own).
+                if buf:
+                    yield b"".join(buf)
+                    buf, size = [], 0
+                yield data
                 continue
             buf.append(data)
             size += len(data)
@@ -149,6 +160,15 @@ def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
     return rest()
 
 
+def _chained(taken: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks already taken, then the rest (closed however the body ends)."""
+    try:
+        yield from taken
+        yield from rest
+    finally:
+        _close(rest)
+
+
 def gzipped(data: bytes) -> bytes:
     """`data` gzipped as stream() gzips its chunks (level 1)."""
     return b"".join(_gzipped(iter([data])))
@@ -170,8 +190,22 @@ def stream(
     """Stream text chunks in batches, gzipped when asked, with the validators and cache policy.
 
     The first batch is made before the answer starts: the page's query runs now, so a database
-    that is down gives the client a 503 (with Retry-After), not a 200 whose body breaks off."""
-    body = _primed(_batched(chunks))
+    that is down gives the client a 503 (with Retry-After), not a 200 whose body breaks off.
+    An answer that ends within WHOLE_BYTES is sent in one piece with its Content-Length."""
+    batched = _batched(chunks)
+    taken, size = [], 0
+    try:
+        for chunk in batched:
+            taken.append(chunk)
+            size += len(chunk)
+            if size > WHOLE_BYTES:
+                break
+        else:  # all of it is here: no chunked body, no stream to hold the Session
+            return whole(taken, mimetype, etag, last_modified, cache_control, headers)
+    except BaseException:
+        _close(batched)
+        raise
+    body = _primed(_chained(taken, batched))
     gzip = wants_gzip()
     if gzip:
         body = _gzipped(body)
@@ -181,19 +215,23 @@ def stream(
 
 
 def whole(
-    data: bytes,
+    data: bytes | list[bytes],
     mimetype: str,
     etag: str | None = None,
     last_modified: dt.datetime | None = None,
     cache_control: str = "no-cache",
+    headers: dict | None = None,
 ) -> Response:
     """A small answer already in memory (a tile) as stream() would send it, but in one piece
-    with its Content-Length: one write to the socket, not a chunked body."""
+    with its Content-Length: not a chunked body. A list of parts is sent as it is (its
+    Content-Length their sum), not copied into one."""
+    parts = [data] if isinstance(data, bytes) else data
     gzip = wants_gzip()
     if gzip:
-        data = gzipped(data)
-    response = Response(data, mimetype=mimetype)
-    return _with_headers(response, gzip, etag, last_modified, cache_control, None)
+        parts = [b"".join(_gzipped(iter(parts)))]
+    response = Response(parts, mimetype=mimetype)
+    response.headers["Content-Length"] = str(sum(map(len, parts)))
+    return _with_headers(response, gzip, etag, last_modified, cache_control, headers)
 
 
 def _with_headers(

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from flask import current_app, request, url_for
 
-from gis_app.db import get_session, replica_ok
+from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.features.pages import (
     PageCount,
     Query,
+    checked_revisions,
     feature_batches,
     layer_summary,
     page_features_json,
-    revisions,
 )
 from gis_app.features.sources import layer_source
 from gis_app.layers import get_layer, layer_registry
+from gis_app.web.access import checks_credentials_itself, confirm_credentials, pending_credentials
 from gis_app.web.api import api
 from gis_app.web.params import parse_bbox, parse_int
 from gis_app.web.streaming import dumps, make_etag, not_modified, request_key, stream
@@ -47,7 +48,9 @@ def layer_metadata(layer_id: str):
 
 
 @api.get("/layers/<layer_id>.geojson")
+@checks_credentials_itself
 @replica_ok
+@single_statements
 def layer_geojson(layer_id: str):
     """Features of a layer intersecting `bbox`, at most `limit`, paged by id with `after`."""
     layer = get_layer(layer_id)
@@ -62,8 +65,10 @@ def layer_geojson(layer_id: str):
     after = parse_int(request.args.get("after"), "after", default=0, minimum=0, maximum=2**62)
     # The same path as /ogc items: GeoJSON from PostGIS, streamed, with ETag/Last-Modified/gzip.
     source = layer_source(layer)
-    tag, changed = revisions(get_session(), source.revision_keys)
-    etag = make_etag(tag, request_key())
+    # One round trip before the page: the layer's revision and the token (or login) check.
+    checked = checked_revisions(get_session(), source.revision_keys, pending_credentials())
+    confirm_credentials(checked.who)  # 401 here when the token or login is not valid
+    etag, changed = make_etag(checked.tag, request_key()), checked.changed
     cached = not_modified(etag, changed)
     if cached is not None:
         return cached

@@ -33,7 +33,11 @@ def sources() -> dict[str, Source]:
 
 def get_source(collection_id: str) -> Source:
     """The collection called `collection_id`, or a 404 naming the ones there are."""
-    found = sources().get(collection_id)
+    # The one asked for, as sources() would give it (its fixed collections win over a layer's
+    # name), without building the source of every layer on each request.
+    fixed = {"incidents": INCIDENTS, "municipalities": MUNICIPALITIES}
+    layer = layer_registry().get(collection_id)
+    found = fixed.get(collection_id) or (layer_source(layer) if layer is not None else None)
     if found is None:
         raise NotFound(
             f"Collection '{collection_id}' does not exist.",

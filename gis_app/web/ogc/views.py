@@ -7,13 +7,15 @@ import json
 
 from flask import Response, render_template, request, url_for
 
-from gis_app.db import get_session, replica_ok
+from gis_app.db import get_session, replica_ok, single_statements
 from gis_app.errors import InvalidParameter, NotFound
 from gis_app.features import edits
 from gis_app.features.cql import CONFORMANCE as PART3
 from gis_app.features.pages import (
+    CheckedRevisions,
     PageCount,
     Query,
+    checked_revisions,
     count_exact,
     exists_before,
     extent,
@@ -25,6 +27,7 @@ from gis_app.features.pages import (
 from gis_app.features.pages import count_estimate as _estimate
 from gis_app.features.sources import Source
 from gis_app.layers import layer_registry
+from gis_app.web.access import checks_credentials_itself, confirm_credentials, pending_credentials
 from gis_app.web.ogc import ogc
 from gis_app.web.ogc.collections import collection_json, get_source, queryables_json, sources, title
 from gis_app.web.ogc.openapi import PART4, openapi
@@ -145,12 +148,18 @@ def queryables(collection_id: str):
     )
 
 
-def _validators(source: Source, extra: str = "") -> tuple[str | None, dt.datetime | None, str]:
-    """(ETag, Last-Modified, Cache-Control) of an answer from this source."""
+def _validators(
+    source: Source, checked: CheckedRevisions | None = None
+) -> tuple[str | None, dt.datetime | None, str]:
+    """(ETag, Last-Modified, Cache-Control) of an answer from this source (from the revisions
+    already `checked`, or looked up now)."""
     if not source.revision_keys:  # incidents change by the minute: never cached
         return None, None, "no-store"
-    tag, changed = revisions(get_session(), source.revision_keys)
-    return make_etag(tag, request_key(), _html(), extra), changed, "no-cache"
+    if checked is None:
+        tag, changed = revisions(get_session(), source.revision_keys)
+    else:
+        tag, changed = checked.tag, checked.changed
+    return make_etag(tag, request_key(), _html(), ""), changed, "no-cache"
 
 
 def _number_matched(source: Source, query: Query) -> tuple[int | None, int | None]:
@@ -177,7 +186,9 @@ def _page_url(cid: str, **changes) -> str:
 
 
 @ogc.get("/collections/<collection_id>/items")
+@checks_credentials_itself
 @replica_ok
+@single_statements
 def items(collection_id: str):
     """Features of a collection: bbox, attribute, time and CQL2 filters, paged by key (or offset)."""
     source = get_source(collection_id)
@@ -190,7 +201,10 @@ def items(collection_id: str):
         "Link": f'<{queryables_url}>; rel="http://www.opengis.net/def/rel/ogc/1.0/queryables";'
         ' type="application/schema+json"',
     }
-    etag, changed, cache = _validators(source)
+    # One round trip before the page: the revision and the token (or login) check.
+    checked = checked_revisions(get_session(), source.revision_keys, pending_credentials())
+    confirm_credentials(checked.who)  # 401 here when the token or login is not valid
+    etag, changed, cache = _validators(source, checked)
     cached = not_modified(etag, changed)
     if cached is not None:
         return cached
