@@ -21,6 +21,8 @@ from gis_app.network.snapping import ENDS
 
 # Metres of one degree of latitude; a longitude degree is this times cos(latitude).
 M_PER_DEG = 111_320.0
+# The highest line voltage (kV) a consumer is supplied from: 0.4, 6, 10 and 20 kV distribution.
+MAX_SUPPLY_KV = 20.0
 # For the upkeep's statements (restored after): no JIT (compiling them cost ~0.15 s of an import
 # of 200,000 lines, more than it saved) and room for the batch's sorts and hashes in memory (at
 # the default 4 MB those of 200,000 lines spilled to disk).
@@ -167,6 +169,9 @@ def link_consumers(
             "   FROM network_features g JOIN network_links l ON l.feature_id = g.id"
             "   AND l.role = 'line' WHERE g.utility_code = u.code"
             "   AND g.geom && ST_Expand(f.geom, :dist / 111320.0 * 2.5)"
+            # A building takes power at distribution voltage: a 35 kV and higher line feeds
+            # substations, never a house beside it.
+            f"   AND coalesce((g.attributes->>'voltage_kv')::float, 0) <= {MAX_SUPPLY_KV}"
             "   ORDER BY 2, g.id LIMIT 1) near"
             f" WHERE {where} AND near.d <= :dist"
         ),

@@ -165,6 +165,7 @@ def test_a_110_kv_line_lost_stops_its_substation_and_the_town_network_it_feeds(s
     c2 = net.line("power_lines", (100, 0), (200, 0), voltage_kv=10.0, construction="cable")
     net.consumer((150, 20), 300, "residential")
     net.consumer((60, -20), 500, "school", "Школа №5")
+    net.consumer((-500, 5), 40, "residential")  # beside the 110 kV line: never supplied by it
     net.link()
     # Within one utility only a source may depend, and only on a line with a voltage.
     with pytest.raises(InvalidParameter):
@@ -172,7 +173,7 @@ def test_a_110_kv_line_lost_stops_its_substation_and_the_town_network_it_feeds(s
     add_dependency(session, sub, hv, "питание ПС по ВЛ 110 кВ")
     answer = trace_answer(session, hv, "downstream")
     trace = answer["trace"]
-    assert trace["consumers_cut_off"] == 0  # the line alone feeds nobody directly
+    assert trace["consumers_cut_off"] == 0  # a 110 kV line feeds no building directly
     [step] = trace["cascade"]
     assert step["utility"] == "electricity" and step["dependent"]["id"] == sub
     assert step["because_of"]["id"] == hv
