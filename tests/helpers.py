@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -41,6 +43,27 @@ def assert_error(response, status: int, code: str) -> dict:
     assert body["status"] == status and body["code"] == code
     assert body["message"]
     return body
+
+
+def bad_credentials(session, planner_token: str) -> list[dict]:
+    """Authorization headers every protected request refuses with 401 invalid_token: an unknown
+    token, an expired one, a revoked one, a good token under another user's name, and Basic
+    that is not base64. The tokens are made in `session` (rolled back after the test)."""
+    from gis_app.accounts.users import create_token
+
+    expired = create_token(session, "planner", "expired")
+    revoked = create_token(session, "planner", "revoked")
+    session.execute(
+        text("UPDATE api_tokens SET expires_at = :t WHERE name = 'expired'"),
+        {"t": datetime.now(UTC) - timedelta(minutes=1)},
+    )
+    session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE name = 'revoked'"))
+    session.flush()
+    other = base64.b64encode(f"admin:{planner_token}".encode()).decode()
+    return [{"Authorization": f"Bearer {token}"} for token in ("gis_nope", expired, revoked)] + [
+        {"Authorization": f"Basic {other}"},
+        {"Authorization": "Basic not-base64!"},
+    ]
 
 
 def assert_feature_collection(response) -> dict:

@@ -5,11 +5,8 @@ JSON error, on every kind of page request, before any page is made."""
 
 from __future__ import annotations
 
-import base64
-from datetime import UTC, datetime, timedelta
-
 import pytest
-from helpers import post_login
+from helpers import bad_credentials, post_login
 from sqlalchemy import event, text
 
 from gis_app.accounts.users import create_token
@@ -43,16 +40,7 @@ def _bearer(token: str) -> dict:
 
 
 def test_bad_credentials_get_401_on_every_kind_of_page_request(anon_client, session, tokens):
-    expired = create_token(session, "planner", "expired")
-    revoked = create_token(session, "planner", "revoked")
-    session.execute(
-        text("UPDATE api_tokens SET expires_at = :t WHERE name = 'expired'"),
-        {"t": datetime.now(UTC) - timedelta(minutes=1)},
-    )
-    session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE name = 'revoked'"))
-    session.flush()
-    basic_other = "Basic " + base64.b64encode(f"admin:{tokens['planner']}".encode()).decode()
-    bad = [_bearer("gis_nope"), _bearer(expired), _bearer(revoked), {"Authorization": basic_other}]
+    bad = bad_credentials(session, tokens["planner"])
     for url, extra in REQUESTS:
         for headers in bad:
             assert_error(anon_client.get(url, headers={**headers, **extra}), 401, "invalid_token")

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import base64
 import math
-from datetime import UTC, datetime, timedelta
 
 import mapbox_vector_tile
 import pytest
-from helpers import post_login
+from helpers import bad_credentials, post_login
 from sqlalchemy import text
 
 from gis_app.accounts.credentials import Credentials
@@ -57,16 +56,7 @@ def _basic(user: str, token: str) -> dict:
 
 
 def test_bad_credentials_get_401_on_every_kind_of_tile_request(anon_client, session, tokens):
-    expired = create_token(session, "planner", "expired")
-    revoked = create_token(session, "planner", "revoked")
-    session.execute(
-        text("UPDATE api_tokens SET expires_at = :t WHERE name = 'expired'"),
-        {"t": datetime.now(UTC) - timedelta(minutes=1)},
-    )
-    session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE name = 'revoked'"))
-    session.flush()
-    bad = [_bearer("gis_nope"), _bearer(expired), _bearer(revoked),
-           _basic("admin", tokens["planner"]), {"Authorization": "Basic not-base64!"}]  # fmt: skip
+    bad = bad_credentials(session, tokens["planner"])
     for url, extra in REQUESTS:
         for headers in bad:
             assert_error(anon_client.get(url, headers={**headers, **extra}), 401, "invalid_token")
