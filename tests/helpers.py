@@ -45,10 +45,9 @@ def assert_error(response, status: int, code: str) -> dict:
     return body
 
 
-def bad_credentials(session, planner_token: str) -> list[dict]:
-    """Authorization headers every protected request refuses with 401 invalid_token: an unknown
-    token, an expired one, a revoked one, a good token under another user's name, and Basic
-    that is not base64. The tokens are made in `session` (rolled back after the test)."""
+def expired_and_revoked_tokens(session) -> tuple[str, str]:
+    """Two of the planner's tokens made in `session` (rolled back after the test): one expired a
+    minute ago, one revoked."""
     from gis_app.accounts.users import create_token
 
     expired = create_token(session, "planner", "expired")
@@ -59,6 +58,14 @@ def bad_credentials(session, planner_token: str) -> list[dict]:
     )
     session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE name = 'revoked'"))
     session.flush()
+    return expired, revoked
+
+
+def bad_credentials(session, planner_token: str) -> list[dict]:
+    """Authorization headers every protected request refuses with 401 invalid_token: an unknown
+    token, an expired one, a revoked one, a good token under another user's name, and Basic
+    that is not base64."""
+    expired, revoked = expired_and_revoked_tokens(session)
     other = base64.b64encode(f"admin:{planner_token}".encode()).decode()
     return [{"Authorization": f"Bearer {token}"} for token in ("gis_nope", expired, revoked)] + [
         {"Authorization": f"Basic {other}"},

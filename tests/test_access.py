@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, datetime, timedelta
 
-from helpers import assert_error, post_login
+from helpers import assert_error, expired_and_revoked_tokens, post_login
 from sqlalchemy import text
 
 from gis_app.web.access import PUBLIC_ENDPOINTS
@@ -92,17 +91,7 @@ def test_basic_auth_takes_the_user_name_and_an_api_token(anon_client, tokens):
 
 
 def test_expired_and_revoked_tokens_stop_working(app, anon_client, session):
-    from gis_app.accounts.users import create_token
-
-    expired = create_token(session, "planner", "expired")
-    revoked = create_token(session, "planner", "revoked")
-    session.execute(
-        text("UPDATE api_tokens SET expires_at = :t WHERE name = 'expired'"),
-        {"t": datetime.now(UTC) - timedelta(minutes=1)},
-    )
-    session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE name = 'revoked'"))
-    session.flush()
-    for token in (expired, revoked):
+    for token in expired_and_revoked_tokens(session):
         assert_error(
             anon_client.get("/api/me", headers={"Authorization": f"Bearer {token}"}),
             401,
