@@ -131,8 +131,19 @@
     var names = function (list) {
       return list.map(function (d) { return d.dispatch_name || d.name || ("№" + d.id); }).join(", ");
     };
+    // A few social objects by name; a whole town's (dozens) as counts by kind, hospitals first,
+    // so the panel stays readable during a 110 kV outage.
     var social = function (list) {
-      return list.map(function (s) { return (s.name || "") + " (" + (t.kinds[s.kind] || s.kind) + ")"; }).join("; ");
+      if (list.length <= 6) {
+        return list.map(function (s) { return (s.name || "") + " (" + (t.kinds[s.kind] || s.kind) + ")"; }).join("; ");
+      }
+      var order = ["hospital", "care_home", "clinic", "school", "kindergarten"], counts = {};
+      list.forEach(function (s) { counts[s.kind] = (counts[s.kind] || 0) + 1; });
+      var kinds = Object.keys(counts).sort(function (a, b) {
+        var ia = order.indexOf(a), ib = order.indexOf(b);
+        return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+      });
+      return list.length + ": " + kinds.map(function (k) { return (t.kinds[k] || k) + " " + counts[k]; }).join(", ");
     };
     row(t.consumers, tr.consumers_cut_off, "gis-trace-consumers");
     row(t.buildings, tr.buildings_cut_off);

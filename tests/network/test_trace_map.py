@@ -157,3 +157,32 @@ def test_the_card_says_which_cut_off_figures_were_computed(browser, live_server,
                     "k": json.dumps(saved[3]),
                 },  # fmt: skip
             )
+
+
+def test_a_110_kv_line_shows_the_town_it_feeds_with_social_objects_by_kind(
+    browser, live_server, engine
+):
+    """The cascade into the 10 kV network is drawn and listed; dozens of social objects are
+    counted by kind (hospitals first), not listed name by name."""
+    with engine.connect() as conn:
+        line = conn.execute(
+            text(
+                "SELECT f.id FROM network_features f JOIN network_dependencies d"
+                " ON d.supplier_id = f.id WHERE f.layer_id = 'power_lines'"
+                " AND f.name LIKE 'ВЛ 110%' ORDER BY f.id LIMIT 1"
+            )
+        ).scalar_one()
+    problems: list[str] = []
+    page = _page(browser, live_server, problems)
+    page.evaluate(
+        f"""() => {{ const b = GisTrace.button('/api/features/{line}/trace?type=downstream');
+        b.id = 'trace-110'; document.body.appendChild(b); b.click(); }}"""
+    )
+    page.wait_for_selector("#gis-trace[data-state='ready']", state="attached", timeout=30_000)
+    first = page.locator(".gis-trace-cascade li").first.inner_text()
+    assert first.startswith("шаг 1: электроснабжение — ПС 110/10 кВ")
+    social = first.split(" · ", 1)[1]
+    assert social.split(": ")[1].startswith("больница ")  # hospitals first, counted
+    assert "№" not in social
+    assert page.evaluate("GisTrace.layer.getLayers().length") >= 1
+    assert problems == []
